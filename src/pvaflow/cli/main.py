@@ -1,0 +1,48 @@
+"""The ``pvaflow`` command: one entry point, one subcommand per tool."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+from ..errors import ConfigError, PvaflowError
+from . import sim_server
+
+# subcommand name -> module with add_parser(subparsers) and run(args) -> int
+SUBCOMMANDS = {
+    "sim-server": sim_server,
+}
+
+EXIT_RUNTIME_ERROR = 1
+EXIT_USAGE_ERROR = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pvaflow",
+        description="Streaming framework for EPICS pvAccess (Area Detector) data.",
+    )
+    parser.add_argument("-V", "--version", action="version", version=f"pvaflow {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, module in SUBCOMMANDS.items():
+        module.add_parser(subparsers, name)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return SUBCOMMANDS[args.command].run(args)
+    except ConfigError as ex:
+        print(f"pvaflow {args.command}: error: {ex}", file=sys.stderr)
+        return EXIT_USAGE_ERROR
+    except PvaflowError as ex:
+        print(f"pvaflow {args.command}: error: {ex}", file=sys.stderr)
+        return EXIT_RUNTIME_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""The pvaflow exception tree.
+
+Every error raised at an edge (command line, configuration, processor
+loading, frame decoding) is one of these, with a one-line message::
+
+    PvaflowError
+    ├── ConfigError            bad option, value or combination
+    ├── ProcessorLoadError     processor file/class cannot be loaded or is invalid
+    ├── FrameFormatError       an NTNDArray that cannot be decoded (dims, colour mode, union)
+    │   └── CodecUnavailableError   a compressed frame whose codec package is not installed
+    ├── IntegrityError         data failed an integrity or authenticity check
+    └── ChannelError           a PVA/CA channel cannot be created, reached or written
+
+Inside the stream these are counted per kind and the stream goes on; at the
+edges they are printed as one line and the tool exits non-zero.
+"""
+
+from __future__ import annotations
+
+
+class PvaflowError(Exception):
+    """Base of every error pvaflow raises on purpose."""
+
+
+class ConfigError(PvaflowError, ValueError):
+    """An option, configuration value or combination of them is invalid."""
+
+
+class ProcessorLoadError(PvaflowError):
+    """A processor file or class cannot be loaded or does not fit the API."""
+
+
+class FrameFormatError(PvaflowError, ValueError):
+    """An NTNDArray cannot be decoded into an image."""
+
+
+class CodecUnavailableError(FrameFormatError):
+    """A compressed frame needs a codec package that is not installed."""
+
+    def __init__(self, codec: str, package: str) -> None:
+        super().__init__(
+            f"codec '{codec}' needs the Python package '{package}', which is not installed "
+            f"(pip install '{package}' or pip install 'pvaflow[codecs]')"
+        )
+        self.codec = codec
+        self.package = package
+
+
+class IntegrityError(PvaflowError):
+    """Data failed an integrity or authenticity check."""
+
+
+class ChannelError(PvaflowError):
+    """A PVA/CA channel cannot be created, reached or written."""

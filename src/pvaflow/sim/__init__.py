@@ -1,0 +1,1 @@
+"""The Area Detector simulation server: frame sources, pacing and publishing."""

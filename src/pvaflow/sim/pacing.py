@@ -1,0 +1,36 @@
+"""Frame pacing: publish frame n at ``start + n / rate``, whatever the jitter.
+
+Deadlines are computed from the start time, never from the previous frame,
+so oversleeping one frame is made up by publishing the next at once and the
+average rate holds even when the period is shorter than sleep resolution.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+
+class Pacer:
+    """Tells how long to wait before publishing the next frame."""
+
+    def __init__(self, frame_rate: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.period = 1.0 / frame_rate if frame_rate > 0 else 0.0
+        self.clock = clock
+        self.start = clock()
+
+    def restart(self) -> None:
+        """Count deadlines from now (called when the first frame is published)."""
+        self.start = self.clock()
+
+    def delay(self, frames_published: int) -> float:
+        """Seconds to wait before publishing frame ``frames_published + 1`` (0 if late)."""
+        if not self.period:
+            return 0.0
+        return max(0.0, self.start + frames_published * self.period - self.clock())
+
+    def wait(self, frames_published: int, sleep: Callable[[float], None] = time.sleep) -> None:
+        """Sleep until the deadline of the next frame."""
+        seconds = self.delay(frames_published)
+        if seconds > 0:
+            sleep(seconds)

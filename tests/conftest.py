@@ -1,0 +1,150 @@
+"""Test fixtures: loopback-only EPICS, free ports, child processes with firm teardown.
+
+The EPICS variables are set here, at import, before any test imports
+pvaccess or p4p, so this process and every child it starts search, serve
+and send beacons on 127.0.0.1 only. Each pytest run takes its own UDP
+search port and each server its own TCP port, so runs can go in parallel.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+LOOPBACK_ENV = {
+    "EPICS_PVA_AUTO_ADDR_LIST": "NO",
+    "EPICS_PVA_ADDR_LIST": "127.0.0.1",
+    "EPICS_PVAS_INTF_ADDR_LIST": "127.0.0.1",
+    "EPICS_PVAS_AUTO_BEACON_ADDR_LIST": "NO",
+    "EPICS_PVAS_BEACON_ADDR_LIST": "127.0.0.1",
+    "EPICS_CA_AUTO_ADDR_LIST": "NO",
+    "EPICS_CA_ADDR_LIST": "127.0.0.1",
+    "EPICS_CAS_INTF_ADDR_LIST": "127.0.0.1",
+    "EPICS_CAS_AUTO_BEACON_ADDR_LIST": "NO",
+    "EPICS_CAS_BEACON_ADDR_LIST": "127.0.0.1",
+}
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    """A port on 127.0.0.1 that is free for TCP (or UDP) right now."""
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _session_env() -> dict[str, str]:
+    search_port = str(free_port(socket.SOCK_DGRAM))
+    ca_port = str(free_port(socket.SOCK_DGRAM))
+    env = dict(LOOPBACK_ENV)
+    env.update(
+        {
+            "EPICS_PVA_BROADCAST_PORT": search_port,
+            "EPICS_PVAS_BROADCAST_PORT": search_port,
+            "EPICS_PVA_SERVER_PORT": str(free_port()),
+            "EPICS_PVAS_SERVER_PORT": str(free_port()),
+            "EPICS_CA_SERVER_PORT": ca_port,
+            "EPICS_CAS_SERVER_PORT": ca_port,
+            "EPICS_CA_REPEATER_PORT": str(free_port(socket.SOCK_DGRAM)),
+        }
+    )
+    return env
+
+
+os.environ.update(_session_env())
+
+READY_TIMEOUT = 20.0
+STOP_TIMEOUT = 15.0
+
+
+def child_env() -> dict[str, str]:
+    """Environment for a child process: loopback EPICS and its own server port."""
+    env = dict(os.environ)
+    port = str(free_port())
+    env["EPICS_PVAS_SERVER_PORT"] = port
+    env["EPICS_PVA_SERVER_PORT"] = port
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+class Child:
+    """A started child process whose output goes to a file."""
+
+    def __init__(self, args: list[str], log_path: Path) -> None:
+        self.args = args
+        self.log_path = log_path
+        self.log = open(log_path, "w")  # noqa: SIM115 (closed in stop())
+        self.process = subprocess.Popen(
+            args, stdout=self.log, stderr=subprocess.STDOUT, env=child_env(), start_new_session=True
+        )
+
+    @property
+    def output(self) -> str:
+        self.log.flush()
+        return self.log_path.read_text()
+
+    def check_running(self) -> None:
+        if self.process.poll() is not None:
+            pytest.fail(f"{' '.join(self.args)} exited with {self.process.returncode}:\n{self.output}")
+
+    def wait(self, timeout: float) -> int:
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"{' '.join(self.args)} still running after {timeout}s:\n{self.output}")
+
+    def stop(self) -> None:
+        """SIGINT, a timed wait, then kill."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(STOP_TIMEOUT)
+        self.log.close()
+
+
+@pytest.fixture
+def start_process(tmp_path: Path) -> Iterator:
+    """start_process(*args) runs ``python -m pvaflow *args``; all are stopped at teardown."""
+    children: list[Child] = []
+
+    def start(*args: str) -> Child:
+        child = Child([sys.executable, "-m", "pvaflow", *args], tmp_path / f"child{len(children)}.log")
+        children.append(child)
+        return child
+
+    yield start
+    for child in reversed(children):
+        child.stop()
+        print(f"--- output of {' '.join(child.args)}:\n{child.output}")
+
+
+def _wait_for_channel(name: str, child: Child, timeout: float = READY_TIMEOUT) -> None:
+    import pvaccess as pva
+
+    deadline = time.monotonic() + timeout
+    channel = pva.Channel(name)
+    channel.setTimeout(0.5)
+    while True:
+        child.check_running()
+        try:
+            channel.get("field(uniqueId)")
+            return
+        except pva.PvaException:
+            if time.monotonic() > deadline:
+                pytest.fail(f"channel {name} not ready after {timeout}s:\n{child.output}")
+
+
+@pytest.fixture
+def wait_for_channel():
+    """wait_for_channel(name, child): poll until the channel answers; fail at once if child exits."""
+    return _wait_for_channel
