@@ -87,7 +87,8 @@ class Child:
 
     @property
     def output(self) -> str:
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         return self.log_path.read_text()
 
     def check_running(self) -> None:

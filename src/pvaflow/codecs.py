@@ -65,6 +65,21 @@ DECOMPRESSORS: dict[str, Callable[[np.ndarray, np.dtype, int], np.ndarray]] = {
 }
 
 
+def compress(codec: str, data: np.ndarray) -> np.ndarray:
+    """Compress ``data`` into the payload areaDetector's codec of that name sends."""
+    if codec not in DECOMPRESSORS:
+        raise FrameFormatError(f"unknown codec '{codec}' (supported: {', '.join(sorted(DECOMPRESSORS))})")
+    module = _import_codec(codec)
+    data = np.ascontiguousarray(data)
+    if codec == "blosc":
+        raw = module.compress(data.tobytes(), typesize=data.itemsize)
+    elif codec == "lz4":
+        raw = module.compress(data.tobytes(), store_size=False)
+    else:
+        return module.compress_lz4(data.ravel(), 0).view(np.uint8)
+    return np.frombuffer(raw, dtype=np.uint8)
+
+
 def decompress(codec: str, payload: np.ndarray, dtype: np.dtype, uncompressed_size: int) -> np.ndarray:
     """Return the 1-D array of ``dtype`` held compressed in ``payload``.
 

@@ -9,8 +9,8 @@ import argparse
 import signal
 import sys
 import threading
-from contextlib import nullcontext
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any
 
 from rich.console import Console

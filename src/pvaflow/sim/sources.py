@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from .. import codecs
 from ..errors import ConfigError
 from ..ntnd import COLOR_MODE_MONO, COLOR_MODE_NAMES, DATATYPE_NAMES, RGB_COMPONENTS
 
@@ -194,19 +195,23 @@ class Hdf5Frames:
 
     def _chunk(self, index: int) -> np.ndarray:
         offset = (index,) + (0,) * (self.dataset.ndim - 1)
-        _, chunk = self.dataset.id.read_direct_chunk(offset)
-        return hdf5_chunk_payload(self.spec.codec, chunk)
+        filter_mask, chunk = self.dataset.id.read_direct_chunk(offset)
+        payload = None if filter_mask else hdf5_chunk_payload(self.spec.codec, chunk)
+        if payload is None:  # HDF5 stored this chunk uncompressed: compress it ourselves
+            payload = codecs.compress(self.spec.codec, self.dataset[index])
+        return payload
 
     def frame(self, index: int) -> np.ndarray:
         return self.read(index)
 
 
-def hdf5_chunk_payload(codec: str, chunk: bytes) -> np.ndarray:
+def hdf5_chunk_payload(codec: str, chunk: bytes) -> np.ndarray | None:
     """Strip the HDF5 filter framing so the payload is what areaDetector's codec sends.
 
     The HDF5 lz4 filter writes an 8-byte total size, a 4-byte block size and
-    a 4-byte compressed size before a single lz4 block; the bitshuffle filter
-    writes the 8-byte size and 4-byte block size. blosc chunks are plain blosc.
+    a 4-byte compressed size before a single lz4 block (a block that did not
+    shrink is stored raw: None is returned); the bitshuffle filter writes the
+    8-byte size and 4-byte block size. blosc chunks are plain blosc.
     """
     data = np.frombuffer(chunk, dtype=np.uint8)
     if codec == "lz4":
@@ -214,7 +219,8 @@ def hdf5_chunk_payload(codec: str, chunk: bytes) -> np.ndarray:
         block = int.from_bytes(chunk[8:12], "big")
         if block < total:
             raise ConfigError("-hcm: lz4 chunk holds several lz4 blocks; write it with one block per chunk")
-        return data[16:]
+        stored = int.from_bytes(chunk[12:16], "big")
+        return None if stored == total else data[16:]
     if codec == "bslz4":
         return data[12:]
     return data

@@ -1,0 +1,57 @@
+"""The pvaflow command line: version, help, and one-line errors for bad options."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import pvaflow
+from pvaflow.cli.main import main
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "pvaflow", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_version(capsys) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"pvaflow {pvaflow.__version__}"
+
+
+def test_help_lists_subcommands(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "sim-server" in capsys.readouterr().out
+
+
+def test_sim_server_help_has_pvapy_option_names(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["sim-server", "--help"])
+    out = capsys.readouterr().out
+    for option in ["-cn", "-nx", "-ny", "-cm", "-dt", "-mn", "-mx", "-fps", "-rt", "-nf", "-cs", "-if",
+                   "-mm", "-hds", "-hcm", "-id", "-cfg", "-std", "-shd", "-rp", "-dc", "-npv", "-nvl",
+                   "-mpv"]:
+        assert f"{option} " in out or f"{option}," in out, option
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-dt", "uint128"], "unknown datatype 'uint128'"),
+        (["-cm", "1"], "unknown colour mode 1"),
+        (["-if", "/nonexistent/frames.npy"], "does not exist"),
+        (["-mpv", "http://x"], "protocol must be pva:// or ca://"),
+    ],
+)
+def test_bad_values_give_one_line_and_exit_2(args: list[str], message: str) -> None:
+    result = run_cli("sim-server", "-std", "0", *args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
