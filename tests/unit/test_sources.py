@@ -43,7 +43,7 @@ def test_random_rgb_frames_have_three_components() -> None:
 def test_random_ring_is_bounded_for_large_frames() -> None:
     spec = FrameSpec(nx=1024, ny=1024, dtype=np.dtype("uint16"))
     source = RandomFrames(spec, n_frames=1000, ring_bytes=8 * 1024 * 1024)
-    assert len(source.ring) == 4  # 8 MiB / 2 MiB frames, not 1000
+    assert source.n_frames == len(source.ring) == 4  # 8 MiB / 2 MiB frames, not 1000
     np.testing.assert_array_equal(source.frame(5), source.frame(1))
 
 

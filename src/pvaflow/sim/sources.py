@@ -89,9 +89,9 @@ class RandomFrames:
                 f"unknown colour mode {spec.color_mode} (choose from {sorted(COLOR_MODE_NAMES)})"
             )
         self.spec = spec
-        self.n_frames = max(1, n_frames)
-        ring_length = min(self.n_frames, max(1, ring_bytes // spec.frame_bytes))
-        shape = (ring_length, spec.ny, spec.nx)
+        # distinct frames: as requested, but no more than fit in ring_bytes
+        self.n_frames = min(max(1, n_frames), max(1, ring_bytes // spec.frame_bytes))
+        shape = (self.n_frames, spec.ny, spec.nx)
         if spec.color_mode != COLOR_MODE_MONO:
             shape += (RGB_COMPONENTS,)
         self.low, self.high = value_range(spec.dtype, minimum, maximum)
@@ -102,7 +102,7 @@ class RandomFrames:
             self.ring = rng.integers(self.low, self.high, size=shape, dtype=spec.dtype, endpoint=True)
 
     def frame(self, index: int) -> np.ndarray:
-        return self.ring[index % len(self.ring)]
+        return self.ring[index % self.n_frames]
 
 
 def value_range(dtype: np.dtype, minimum: float | None, maximum: float | None) -> tuple[Any, Any]:
