@@ -13,33 +13,18 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
 import time
 from dataclasses import dataclass
 
-LOOPBACK_ENV = {
-    "EPICS_PVA_AUTO_ADDR_LIST": "NO",
-    "EPICS_PVA_ADDR_LIST": "127.0.0.1",
-    "EPICS_PVAS_INTF_ADDR_LIST": "127.0.0.1",
-    "EPICS_PVAS_AUTO_BEACON_ADDR_LIST": "NO",
-    "EPICS_PVAS_BEACON_ADDR_LIST": "127.0.0.1",
-    "EPICS_CA_AUTO_ADDR_LIST": "NO",
-    "EPICS_CA_ADDR_LIST": "127.0.0.1",
-    "EPICS_CAS_INTF_ADDR_LIST": "127.0.0.1",
-    "EPICS_CAS_AUTO_BEACON_ADDR_LIST": "NO",
-    "EPICS_CAS_BEACON_ADDR_LIST": "127.0.0.1",
-}
+import pvaccess as pva
+
+from pvaflow.loopback import loopback_env, server_env
+
 CHANNEL = "bench:image"
 START_DELAY = 3.0
-
-
-def free_port(kind: int) -> str:
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return str(sock.getsockname()[1])
 
 
 @dataclass
@@ -57,8 +42,6 @@ class Result:
 
 
 def measure(name: str, command: list[str], runtime: float) -> Result:
-    import pvaccess as pva
-
     lock = threading.Lock()
     ids: list[int] = []
     times: list[float] = []
@@ -70,8 +53,9 @@ def measure(name: str, command: list[str], runtime: float) -> Result:
                 ids.append(image_id)
                 times.append(time.monotonic())
 
-    env = dict(os.environ, EPICS_PVAS_SERVER_PORT=free_port(socket.SOCK_STREAM))
-    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        command, env=server_env(dict(os.environ)), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     channel = pva.Channel(CHANNEL)
     channel.setTimeout(0.5)
     deadline = time.monotonic() + START_DELAY + 5
@@ -105,9 +89,7 @@ def main() -> int:
     parser.add_argument("--datatype", default="uint8")
     parser.add_argument("--runtime", type=float, default=10.0)
     args = parser.parse_args()
-    os.environ.update(LOOPBACK_ENV)
-    search_port = free_port(socket.SOCK_DGRAM)
-    os.environ["EPICS_PVA_BROADCAST_PORT"] = os.environ["EPICS_PVAS_BROADCAST_PORT"] = search_port
+    os.environ.update(loopback_env())
 
     common = ["-cn", CHANNEL, "-nx", str(args.size), "-ny", str(args.size), "-dt", args.datatype,
               "-fps", str(args.fps), "-rt", str(args.runtime), "-std", str(START_DELAY), "-shd", "1",

@@ -9,36 +9,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import threading
 import time
 
-LOOPBACK_ENV = {
-    "EPICS_PVA_AUTO_ADDR_LIST": "NO",
-    "EPICS_PVA_ADDR_LIST": "127.0.0.1",
-    "EPICS_PVAS_INTF_ADDR_LIST": "127.0.0.1",
-    "EPICS_PVAS_AUTO_BEACON_ADDR_LIST": "NO",
-    "EPICS_PVAS_BEACON_ADDR_LIST": "127.0.0.1",
-    "EPICS_CA_AUTO_ADDR_LIST": "NO",
-    "EPICS_CA_ADDR_LIST": "127.0.0.1",
-    "EPICS_CAS_INTF_ADDR_LIST": "127.0.0.1",
-    "EPICS_CAS_AUTO_BEACON_ADDR_LIST": "NO",
-    "EPICS_CAS_BEACON_ADDR_LIST": "127.0.0.1",
-}
+import pvaccess as pva
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
 
-
-def free_port(kind: int) -> str:
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return str(sock.getsockname()[1])
-
-
-def loopback_environment() -> None:
-    os.environ.update(LOOPBACK_ENV)
-    search_port = free_port(socket.SOCK_DGRAM)
-    os.environ["EPICS_PVA_BROADCAST_PORT"] = os.environ["EPICS_PVAS_BROADCAST_PORT"] = search_port
+from pvaflow import AdImageProcessor
+from pvaflow.loopback import loopback_env, server_env
 
 
 def main() -> int:
@@ -48,21 +30,13 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=512, help="frame width and height (default: 512)")
     args = parser.parse_args()
 
-    loopback_environment()  # before pvaccess is imported
-    import pvaccess as pva
-    from rich.console import Console
-    from rich.live import Live
-    from rich.table import Table
-
-    from pvaflow import AdImageProcessor
-
+    os.environ.update(loopback_env())  # before the first pvaccess context
     channel_name = "demo:image"
-    server_env = dict(os.environ, EPICS_PVAS_SERVER_PORT=free_port(socket.SOCK_STREAM))
     server = subprocess.Popen(
         [sys.executable, "-m", "pvaflow", "sim-server", "-cn", channel_name, "-nx", str(args.size),
          "-ny", str(args.size), "-dt", "uint16", "-fps", str(args.fps), "-rt", str(args.runtime),
          "-std", "2", "-shd", "1", "-rp", "0", "-dc"],
-        env=server_env,
+        env=server_env(dict(os.environ)),
     )
     received: list[int] = []
     lock = threading.Lock()

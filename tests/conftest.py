@@ -1,7 +1,7 @@
 """Test fixtures: loopback-only EPICS, free ports, child processes with firm teardown.
 
-The EPICS variables are set here, at import, before any test imports
-pvaccess or p4p, so this process and every child it starts search, serve
+The EPICS variables (pvaflow.loopback) are set here, at import, before any
+test creates a pvaccess or p4p context, so this process and every child it starts search, serve
 and send beacons on 127.0.0.1 only. Each pytest run takes its own UDP
 search port and each server its own TCP port, so runs can go in parallel.
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,46 +18,9 @@ from pathlib import Path
 
 import pytest
 
-LOOPBACK_ENV = {
-    "EPICS_PVA_AUTO_ADDR_LIST": "NO",
-    "EPICS_PVA_ADDR_LIST": "127.0.0.1",
-    "EPICS_PVAS_INTF_ADDR_LIST": "127.0.0.1",
-    "EPICS_PVAS_AUTO_BEACON_ADDR_LIST": "NO",
-    "EPICS_PVAS_BEACON_ADDR_LIST": "127.0.0.1",
-    "EPICS_CA_AUTO_ADDR_LIST": "NO",
-    "EPICS_CA_ADDR_LIST": "127.0.0.1",
-    "EPICS_CAS_INTF_ADDR_LIST": "127.0.0.1",
-    "EPICS_CAS_AUTO_BEACON_ADDR_LIST": "NO",
-    "EPICS_CAS_BEACON_ADDR_LIST": "127.0.0.1",
-}
+from pvaflow.loopback import loopback_env, server_env
 
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    """A port on 127.0.0.1 that is free for TCP (or UDP) right now."""
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _session_env() -> dict[str, str]:
-    search_port = str(free_port(socket.SOCK_DGRAM))
-    ca_port = str(free_port(socket.SOCK_DGRAM))
-    env = dict(LOOPBACK_ENV)
-    env.update(
-        {
-            "EPICS_PVA_BROADCAST_PORT": search_port,
-            "EPICS_PVAS_BROADCAST_PORT": search_port,
-            "EPICS_PVA_SERVER_PORT": str(free_port()),
-            "EPICS_PVAS_SERVER_PORT": str(free_port()),
-            "EPICS_CA_SERVER_PORT": ca_port,
-            "EPICS_CAS_SERVER_PORT": ca_port,
-            "EPICS_CA_REPEATER_PORT": str(free_port(socket.SOCK_DGRAM)),
-        }
-    )
-    return env
-
-
-os.environ.update(_session_env())
+os.environ.update(loopback_env())
 
 READY_TIMEOUT = 20.0
 STOP_TIMEOUT = 15.0
@@ -66,12 +28,7 @@ STOP_TIMEOUT = 15.0
 
 def child_env() -> dict[str, str]:
     """Environment for a child process: loopback EPICS and its own server port."""
-    env = dict(os.environ)
-    port = str(free_port())
-    env["EPICS_PVAS_SERVER_PORT"] = port
-    env["EPICS_PVA_SERVER_PORT"] = port
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
+    return dict(server_env(dict(os.environ)), PYTHONUNBUFFERED="1")
 
 
 class Child:

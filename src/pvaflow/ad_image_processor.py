@@ -30,7 +30,7 @@ class AdImageProcessor(UserDataProcessor):
         ``image`` has shape (ny, nx) for mono and (ny, nx, 3) for the RGB
         colour modes; compressed arrays (blosc, lz4, bslz4) are decompressed.
         """
-        return tuple(ntnd.reshape(ntNdArray))
+        return ntnd.reshape(ntNdArray)  # a named tuple: unpacks like pvaPy's plain tuple
 
     @classmethod
     def getNtNdArrayDataFieldKey(cls, image: np.ndarray) -> str | None:  # noqa: N802

@@ -162,3 +162,35 @@ def test_sigint_stops_a_long_run_promptly(start_process, wait_for_channel) -> No
     assert server.wait(10) == 0
     assert time.monotonic() - started < 10
     assert "frames published" in server.output
+
+
+def test_notify_pv_is_set_at_start(start_process, wait_for_channel) -> None:
+    written: list[str] = []
+    notify_server = pva.PvaServer()
+    notify_server.addRecord(
+        "sim:acquire", pva.PvObject({"value": pva.STRING}), lambda pv: written.append(pv["value"])
+    )
+    notify_server.start()
+    try:
+        server = start_process(
+            *sim_args("-fps", "10", "-rt", "0.2", "-npv", "pva://sim:acquire", "-nvl", "Acquire")
+        )
+        wait_for_channel(CHANNEL, server)
+        assert server.wait(30) == 0
+    finally:
+        notify_server.stop()
+    assert written == ["Acquire"]
+
+
+def test_ca_metadata_pv_is_served(start_process, wait_for_channel) -> None:
+    server = start_process(*sim_args("-nx", "8", "-ny", "8", "-fps", "20", "-rt", "2", "-mpv", "ca://sim:ca1"))
+    wait_for_channel(CHANNEL, server)
+    channel = pva.Channel("sim:ca1", pva.CA)
+    channel.setTimeout(5)
+    values = set()
+    deadline = time.monotonic() + 10
+    while len(values) < 3 and time.monotonic() < deadline:
+        values.add(channel.get("field(value)")["value"])
+        time.sleep(0.2)
+    assert len(values) >= 3, "the CA record takes a new value with the frames"
+    assert all(0.0 <= value <= 1.0 for value in values)
