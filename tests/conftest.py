@@ -95,7 +95,7 @@ def _wait_for_channel(name: str, child: Child, timeout: float = READY_TIMEOUT) -
     while True:
         child.check_running()
         try:
-            channel.get("field(uniqueId)")
+            channel.get("field()")
             return
         except pva.PvaException:
             if time.monotonic() > deadline:

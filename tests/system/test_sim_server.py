@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import threading
 import time
 
 import h5py
@@ -12,7 +11,7 @@ import numpy as np
 import pvaccess as pva
 import pytest
 
-from pvaflow import AdImageProcessor
+from .helpers import Recorder, seconds
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(90)]
 
@@ -23,38 +22,10 @@ def sim_args(*extra: str) -> list[str]:
     return ["sim-server", "-cn", CHANNEL, "-std", "3", "-shd", "2", "-rp", "0", "-dc", *extra]
 
 
-def seconds(stamp: dict) -> float:
-    return stamp["secondsPastEpoch"] + stamp["nanoseconds"] * 1e-9
-
-
-class PvaccessRecorder:
-    """Monitors a channel with pvaccess and keeps (id, image, time stamp) per frame."""
-
-    def __init__(self, channel_name: str) -> None:
-        self.frames: list[tuple[int, np.ndarray, float]] = []
-        self.lock = threading.Lock()
-        self.channel = pva.Channel(channel_name)
-        self.channel.subscribe("recorder", self._on_frame)
-        self.channel.startMonitor("record[queueSize=2000]field()")
-
-    def _on_frame(self, pv: pva.PvObject) -> None:
-        image_id, image, *_ = AdImageProcessor.reshapeNtNdArray(pv)
-        if image is None:
-            return  # the record's initial, empty value
-        with self.lock:
-            self.frames.append((image_id, image.copy(), seconds(pv["timeStamp"])))
-
-    def stop(self) -> list[tuple[int, np.ndarray, float]]:
-        self.channel.stopMonitor()
-        self.channel.unsubscribe("recorder")
-        with self.lock:
-            return list(self.frames)
-
-
 def test_ids_increase_by_one_and_rate_follows_timestamps(start_process, wait_for_channel) -> None:
     server = start_process(*sim_args("-nx", "64", "-ny", "32", "-dt", "uint16", "-fps", "100", "-rt", "3"))
     wait_for_channel(CHANNEL, server)
-    recorder = PvaccessRecorder(CHANNEL)
+    recorder = Recorder(CHANNEL)
     assert server.wait(30) == 0
     frames = recorder.stop()
     ids = [frame[0] for frame in frames]
@@ -72,7 +43,7 @@ def test_p4p_client_sees_the_same_frames(start_process, wait_for_channel) -> Non
 
     server = start_process(*sim_args("-nx", "40", "-ny", "30", "-fps", "50", "-rt", "2", "-nf", "5"))
     wait_for_channel(CHANNEL, server)
-    recorder = PvaccessRecorder(CHANNEL)
+    recorder = Recorder(CHANNEL)
     p4p_frames: dict[int, np.ndarray] = {}
     with Context("pva", nt=False) as context:
         def on_update(value) -> None:
@@ -98,7 +69,7 @@ def test_npy_input_streams_pixel_exact_and_stops_after_all_frames(start_process,
     # 12 frames > cache size 4: published once each, then the server ends by itself
     server = start_process(*sim_args("-if", str(tmp_path / "stack.npy"), "-mm", "-cs", "4", "-fps", "200"))
     wait_for_channel(CHANNEL, server)
-    recorder = PvaccessRecorder(CHANNEL)
+    recorder = Recorder(CHANNEL)
     assert server.wait(30) == 0
     frames = recorder.stop()
     assert [frame[0] for frame in frames] == list(range(1, 13))
@@ -110,7 +81,7 @@ def test_npy_input_streams_pixel_exact_and_stops_after_all_frames(start_process,
 def test_rgb_colour_modes_arrive_as_ny_nx_3(start_process, wait_for_channel, mode: int) -> None:
     server = start_process(*sim_args("-nx", "16", "-ny", "8", "-cm", str(mode), "-fps", "100", "-rt", "0.5"))
     wait_for_channel(CHANNEL, server)
-    recorder = PvaccessRecorder(CHANNEL)
+    recorder = Recorder(CHANNEL)
     assert server.wait(30) == 0
     frames = recorder.stop()
     assert frames and {frame[1].shape for frame in frames} == {(8, 16, 3)}
@@ -129,7 +100,7 @@ def test_hdf5_compressed_chunks_stream_and_decode(start_process, wait_for_channe
     codec_names: list[str] = []
     channel.subscribe("codec", lambda pv: codec_names.append(pv["codec"]["name"]))
     channel.startMonitor("record[queueSize=100]field(codec)")
-    recorder = PvaccessRecorder(CHANNEL)
+    recorder = Recorder(CHANNEL)
     assert server.wait(30) == 0
     frames = recorder.stop()
     channel.stopMonitor()
@@ -146,7 +117,7 @@ def test_metadata_pv_carries_the_frame_time_stamp(start_process, wait_for_channe
     metadata = pva.Channel("sim:x")
     metadata.subscribe("m", lambda pv: metadata_stamps.append(seconds(pv["timeStamp"])))
     metadata.startMonitor("record[queueSize=100]field()")
-    recorder = PvaccessRecorder(CHANNEL)
+    recorder = Recorder(CHANNEL)
     assert server.wait(30) == 0
     metadata.stopMonitor()
     frame_stamps = {frame[2] for frame in recorder.stop()}

@@ -8,10 +8,11 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import ConfigError, PvaflowError
-from . import sim_server
+from . import consumer, sim_server
 
 # subcommand name -> module with add_parser(subparsers) and run(args) -> int
 SUBCOMMANDS = {
+    "consumer": consumer,
     "sim-server": sim_server,
 }
 
@@ -33,7 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.argv = argv  # the command line as given, for child processes
     try:
         return SUBCOMMANDS[args.command].run(args)
     except ConfigError as ex:

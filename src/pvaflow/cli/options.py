@@ -24,11 +24,13 @@ def add_log_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_report_options(parser: argparse.ArgumentParser, report_period_help: str, default: int) -> None:
-    """-rp/--report-period and -dc/--disable-curses."""
+def add_report_options(
+    parser: argparse.ArgumentParser, report_period_help: str, default: float, kind: type = int
+) -> None:
+    """-rp/--report-period (frames for sim-server, seconds for hosts) and -dc/--disable-curses."""
     group = parser.add_argument_group("reporting")
     group.add_argument(
-        "-rp", "--report-period", dest="report_period", type=int, default=default, help=report_period_help
+        "-rp", "--report-period", dest="report_period", type=kind, default=default, help=report_period_help
     )
     group.add_argument(
         "-dc", "--disable-curses", dest="disable_curses", action="store_true", default=False,

@@ -1,0 +1,164 @@
+"""``pvaflow consumer``: receive, process, publish; options as ``pvapy-hpc-consumer``.
+
+One consumer runs in this process; with ``-nc N`` or ``-cid LIST`` a
+supervisor runs one process per consumer id.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from collections.abc import Sequence
+from contextlib import nullcontext
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.text import Text
+
+from .. import __version__
+from ..log import configure_logging
+from ..report import TerminalReport, render
+from ..stream.assemble import build_consumer
+from ..stream.config import ConsumerOptions, consumer_config
+from ..stream.naming import parse_id_list
+from ..supervisor import Supervisor
+from .options import add_log_options, add_report_options
+
+DESCRIPTION = (
+    "Receive objects from an input channel, process them with a user processor and publish the "
+    "results, with status and control channels. Options as pvapy-hpc-consumer."
+)
+# options that the supervisor sets per child: (short, long)
+PER_CHILD_OPTIONS = (("-id", "--consumer-id"), ("-nc", "--n-consumers"), ("-cid", "--consumer-id-list"),
+                     ("-oo", "--oid-offset"))
+
+
+def add_parser(subparsers: Any, name: str) -> None:
+    parser = subparsers.add_parser(name, help="host a processor between an input and an output channel",
+                                   description=DESCRIPTION)
+    parser.add_argument("-v", "--version", action="version", version=f"pvaflow {__version__}")
+    ids = parser.add_argument_group("consumers")
+    ids.add_argument("-id", "--consumer-id", dest="consumer_id", type=int, default=1,
+                     help="consumer id, or the first id with -nc (default: 1)")
+    ids.add_argument("-nc", "--n-consumers", dest="n_consumers", type=int, default=1,
+                     help="number of consumers, one process each (default: 1)")
+    ids.add_argument("-cid", "--consumer-id-list", dest="consumer_id_list", default=None,
+                     help="consumer ids as '1,3,5' or 'range(first,last+1[,step])'; overrides -id and -nc")
+    channels = parser.add_argument_group("channels ('*' is the consumer id, '_' the default name)")
+    add = channels.add_argument
+    add("-ic", "--input-channel", dest="input_channel", required=True, help="input channel")
+    add("-im", "--input-mode", dest="input_mode", default="pva",
+        help="pva (monitor a remote channel, default) or ca")
+    add("-ia", "--input-args", dest="input_args", default=None, help="JSON options for the input mode")
+    add("-oc", "--output-channel", dest="output_channel", default=None,
+        help="output channel on this consumer's server ('_': pvapy:consumer:<id>:output)")
+    add("-om", "--output-mode", dest="output_mode", default="pvas", help="pvas (default)")
+    add("-oa", "--output-args", dest="output_args", default=None, help="JSON options for the output mode")
+    add("-sc", "--status-channel", dest="status_channel", default=None,
+        help="status channel ('_': pvapy:consumer:<id>:status)")
+    add("-cc", "--control-channel", dest="control_channel", default=None,
+        help="control channel ('_': pvapy:consumer:<id>:control); commands: configure, reset_stats, "
+             "get_stats, stop")
+    add("-ifs", "--id-format-spec", dest="id_format_spec", default=None,
+        help="format of the id in channel names, e.g. 02d")
+    receive = parser.add_argument_group("receiving")
+    add = receive.add_argument
+    add("-sqs", "--server-queue-size", dest="server_queue_size", type=int, default=0,
+        help="monitor queue size on the server (record[queueSize=N]; default: 0)")
+    add("-rqs", "--receiver-queue-size", dest="receiver_queue_size", type=int, default=-1,
+        help="receiver queue size; < 0: process in the monitor callback (default), 0: unbounded")
+    add("-ao", "--accumulate-objects", dest="accumulate_objects", type=int, default=-1,
+        help="process queued objects once N have accumulated (needs -rqs >= 0)")
+    add("-at", "--accumulation-timeout", dest="accumulation_timeout", type=float, default=1.0,
+        help="seconds after the last arrival when accumulated objects are processed anyway (default: 1)")
+    add("-of", "--oid-field", dest="oid_field", default="uniqueId", help="object id field (default: uniqueId)")
+    add("-oo", "--oid-offset", dest="oid_offset", type=int, default=0,
+        help="object id step between consecutive objects of this consumer; 0: derived (default)")
+    add("-fr", "--field-request", dest="field_request", default="",
+        help="fields to request, e.g. 'value,dimension' (the id field is always added)")
+    add("-siu", "--skip-initial-updates", dest="skip_initial_updates", type=int, default=1,
+        help="initial updates not processed (default: 1)")
+    dist = parser.add_argument_group("distributor plugin")
+    add = dist.add_argument
+    add("-dpn", "--distributor-plugin-name", dest="distributor_plugin_name", default="pydistributor",
+        help="plugin name (default: pydistributor)")
+    add("-dg", "--distributor-group", dest="distributor_group", default=None, help="client group")
+    add("-ds", "--distributor-set", dest="distributor_set", default=None,
+        help="client set: all consumers of a set get the same updates")
+    add("-dt", "--distributor-trigger", dest="distributor_trigger", default=None,
+        help="field that tells updates apart, e.g. uniqueId")
+    add("-du", "--distributor-updates", dest="distributor_updates", default=None,
+        help="consecutive updates each consumer (or set) gets")
+    add("-nds", "--n-distributor-sets", dest="n_distributor_sets", type=int, default=1,
+        help="number of sets (for the derived id offset; default: 1)")
+    proc = parser.add_argument_group("processor")
+    add = proc.add_argument
+    add("-pf", "--processor-file", dest="processor_file", default=None, help="Python file with the class")
+    add("-pc", "--processor-class", dest="processor_class", default=None,
+        help="class name in the file, or module.Class (default: passthrough UserDataProcessor)")
+    add("-pa", "--processor-args", dest="processor_args", default=None,
+        help="JSON object passed to the processor as configDict")
+    add("-mc", "--metadata-channels", dest="metadata_channels", default=None,
+        help="metadata channels (not supported yet)")
+    add("-rt", "--runtime", dest="runtime", type=float, default=0.0, help="seconds to run; 0: until stopped")
+    add_report_options(parser, "seconds between reports; 0: none (default: 0)", default=0.0, kind=float)
+    parser.add_argument("-rs", "--report-stats", dest="report_stats", default="all",
+                        help="sections to report: all or receiver,publisher,queue,processor,user")
+    add_log_options(parser)
+
+
+def options_from_args(args: argparse.Namespace) -> ConsumerOptions:
+    names = ConsumerOptions.__dataclass_fields__
+    values = {name: getattr(args, name) for name in names if hasattr(args, name)}
+    values["consumer_id_list"] = tuple(parse_id_list(args.consumer_id_list)) if args.consumer_id_list else ()
+    return ConsumerOptions(**values)
+
+
+def child_argv(argv: Sequence[str], consumer_id: int, oid_offset: int) -> list[str]:
+    """This command line for one child: the per-child options replaced."""
+    flags = {flag for pair in PER_CHILD_OPTIONS for flag in pair}
+    result: list[str] = []
+    skip_value = False
+    for item in argv:
+        if skip_value:
+            skip_value = False
+            continue
+        name = item.split("=", 1)[0]
+        if name in flags:
+            skip_value = "=" not in item
+            continue
+        result.append(item)
+    return [*result, "--consumer-id", str(consumer_id), "--oid-offset", str(oid_offset)]
+
+
+def install_stop_handlers(stop: threading.Event) -> None:
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+
+
+def run(args: argparse.Namespace) -> int:
+    configure_logging(args.log_level, args.log_file)
+    options = options_from_args(args)
+    ids = options.consumer_ids
+    configs = [consumer_config(options, consumer_id) for consumer_id in ids]  # checks every one at start
+    stop = threading.Event()
+    install_stop_handlers(stop)
+    if len(ids) > 1:
+        commands = [child_argv(args.argv, config.consumer_id, config.oid_offset) for config in configs]
+        return Supervisor(commands).run(stop)
+    config = configs[0]
+    console = Console(highlight=False)
+    title = f"consumer {config.consumer_id}: {config.input_channel}"
+    use_live = config.report_period > 0 and console.is_terminal and not args.disable_curses
+    live_view = Live(Text(""), console=console, refresh_per_second=2) if use_live else nullcontext()
+    with live_view as live:
+        report = TerminalReport(console, config.report_sections, title, live) if config.report_period > 0 else None
+        consumer = build_consumer(config, report)
+        try:
+            final = consumer.host.run(stop)
+        finally:
+            consumer.close()
+    console.print(render(final, config.report_sections, f"{title} (final)"))
+    return 0

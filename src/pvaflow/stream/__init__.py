@@ -1,0 +1,1 @@
+"""The streaming core: receive -> queue -> host (processor) -> publish, with status and control."""

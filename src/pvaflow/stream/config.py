@@ -1,0 +1,207 @@
+"""Consumer configuration: one frozen dataclass, validated once when built.
+
+The command line (and later the pipeline file) fill :class:`ConsumerOptions`
+with pvaPy's option values; :func:`consumer_config` checks them and resolves
+what one consumer process needs (its channel names, object id offset,
+request string), so nothing downstream re-validates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import ConfigError
+from .accounting import default_offset
+from .loader import parse_processor_args
+from .naming import channel_name, format_id
+from .request import DistributorOptions, monitor_request
+from .stats import STATS_SECTIONS
+
+INPUT_MODES = ("pva", "ca")
+OUTPUT_MODES = ("pvas",)
+LATER_MODES = ("pvas", "rpc", "ejfat")  # accepted by pvaPy, not by pvaflow yet
+
+
+@dataclass(frozen=True)
+class ConsumerOptions:
+    """pvapy-hpc-consumer's options, as given (defaults are pvaPy's)."""
+
+    input_channel: str
+    consumer_id: int = 1
+    n_consumers: int = 1
+    consumer_id_list: tuple[int, ...] = ()
+    input_mode: str = "pva"
+    input_args: str | None = None
+    output_channel: str | None = None
+    output_mode: str = "pvas"
+    output_args: str | None = None
+    status_channel: str | None = None
+    control_channel: str | None = None
+    id_format_spec: str | None = None
+    server_queue_size: int = 0
+    receiver_queue_size: int = -1
+    accumulate_objects: int = -1
+    accumulation_timeout: float = 1.0
+    processor_file: str | None = None
+    processor_class: str | None = None
+    processor_args: str | None = None
+    oid_field: str = "uniqueId"
+    oid_offset: int = 0
+    field_request: str = ""
+    skip_initial_updates: int = 1
+    distributor_plugin_name: str = "pydistributor"
+    distributor_group: str | None = None
+    distributor_set: str | None = None
+    distributor_trigger: str | None = None
+    distributor_updates: str | None = None
+    n_distributor_sets: int = 1
+    metadata_channels: str | None = None
+    runtime: float = 0.0
+    report_period: float = 0.0
+    report_stats: str = "all"
+
+    @property
+    def consumer_ids(self) -> list[int]:
+        """The ids of every consumer to run (-cid wins over -id/-nc)."""
+        if self.consumer_id_list:
+            return list(self.consumer_id_list)
+        return list(range(self.consumer_id, self.consumer_id + self.n_consumers))
+
+
+@dataclass(frozen=True)
+class ConsumerConfig:
+    """Everything one consumer process needs, resolved and checked."""
+
+    consumer_id: int
+    input_channel: str
+    input_provider: str
+    monitor_request: str
+    output_channel: str | None
+    status_channel: str | None
+    control_channel: str | None
+    receiver_queue_size: int | None  # None: no receiver queue
+    accumulate_objects: int
+    accumulation_timeout: float
+    processor_file: str | None
+    processor_class: str | None
+    processor_args: dict[str, Any] = field(default_factory=dict)
+    oid_field: str = "uniqueId"
+    oid_offset: int = 1
+    updates: int = 1
+    skip_initial_updates: int = 1
+    runtime: float = 0.0
+    report_period: float = 0.0
+    report_sections: tuple[str, ...] = STATS_SECTIONS
+
+    def processor_config(self) -> dict[str, Any]:
+        """The processor's configDict: -pa plus the keys pvaPy adds for processors."""
+        config = dict(self.processor_args)
+        config.update(
+            {
+                "processorId": self.consumer_id,
+                "inputChannel": self.input_channel,
+                "outputChannel": self.output_channel,
+                "objectIdField": self.oid_field,
+                "objectIdOffset": self.oid_offset,
+                "skipInitialUpdates": self.skip_initial_updates,
+                "nSequentialUpdates": self.updates,
+            }
+        )
+        return config
+
+
+def _positive_int(name: str, text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        value = int(text)
+    except ValueError as ex:
+        raise ConfigError(f"{name} must be an integer, not '{text}'") from ex
+    if value < 1:
+        raise ConfigError(f"{name} must be >= 1, not {value}")
+    return value
+
+
+def report_sections(text: str) -> tuple[str, ...]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names or "all" in names:
+        return STATS_SECTIONS
+    unknown = [name for name in names if name not in STATS_SECTIONS]
+    if unknown:
+        raise ConfigError(f"unknown report stats {unknown} (choose from all, {', '.join(STATS_SECTIONS)})")
+    return tuple(names)
+
+
+def check_options(options: ConsumerOptions) -> None:
+    """Refuse invalid values and combinations with one line each."""
+    if options.input_mode not in INPUT_MODES:
+        if options.input_mode in LATER_MODES:
+            raise ConfigError(f"input mode '{options.input_mode}' is not supported yet (use pva or ca)")
+        raise ConfigError(f"unknown input mode '{options.input_mode}' (choose from {', '.join(INPUT_MODES)})")
+    if options.output_mode not in OUTPUT_MODES:
+        if options.output_mode in LATER_MODES + ("pva",):
+            raise ConfigError(f"output mode '{options.output_mode}' is not supported yet (use pvas)")
+        raise ConfigError(f"unknown output mode '{options.output_mode}' (choose from pvas)")
+    if options.metadata_channels:
+        raise ConfigError("--metadata-channels is not supported yet")
+    if options.n_consumers < 1:
+        raise ConfigError(f"--n-consumers must be >= 1, not {options.n_consumers}")
+    if options.skip_initial_updates < 0:
+        raise ConfigError(f"--skip-initial-updates must be >= 0, not {options.skip_initial_updates}")
+    if options.oid_offset < 0:
+        raise ConfigError(f"--oid-offset must be >= 0 (0: derive it), not {options.oid_offset}")
+    if options.accumulate_objects > 0 and options.receiver_queue_size < 0:
+        raise ConfigError("--accumulate-objects needs a receiver queue (--receiver-queue-size >= 0)")
+    if options.accumulation_timeout <= 0:
+        raise ConfigError(f"--accumulation-timeout must be > 0, not {options.accumulation_timeout}")
+    if options.n_distributor_sets < 1:
+        raise ConfigError(f"--n-distributor-sets must be >= 1, not {options.n_distributor_sets}")
+    if options.n_distributor_sets > 1 and options.distributor_set is None:
+        raise ConfigError("--n-distributor-sets > 1 needs --distributor-set")
+    if options.processor_file and not options.processor_class:
+        raise ConfigError("--processor-file needs --processor-class")
+    if options.report_period < 0 or options.runtime < 0:
+        raise ConfigError("--runtime and --report-period must not be negative")
+
+
+def consumer_config(options: ConsumerOptions, consumer_id: int) -> ConsumerConfig:
+    """The checked configuration of consumer ``consumer_id`` among ``options.consumer_ids``."""
+    check_options(options)
+    spec = options.id_format_spec
+    n_consumers = len(options.consumer_ids)
+    updates = _positive_int("--distributor-updates", options.distributor_updates)
+    offset = options.oid_offset or default_offset(
+        n_consumers, updates, options.n_distributor_sets, options.distributor_set is not None
+    )
+    distributor = DistributorOptions(
+        plugin_name=options.distributor_plugin_name,
+        group=options.distributor_group,
+        set=options.distributor_set,
+        trigger=options.distributor_trigger,
+        updates=updates,
+    )
+    return ConsumerConfig(
+        consumer_id=consumer_id,
+        input_channel=options.input_channel.replace("*", format_id(consumer_id, spec)),
+        input_provider=options.input_mode,
+        monitor_request=monitor_request(
+            options.server_queue_size, options.field_request, options.oid_field, distributor
+        ),
+        output_channel=channel_name(options.output_channel, "consumer", "output", consumer_id, spec),
+        status_channel=channel_name(options.status_channel, "consumer", "status", consumer_id, spec),
+        control_channel=channel_name(options.control_channel, "consumer", "control", consumer_id, spec),
+        receiver_queue_size=options.receiver_queue_size if options.receiver_queue_size >= 0 else None,
+        accumulate_objects=max(0, options.accumulate_objects),
+        accumulation_timeout=options.accumulation_timeout,
+        processor_file=options.processor_file,
+        processor_class=options.processor_class,
+        processor_args=parse_processor_args(options.processor_args),
+        oid_field=options.oid_field,
+        oid_offset=offset,
+        updates=updates or 1,
+        skip_initial_updates=options.skip_initial_updates,
+        runtime=options.runtime,
+        report_period=options.report_period,
+        report_sections=report_sections(options.report_stats),
+    )

@@ -1,0 +1,120 @@
+"""Control channel commands: parsing and validation (no I/O here).
+
+The control channel holds ``command``, ``args`` and ``statusMessage``
+(pvaPy's structure). Commands: ``configure`` (args: a JSON object),
+``reset_stats``, ``get_stats``, ``stop``. System keys in a configure
+dictionary are handled by the host and checked here.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pvaccess as pva
+
+from .. import ntnd
+
+CONFIGURE = "configure"
+RESET_STATS = "reset_stats"
+GET_STATS = "get_stats"
+STOP = "stop"
+COMMANDS = (CONFIGURE, RESET_STATS, GET_STATS, STOP)
+MAX_ARGS_LENGTH = 65536
+
+# system key -> smallest allowed value (all are integers)
+SYSTEM_KEYS = {"receiverQueueSize": 0, "skipInitialUpdates": 0, "objectIdOffset": 1}
+
+
+def control_types(role: str) -> dict[str, Any]:
+    return {
+        f"{role}Id": pva.UINT,
+        "objectTime": pva.DOUBLE,
+        "objectTimestamp": pva.PvTimeStamp(),
+        "command": pva.STRING,
+        "args": pva.STRING,
+        "statusMessage": pva.STRING,
+    }
+
+
+class ControlError(ValueError):
+    """A control request that cannot be run; the message goes to statusMessage."""
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+def _shorten(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def check_system_keys(config: dict[str, Any]) -> None:
+    for key, minimum in SYSTEM_KEYS.items():
+        if key in config:
+            value = config[key]
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise ControlError(f"{key} must be an integer >= {minimum}, not {value!r}")
+
+
+def parse_command(command: str, args: str) -> Command:
+    """A validated command, or ControlError with a one-line reason."""
+    name = (command or "").strip()
+    if name not in COMMANDS:
+        raise ControlError(f"unknown command '{_shorten(name)}' (commands: {', '.join(COMMANDS)})")
+    if name != CONFIGURE:
+        return Command(name)
+    if len(args) > MAX_ARGS_LENGTH:
+        raise ControlError(f"configure args are {len(args)} characters, more than {MAX_ARGS_LENGTH}")
+    if not args.strip():
+        return Command(name, {})
+    try:
+        config = json.loads(args)
+    except json.JSONDecodeError as ex:
+        raise ControlError(f"configure args are not valid JSON ({ex.msg} at column {ex.colno})") from ex
+    if not isinstance(config, dict):
+        raise ControlError(f"configure args must be a JSON object, not {type(config).__name__}")
+    check_system_keys(config)
+    return Command(name, config)
+
+
+class ControlChannel:
+    """The control record: each put is parsed, queued for the host thread and answered.
+
+    A put is answered at once in ``statusMessage`` ("queued: <command>", or the
+    reason it was refused); when the host has run the command the outcome
+    replaces it, with a new ``objectTime``. Clients wait for that change.
+    """
+
+    def __init__(self, server: pva.PvaServer, channel_name: str, role: str, host_id: int, submit) -> None:
+        self.server = server
+        self.channel_name = channel_name
+        self.submit = submit
+        self.value = pva.PvObject(control_types(role), {f"{role}Id": host_id})
+        server.addRecord(channel_name, self.value, self._on_put)
+
+    def _stamped(self, message: str) -> dict[str, Any]:
+        now = time.time()
+        return {"statusMessage": message, "objectTime": now, "objectTimestamp": ntnd.time_stamp(now)}
+
+    def _on_put(self, request: pva.PvObject) -> None:
+        """pvaccess thread: must return quickly."""
+        try:
+            command = parse_command(request["command"], request["args"])
+        except ControlError as ex:
+            self.value.set(self._stamped(f"error: {ex}"))
+            return
+        except Exception as ex:  # noqa: BLE001 (a malformed put must never take the host down)
+            self.value.set(self._stamped(f"error: {type(ex).__name__}: {ex}"))
+            return
+        self.value.set(self._stamped(f"queued: {command.name}"))
+        self.submit(command, self.reply)
+
+    def reply(self, message: str) -> None:
+        """Host thread: publish the outcome of a command."""
+        self.value.set(self._stamped(message))
+        self.server.update(self.channel_name, self.value)

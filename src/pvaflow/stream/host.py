@@ -1,0 +1,319 @@
+"""The host: owns the processor's life cycle and the one loop that feeds it.
+
+Objects reach :meth:`Host.handle_object` either straight from the receiver's
+monitor callback (no receiver queue) or from the host thread taking them
+out of the receiver queue. Control commands and reports run on the host
+thread between objects. Every processor method is called with ``lock``
+held, so none runs concurrently with another.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .. import ntnd
+from .accounting import MissedObjects
+from .control import CONFIGURE, GET_STATS, RESET_STATS, STOP, Command
+from .publisher import PvasPublisher
+from .stats import PUBLISHER_RATES, RECEIVER_RATES, ProcessorCounters, user_stats, with_rates
+
+logger = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.05
+STATUS_PERIOD = 1.0  # seconds between status channel updates (or the report period if shorter)
+
+
+class Receiver(Protocol):
+    """What the host needs from a receiver (see :mod:`pvaflow.stream.receiver`)."""
+
+    channel_name: str
+    queue: Any
+
+    def start(self, on_object: Any) -> None: ...
+    def stop(self) -> None: ...
+    def get(self, timeout: float) -> Any: ...
+    def queued(self) -> int: ...
+    def seconds_since_put(self) -> float: ...
+    def set_queue_size(self, size: int) -> None: ...
+    def counts(self) -> dict[str, int]: ...
+    def queue_counts(self) -> dict[str, Any]: ...
+    def reset_stats(self) -> None: ...
+
+
+class SnapshotSink(Protocol):
+    def publish(self, snapshot: dict[str, Any]) -> None: ...
+
+
+@dataclass(frozen=True)
+class HostSettings:
+    """How the host treats objects (validated by the command line or pipeline)."""
+
+    role: str = "consumer"
+    host_id: int = 1
+    object_id_field: str = "uniqueId"
+    skip_initial_updates: int = 1
+    object_id_offset: int = 1
+    updates: int = 1
+    accumulate_objects: int = 0
+    accumulation_timeout: float = 1.0
+    report_period: float = 0.0
+    runtime: float = 0.0
+
+
+class Host:
+    """Runs one processor: start, objects, commands, reports, stop."""
+
+    def __init__(
+        self,
+        settings: HostSettings,
+        processor: Any,
+        receiver: Receiver,
+        publisher: PvasPublisher,
+        user_types: dict[str, Any],
+        status: SnapshotSink | None = None,
+        report: SnapshotSink | None = None,
+    ) -> None:
+        self.settings = settings
+        self.processor = processor
+        self.receiver = receiver
+        self.publisher = publisher
+        self.status = status  # refreshed every status period and on get_stats
+        self.report = report  # the terminal view, every report period
+        self.lock = threading.Lock()
+        self.inbox: queue.Queue[tuple[Command, Callable[[str], None]]] = queue.Queue()
+        self.stop_event = threading.Event()
+        self.oid_field = settings.object_id_field
+        self.skip_remaining = settings.skip_initial_updates
+        self.accounting = MissedObjects(settings.object_id_offset, settings.updates)
+        self.counters = ProcessorCounters()
+        self.user_types = user_types  # the processor's getStatsPvaTypes()
+        self.error_kinds: set[str] = set()
+        self.n_snapshots = 0
+
+    # --- the per-object path ----------------------------------------------
+    def handle_object(self, pv: Any) -> None:
+        """Account for one input object and hand it to the processor."""
+        with self.lock:
+            counters = self.counters
+            try:
+                object_id = pv[self.oid_field]
+            except Exception as ex:  # noqa: BLE001 (pvaccess raises FieldNotFound and others)
+                self.receiver_error(ex)
+                return
+            if not self.publisher.ready:
+                self.prepare_output(pv)
+            if self.skip_remaining > 0:
+                self.skip_remaining -= 1
+                counters.n_skipped += 1
+                return
+            now = time.time()
+            if counters.first_object_id is None:
+                counters.first_object_id = object_id
+                counters.first_object_time = now
+            self.accounting.observe(object_id)
+            counters.last_object_id = object_id
+            counters.last_object_time = now
+            started = time.perf_counter()
+            try:
+                self.processor.process(pv)
+                counters.n_processed += 1
+            except Exception as ex:  # noqa: BLE001 (a user processor may raise anything)
+                counters.n_errors += 1
+                self.log_once(ex, f"process() failed on {self.oid_field} {object_id}")
+            counters.processing_time += time.perf_counter() - started
+
+    def prepare_output(self, first_object: Any) -> None:
+        try:
+            self.publisher.prepare(self.processor, first_object)
+        except Exception as ex:  # noqa: BLE001
+            self.publisher.n_errors += 1
+            self.log_once(ex, "cannot create the output channel")
+
+    def receiver_error(self, ex: BaseException) -> None:
+        self.receiver.n_errors += 1
+        self.log_once(ex, f"input object without '{self.oid_field}'")
+
+    def log_once(self, ex: BaseException, what: str) -> None:
+        """Log an error kind (type and place) the first time; later ones are only counted."""
+        frames = traceback.extract_tb(ex.__traceback__)
+        where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
+        kind = f"{type(ex).__name__}@{where}"
+        if kind in self.error_kinds:
+            logger.debug("%s: %s", what, ex)
+            return
+        self.error_kinds.add(kind)
+        logger.error("%s: %s: %s (at %s; further errors of this kind are counted only)",
+                     what, type(ex).__name__, ex, where)
+
+    # --- commands (from the control channel thread) ------------------------
+    def submit(self, command: Command, reply: Callable[[str], None]) -> None:
+        """Queue a command for the host thread; ``reply`` gets its outcome (any thread may call)."""
+        self.inbox.put((command, reply))
+
+    def run_commands(self, wait: float) -> None:
+        """Run queued commands; wait up to ``wait`` seconds for the first."""
+        try:
+            command, reply = self.inbox.get(timeout=wait) if wait > 0 else self.inbox.get_nowait()
+        except queue.Empty:
+            return
+        while True:
+            try:
+                reply(self.execute(command))
+            except Exception as ex:  # noqa: BLE001
+                self.log_once(ex, f"command {command.name} failed")
+            try:
+                command, reply = self.inbox.get_nowait()
+            except queue.Empty:
+                return
+
+    def execute(self, command: Command) -> str:
+        if command.name == CONFIGURE:
+            return self.configure(command.config)
+        if command.name == RESET_STATS:
+            self.reset_stats()
+            return "statistics reset"
+        if command.name == GET_STATS:
+            self.publish_snapshot((self.status, self.report))
+            return "statistics published"
+        if command.name == STOP:
+            self.stop_event.set()
+            return "stopping"
+        return f"error: unknown command {command.name}"
+
+    def configure(self, config: dict[str, Any]) -> str:
+        with self.lock:
+            if "receiverQueueSize" in config:
+                try:
+                    self.receiver.set_queue_size(config["receiverQueueSize"])
+                except ValueError as ex:
+                    return f"error: {ex}"
+            if "skipInitialUpdates" in config:
+                self.skip_remaining = config["skipInitialUpdates"]
+            if "objectIdOffset" in config:
+                self.accounting.configure(config["objectIdOffset"], self.settings.updates)
+            try:
+                self.processor.configure(config)
+            except Exception as ex:  # noqa: BLE001
+                self.log_once(ex, "configure() failed")
+                return f"error: configure() failed: {type(ex).__name__}: {ex}"
+        return "configuration applied"
+
+    def reset_stats(self) -> None:
+        with self.lock:
+            self.counters = ProcessorCounters()
+            self.accounting.reset()
+            self.receiver.reset_stats()
+            self.publisher.reset_stats()
+            try:
+                self.processor.resetStats()
+            except Exception as ex:  # noqa: BLE001
+                self.log_once(ex, "resetStats() failed")
+
+    # --- statistics ---------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        with self.lock:
+            now = time.time()
+            counters = self.counters
+            receiving = counters.last_object_time - counters.first_object_time
+            try:
+                own_stats = user_stats(self.processor.getStats() or {}, self.user_types)
+            except Exception as ex:  # noqa: BLE001
+                self.log_once(ex, "getStats() failed")
+                own_stats = {}
+            self.n_snapshots += 1
+            return {
+                f"{self.settings.role}Id": self.settings.host_id,
+                "inputChannel": self.receiver.channel_name,
+                "objectId": self.n_snapshots,
+                "objectTime": now,
+                "objectTimestamp": ntnd.time_stamp(now),
+                "receiverStats": with_rates(self.receiver.counts(), receiving, RECEIVER_RATES),
+                "publisherStats": with_rates(self.publisher.counts(), receiving, PUBLISHER_RATES),
+                "queueStats": self.receiver.queue_counts(),
+                "processorStats": counters.snapshot(self.accounting.missed, now),
+                "userStats": own_stats,
+            }
+
+    def publish_snapshot(self, sinks: tuple[SnapshotSink | None, ...]) -> dict[str, Any]:
+        snapshot = self.snapshot()
+        for sink in sinks:
+            if sink is None:
+                continue
+            try:
+                sink.publish(snapshot)
+            except Exception as ex:  # noqa: BLE001
+                self.log_once(ex, "cannot publish statistics")
+        return snapshot
+
+    # --- life cycle (host thread) ------------------------------------------
+    def start(self) -> None:
+        with self.lock:
+            self.processor.start()
+            self.counters = ProcessorCounters()
+        self.receiver.start(self.handle_object)
+
+    def take_from_queue(self) -> None:
+        """Process queued objects, honouring accumulation; waits at most POLL_SECONDS."""
+        settings = self.settings
+        if settings.accumulate_objects > 0:
+            queued = self.receiver.queued()
+            if queued < settings.accumulate_objects and (
+                queued == 0 or self.receiver.seconds_since_put() < settings.accumulation_timeout
+            ):
+                time.sleep(POLL_SECONDS)
+                return
+            for _ in range(queued):
+                pv = self.receiver.get(0)
+                if pv is None:
+                    return
+                self.handle_object(pv)
+            return
+        pv = self.receiver.get(POLL_SECONDS)
+        while pv is not None:
+            self.handle_object(pv)
+            if not self.inbox.empty():
+                return
+            pv = self.receiver.get(0)
+
+    def run(self, stop: threading.Event) -> dict[str, Any]:
+        """Start, serve until ``stop``, a stop command or the runtime, then stop; the final snapshot."""
+        settings = self.settings
+        self.start()
+        started = time.monotonic()
+        status_period = min(STATUS_PERIOD, settings.report_period) if settings.report_period > 0 else STATUS_PERIOD
+        next_status = started + status_period
+        next_report = started + settings.report_period
+        queued_mode = self.receiver.queue is not None
+        try:
+            while not (stop.is_set() or self.stop_event.is_set()):
+                if queued_mode:
+                    self.take_from_queue()
+                    self.run_commands(0)
+                else:
+                    self.run_commands(POLL_SECONDS)
+                now = time.monotonic()
+                due_report = settings.report_period > 0 and now >= next_report
+                if due_report or now >= next_status:
+                    self.publish_snapshot((self.status, self.report if due_report else None))
+                    next_status = now + status_period
+                    if due_report:
+                        next_report = now + settings.report_period
+                if settings.runtime > 0 and now - started >= settings.runtime:
+                    break
+        finally:
+            self.receiver.stop()
+            with self.lock:
+                self.counters.end_time = time.time()
+                try:
+                    self.processor.stop()
+                except Exception as ex:  # noqa: BLE001
+                    self.log_once(ex, "stop() failed")
+            self.run_commands(0)  # answer commands that arrived meanwhile
+        return self.publish_snapshot((self.status,))

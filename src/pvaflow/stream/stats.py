@@ -1,0 +1,128 @@
+"""The status structure (pvaPy's field names) and the counters behind it.
+
+A snapshot is a plain nested dict shaped like the status channel's
+PvObject, so the same value feeds the status channel, the terminal report
+and the final report.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pvaccess as pva
+
+RECEIVER_TYPES = {
+    "nReceived": pva.UINT,
+    "receivedRate": pva.DOUBLE,
+    "nRejected": pva.UINT,
+    "rejectedRate": pva.DOUBLE,
+    "nErrors": pva.UINT,
+    "errorRate": pva.DOUBLE,
+    "nOverruns": pva.UINT,
+    "overrunRate": pva.DOUBLE,
+}
+PUBLISHER_TYPES = {
+    "nPublished": pva.UINT,
+    "publishedRate": pva.DOUBLE,
+    "nErrors": pva.UINT,
+    "errorRate": pva.DOUBLE,
+}
+QUEUE_TYPES = {"nReceived": pva.UINT, "nRejected": pva.UINT, "nDelivered": pva.UINT, "nQueued": pva.UINT}
+PROCESSOR_TYPES = {
+    "runtime": pva.DOUBLE,
+    "startTime": pva.DOUBLE,
+    "endTime": pva.DOUBLE,
+    "receivingTime": pva.DOUBLE,
+    "firstObjectTime": pva.DOUBLE,
+    "lastObjectTime": pva.DOUBLE,
+    "firstObjectId": pva.UINT,
+    "lastObjectId": pva.UINT,
+    "nProcessed": pva.UINT,
+    "processedRate": pva.DOUBLE,
+    "processingTime": pva.DOUBLE,
+    "nSkipped": pva.UINT,
+    "nErrors": pva.UINT,
+    "errorRate": pva.DOUBLE,
+    "nMissed": pva.UINT,
+    "missedRate": pva.DOUBLE,
+}
+STATS_SECTIONS = ("receiver", "publisher", "queue", "processor", "user")
+
+
+def status_types(role: str, user_types: dict[str, Any]) -> dict[str, Any]:
+    """The status channel structure for ``role`` ('consumer' or 'collector')."""
+    types: dict[str, Any] = {
+        f"{role}Id": pva.UINT,
+        "inputChannel": pva.STRING,
+        "objectId": pva.UINT,
+        "objectTime": pva.DOUBLE,
+        "objectTimestamp": pva.PvTimeStamp(),
+        "receiverStats": RECEIVER_TYPES,
+        "publisherStats": PUBLISHER_TYPES,
+        "queueStats": QUEUE_TYPES,
+        "processorStats": PROCESSOR_TYPES,
+    }
+    if user_types:
+        types["userStats"] = dict(user_types)
+    return types
+
+
+def rate(count: int, seconds: float) -> float:
+    return count / seconds if seconds > 0 else 0.0
+
+
+@dataclass
+class ProcessorCounters:
+    """What the host counts per object (plain ints and floats, no per-object allocation)."""
+
+    start_time: float = field(default_factory=time.time)
+    end_time: float = 0.0
+    n_processed: int = 0
+    n_skipped: int = 0
+    n_errors: int = 0
+    processing_time: float = 0.0
+    first_object_id: int | None = None
+    last_object_id: int | None = None
+    first_object_time: float = 0.0
+    last_object_time: float = 0.0
+
+    def snapshot(self, n_missed: int, now: float) -> dict[str, Any]:
+        receiving = self.last_object_time - self.first_object_time
+        return {
+            "runtime": now - self.start_time,
+            "startTime": self.start_time,
+            "endTime": self.end_time,
+            "receivingTime": receiving,
+            "firstObjectTime": self.first_object_time,
+            "lastObjectTime": self.last_object_time,
+            "firstObjectId": self.first_object_id or 0,
+            "lastObjectId": self.last_object_id or 0,
+            "nProcessed": self.n_processed,
+            "processedRate": rate(self.n_processed, receiving),
+            "processingTime": self.processing_time,
+            "nSkipped": self.n_skipped,
+            "nErrors": self.n_errors,
+            "errorRate": rate(self.n_errors, receiving),
+            "nMissed": n_missed,
+            "missedRate": rate(n_missed, receiving),
+        }
+
+
+def with_rates(counts: dict[str, int], seconds: float, rate_names: dict[str, str]) -> dict[str, Any]:
+    """``counts`` plus a rate per count (e.g. nReceived -> receivedRate)."""
+    result: dict[str, Any] = dict(counts)
+    for count_name, rate_name in rate_names.items():
+        result[rate_name] = rate(counts.get(count_name, 0), seconds)
+    return result
+
+
+RECEIVER_RATES = {"nReceived": "receivedRate", "nRejected": "rejectedRate", "nErrors": "errorRate",
+                  "nOverruns": "overrunRate"}
+PUBLISHER_RATES = {"nPublished": "publishedRate", "nErrors": "errorRate"}
+
+
+def user_stats(values: dict[str, Any], types: dict[str, Any]) -> dict[str, Any]:
+    """The processor's own stats restricted to the keys it typed."""
+    return {key: value for key, value in values.items() if key in types}

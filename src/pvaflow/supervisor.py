@@ -1,0 +1,58 @@
+"""Supervisor: run several pvaflow processes, forward signals, stop them in reverse order.
+
+Used by ``pvaflow consumer -nc N`` (one process per consumer). Children are
+plain ``python -m pvaflow ...`` processes; Ctrl-C or SIGTERM to the
+supervisor reaches each child as SIGINT, then each is waited for with a
+timeout and killed if it does not exit.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+
+logger = logging.getLogger(__name__)
+
+STOP_TIMEOUT = 15.0
+POLL_SECONDS = 0.2
+
+
+class Supervisor:
+    """Starts child commands and owns them until they all exit."""
+
+    def __init__(self, commands: Sequence[Sequence[str]]) -> None:
+        self.commands = [list(command) for command in commands]
+        self.children: list[subprocess.Popen] = []
+
+    def start(self) -> None:
+        for command in self.commands:
+            self.children.append(subprocess.Popen([sys.executable, "-m", "pvaflow", *command]))
+
+    def stop(self) -> None:
+        """SIGINT to each child, last started first; timed wait, then kill."""
+        for child in reversed(self.children):
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        for child in reversed(self.children):
+            try:
+                child.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                logger.error("child %s did not stop in %ss: killed", child.pid, STOP_TIMEOUT)
+                child.kill()
+                child.wait()
+
+    def run(self, stop: threading.Event) -> int:
+        """Start all, wait until all exit or ``stop`` is set; the worst exit code."""
+        self.start()
+        try:
+            while not stop.is_set() and any(child.poll() is None for child in self.children):
+                stop.wait(POLL_SECONDS)
+        finally:
+            self.stop()
+        return max((abs(child.returncode or 0) for child in self.children), default=0)

@@ -1,0 +1,82 @@
+"""Clients the system tests share: a frame recorder, status reads and control commands."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pvaccess as pva
+
+from pvaflow import AdImageProcessor
+
+CONTROL_REQUEST_TYPE = {"command": pva.STRING, "args": pva.STRING}
+
+
+def seconds(stamp: dict) -> float:
+    return stamp["secondsPastEpoch"] + stamp["nanoseconds"] * 1e-9
+
+
+class Recorder:
+    """Monitors a channel with pvaccess and keeps (id, image, time stamp) of every frame."""
+
+    def __init__(self, channel_name: str, queue_size: int = 2000) -> None:
+        self.frames: list[tuple[int, np.ndarray, float]] = []
+        self.lock = threading.Lock()
+        self.channel = pva.Channel(channel_name)
+        self.channel.subscribe("recorder", self._on_frame)
+        self.channel.startMonitor(f"record[queueSize={queue_size}]field()")
+
+    def _on_frame(self, pv: pva.PvObject) -> None:
+        image_id, image, *_ = AdImageProcessor.reshapeNtNdArray(pv)
+        if image is None:
+            return  # a record's initial, empty value
+        with self.lock:
+            self.frames.append((image_id, image.copy(), seconds(pv["timeStamp"])))
+
+    @property
+    def ids(self) -> list[int]:
+        with self.lock:
+            return [frame[0] for frame in self.frames]
+
+    def wait_for(self, count: int, timeout: float = 20.0) -> list[int]:
+        deadline = time.monotonic() + timeout
+        while len(self.ids) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.ids
+
+    def stop(self) -> list[tuple[int, np.ndarray, float]]:
+        self.channel.stopMonitor()
+        self.channel.unsubscribe("recorder")
+        with self.lock:
+            return list(self.frames)
+
+
+def get(channel_name: str, request: str = "field()") -> pva.PvObject:
+    channel = pva.Channel(channel_name)
+    channel.setTimeout(5)
+    return channel.get(request)
+
+
+def control(channel_name: str, command: str, args: str = "", timeout: float = 10.0) -> str:
+    """Put a command and return the host's answer (waits for the reply after 'queued')."""
+    channel = pva.Channel(channel_name)
+    channel.setTimeout(5)
+    before = channel.get("field(objectTime)")["objectTime"]
+    channel.put(pva.PvObject(CONTROL_REQUEST_TYPE, {"command": command, "args": args}), "field(command,args)")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = channel.get("field(statusMessage,objectTime)")
+        message = value["statusMessage"]
+        if value["objectTime"] != before and not message.startswith("queued:"):
+            return message
+        time.sleep(0.02)
+    raise AssertionError(f"no reply to {command} on {channel_name} within {timeout}s")
+
+
+def wait_until(predicate, timeout: float = 20.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not met within {timeout}s")
+        time.sleep(0.05)

@@ -1,0 +1,261 @@
+"""pvaflow consumer on loopback: frames through a processor, distribution, stats, control, faults."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import pvaccess as pva
+import pytest
+
+from pvaflow import ntnd
+
+from .helpers import Recorder, control, get, wait_until
+
+pytestmark = [pytest.mark.system, pytest.mark.timeout(120)]
+
+PROCESSORS = Path(__file__).parent / "processors"
+SOURCE = "src:image"
+START_DELAY = "4"
+
+
+def sim(start_process, wait_for_channel, *extra: str):
+    server = start_process("sim-server", "-cn", SOURCE, "-std", START_DELAY, "-shd", "2", "-rp", "0", "-dc", *extra)
+    wait_for_channel(SOURCE, server)
+    return server
+
+
+def consumer(start_process, wait_for_channel, *extra: str, status: str = "c:*:status"):
+    child = start_process("consumer", "-ic", SOURCE, "-sc", status, "-dc", *extra)
+    if "-nc" not in extra:
+        wait_for_channel(status.replace("*", "1"), child)
+    return child
+
+
+def recorder_args(**config) -> tuple[str, ...]:
+    return ("-pf", str(PROCESSORS / "recorder.py"), "-pc", "Recorder", "-pa", json.dumps(config))
+
+
+def stats(channel: str) -> dict:
+    return get(channel).toDict()
+
+
+def test_frames_in_equal_frames_out(start_process, wait_for_channel, tmp_path) -> None:
+    stack = np.random.default_rng(5).integers(0, 60000, (40, 24, 32), dtype=np.uint16)
+    np.save(tmp_path / "frames.npy", stack)
+    server = sim(start_process, wait_for_channel, "-if", str(tmp_path / "frames.npy"), "-cs", "10", "-fps", "50")
+    consumer(start_process, wait_for_channel, "-oc", "c:*:out", "-cc", "c:*:control")
+    output = Recorder("c:1:out")
+    assert server.wait(40) == 0
+    ids = output.wait_for(40)
+    frames = output.stop()
+    assert ids == list(range(1, 41))
+    for image_id, image, _ in frames:
+        np.testing.assert_array_equal(image, stack[image_id - 1])
+    wait_until(lambda: stats("c:1:status")["processorStats"]["nProcessed"] == 40, what="status shows 40")
+    processor_stats = stats("c:1:status")["processorStats"]
+    assert (processor_stats["firstObjectId"], processor_stats["lastObjectId"]) == (1, 40)
+    assert processor_stats["nMissed"] == 0 and processor_stats["nErrors"] == 0
+    assert stats("c:1:status")["publisherStats"]["nPublished"] == 40
+
+
+@pytest.mark.parametrize(("updates", "group"), [("1", 1), ("3", 3)])
+def test_two_consumers_split_the_stream(start_process, wait_for_channel, updates: str, group: int) -> None:
+    server = sim(start_process, wait_for_channel, "-nx", "16", "-ny", "16", "-nf", "60", "-cs", "10", "-fps", "60")
+    supervisor = consumer(start_process, wait_for_channel, "-nc", "2", "-du", updates, "-oc", "c:*:out")
+    wait_for_channel("c:1:status", supervisor)
+    wait_for_channel("c:2:status", supervisor)
+    outputs = [Recorder("c:1:out"), Recorder("c:2:out")]
+    assert server.wait(40) == 0
+    wait_until(lambda: sum(len(o.ids) for o in outputs) >= 60, what="60 frames out")
+    first, second = (sorted(frame[0] for frame in output.stop()) for output in outputs)
+    assert sorted(first + second) == list(range(1, 61)), "every frame processed exactly once"
+    for ids in (first, second):
+        # blocks of `group` consecutive ids, every other block
+        parities = {((object_id - 1) // group) % 2 for object_id in ids}
+        assert len(ids) == 30 and len(parities) == 1, ids
+    for consumer_id in (1, 2):
+        processor_stats = stats(f"c:{consumer_id}:status")["processorStats"]
+        assert processor_stats["nMissed"] == 0  # the derived offset fits the distribution
+
+
+def test_consumers_of_one_set_get_the_same_frames(start_process, wait_for_channel) -> None:
+    # updates alternate between sets A and B; both consumers of set A get the same ones
+    server = sim(start_process, wait_for_channel, "-nx", "8", "-ny", "8", "-nf", "30", "-cs", "5", "-fps", "60")
+    for set_name, consumer_id in (("A", "1"), ("A", "2"), ("B", "3")):
+        child = start_process("consumer", "-ic", SOURCE, "-id", consumer_id, "-sc", "c:*:status", "-oc", "c:*:out",
+                              "-dg", "g", "-ds", set_name, "-du", "1", "-nds", "2", "-dc")
+        wait_for_channel(f"c:{consumer_id}:status", child)
+    outputs = [Recorder(f"c:{consumer_id}:out") for consumer_id in (1, 2, 3)]
+    assert server.wait(40) == 0
+    wait_until(lambda: len(outputs[0].ids) + len(outputs[2].ids) >= 30, what="30 frames out")
+    wait_until(lambda: len(outputs[1].ids) == len(outputs[0].ids), what="set A complete")
+    set_a, set_a_again, set_b = (output.ids for output in outputs)
+    assert set_a == set_a_again
+    assert sorted(set_a + set_b) == list(range(1, 31))
+    for consumer_id in (1, 2, 3):
+        assert stats(f"c:{consumer_id}:status")["processorStats"]["nMissed"] == 0
+
+
+def test_missed_frames_are_counted_when_ids_skip(start_process, wait_for_channel) -> None:
+    source = pva.PvaServer()
+    source.addRecord(SOURCE, pva.NtNdArray(), None)
+    source.start()
+    try:
+        consumer(start_process, wait_for_channel)
+        time.sleep(1.0)  # the consumer's monitor connects and gets the initial (skipped) update
+        image = np.zeros((4, 4), np.uint8)
+        sent = [1, 2, 3, 5, 6, 9, 10, 14]
+        for object_id in sent:
+            source.update(SOURCE, ntnd.generate(object_id, image))
+            time.sleep(0.05)
+        wait_until(lambda: stats("c:1:status")["processorStats"]["nProcessed"] == len(sent), what="all processed")
+        processor_stats = stats("c:1:status")["processorStats"]
+        assert processor_stats["nMissed"] == 6  # 4, 7, 8, 11, 12, 13
+    finally:
+        source.stop()
+
+
+def test_receiver_queue_rejections_are_counted(start_process, wait_for_channel) -> None:
+    server = sim(start_process, wait_for_channel, "-nx", "8", "-ny", "8", "-nf", "100", "-cs", "10", "-fps", "200")
+    consumer(start_process, wait_for_channel, "-rqs", "5", *recorder_args(sleep=0.05))
+    assert server.wait(40) == 0
+
+    def settled() -> bool:
+        queue_stats = stats("c:1:status")["queueStats"]
+        return queue_stats["nQueued"] == 0 and queue_stats["nReceived"] + queue_stats["nRejected"] == 101
+
+    wait_until(settled, timeout=30, what="101 objects (initial + 100) accounted and the queue drained")
+    status = stats("c:1:status")
+    queue_stats = status["queueStats"]
+    assert queue_stats["nRejected"] > 0  # a 50 ms processor cannot keep up with 200 fps
+    assert status["receiverStats"]["nRejected"] == queue_stats["nRejected"]
+    assert status["receiverStats"]["nReceived"] == 101
+    assert queue_stats["nDelivered"] == queue_stats["nReceived"]
+    processed = status["processorStats"]["nProcessed"] + status["processorStats"]["nSkipped"]
+    assert processed == queue_stats["nDelivered"]
+
+
+def test_accumulation_processes_in_batches(start_process, wait_for_channel) -> None:
+    server = sim(start_process, wait_for_channel, "-nx", "8", "-ny", "8", "-nf", "40", "-cs", "5", "-fps", "20")
+    consumer(start_process, wait_for_channel, "-rqs", "0", "-ao", "10", "-at", "5", *recorder_args())
+    assert server.wait(40) == 0
+    wait_until(lambda: stats("c:1:status")["userStats"]["nSeen"] == 40, what="40 frames seen")
+    # 41 objects (the initial empty one first) in 2 s: processed as 4 bursts of 10 (+1), not 41 trickles
+    assert stats("c:1:status")["userStats"]["nBursts"] <= 5
+
+
+def test_status_is_readable_by_p4p(start_process, wait_for_channel) -> None:
+    from p4p.client.thread import Context
+
+    server = sim(start_process, wait_for_channel, "-nx", "8", "-ny", "8", "-nf", "20", "-cs", "5", "-fps", "50")
+    consumer(start_process, wait_for_channel, *recorder_args())
+    assert server.wait(40) == 0
+    with Context("pva", nt=False) as context:
+        wait_until(lambda: context.get("c:1:status")["processorStats"]["nProcessed"] == 20, what="20 processed")
+        status = context.get("c:1:status")
+        assert status["consumerId"] == 1
+        assert status["inputChannel"] == SOURCE
+        assert status["userStats"]["nSeen"] == 20
+        assert status["receiverStats"]["nReceived"] == 21
+
+
+def test_control_commands_and_bad_input(start_process, wait_for_channel) -> None:
+    server = sim(start_process, wait_for_channel, "-nx", "8", "-ny", "8", "-fps", "20", "-rt", "60")
+    child = consumer(start_process, wait_for_channel, "-cc", "c:*:control", *recorder_args(offset=1))
+    ctl = "c:1:control"
+    assert control(ctl, "configure", '{"offset": 7}') == "configuration applied"
+    assert control(ctl, "get_stats") == "statistics published"
+    assert get("c:1:status")["userStats"]["offset"] == 7
+    wait_until(lambda: stats("c:1:status")["processorStats"]["nProcessed"] > 5, what="frames processed")
+    assert control(ctl, "get_stats") == "statistics published"
+    last_before_reset = stats("c:1:status")["processorStats"]["lastObjectId"]
+    assert control(ctl, "reset_stats") == "statistics reset"
+    assert control(ctl, "get_stats") == "statistics published"
+    after = stats("c:1:status")["processorStats"]
+    assert after["firstObjectId"] > last_before_reset or after["nProcessed"] == 0
+    assert after["nProcessed"] < last_before_reset
+    for command, args, message in [
+        ("bogus", "", "unknown command 'bogus'"),
+        ("configure", "{not json", "not valid JSON"),
+        ("configure", "[1, 2]", "must be a JSON object"),
+        ("configure", '{"objectIdOffset": "two"}', "objectIdOffset must be an integer >= 1"),
+        ("configure", '{"skipInitialUpdates": -1}', "skipInitialUpdates must be an integer >= 0"),
+        ("configure", '{"receiverQueueSize": 5}', "only change when a receiver queue was configured"),
+        ("configure", '{"offset": "x"}', "configure() failed: ValueError"),
+        ("configure", '{"x": "' + "y" * 70000 + '"}', "more than 65536"),
+    ]:
+        reply = control(ctl, command, args)
+        assert reply.startswith("error:") and message in reply, reply
+    child.check_running()
+    assert control(ctl, "stop") == "stopping"
+    assert child.wait(20) == 0
+    server.stop()
+
+
+def test_a_raising_processor_is_counted_and_the_stream_goes_on(start_process, wait_for_channel) -> None:
+    server = sim(start_process, wait_for_channel, "-nx", "8", "-ny", "8", "-nf", "30", "-cs", "5", "-fps", "60")
+    child = consumer(start_process, wait_for_channel, "-oc", "c:*:out", *recorder_args(raiseEvery=3))
+    output = Recorder("c:1:out")
+    assert server.wait(40) == 0
+    wait_until(lambda: stats("c:1:status")["processorStats"]["lastObjectId"] == 30, what="all 30 handled")
+    processor_stats = stats("c:1:status")["processorStats"]
+    assert (processor_stats["nErrors"], processor_stats["nProcessed"]) == (10, 20)
+    assert output.wait_for(20) == [i for i in range(1, 31) if i % 3]
+    output.stop()
+    child.stop()
+    assert child.output.count("refusing object") == 1, "logged once per kind, then counted"
+
+
+def test_input_server_restart_resumes_processing(start_process, wait_for_channel) -> None:
+    first = sim(start_process, wait_for_channel, "-nx", "8", "-ny", "8", "-nf", "20", "-cs", "5", "-fps", "50")
+    consumer(start_process, wait_for_channel, *recorder_args())
+    assert first.wait(40) == 0
+    wait_until(lambda: stats("c:1:status")["userStats"]["nSeen"] == 20, what="first run processed")
+    second = sim(start_process, wait_for_channel, "-nx", "8", "-ny", "8", "-nf", "15", "-cs", "5", "-fps", "50")
+    assert second.wait(40) == 0
+    # the reconnect brings the new record's initial value and then ids 1..15 again
+    wait_until(lambda: stats("c:1:status")["userStats"]["nSeen"] >= 35, what="second run processed")
+    assert stats("c:1:status")["userStats"]["lastId"] == 15
+
+
+def test_sigint_stops_every_consumer_cleanly(start_process, wait_for_channel) -> None:
+    sim(start_process, wait_for_channel, "-nx", "8", "-ny", "8", "-fps", "20", "-rt", "60")
+    supervisor = consumer(start_process, wait_for_channel, "-nc", "3", "-du", "1")
+    for consumer_id in (1, 2, 3):
+        wait_for_channel(f"c:{consumer_id}:status", supervisor)
+    supervisor.process.send_signal(signal.SIGINT)
+    assert supervisor.wait(30) == 0
+    assert supervisor.output.count("(final)") == 3
+
+    def orphans() -> list[str]:
+        found = []
+        for pid in os.listdir("/proc"):
+            if pid.isdigit():
+                try:
+                    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+                except OSError:
+                    continue
+                if "consumer" in cmdline and "c:*:status" in cmdline:
+                    found.append(pid)
+        return found
+
+    assert orphans() == []
+
+
+def test_a_pvapy_processor_file_runs_unchanged(start_process, wait_for_channel) -> None:
+    server = sim(start_process, wait_for_channel, "-nx", "8", "-ny", "6", "-nf", "10", "-cs", "5", "-fps", "50")
+    consumer(start_process, wait_for_channel, "-oc", "c:*:out", "-pf", str(PROCESSORS / "pvapy_style.py"),
+             "-pc", "InvertImage")
+    source = Recorder(SOURCE)
+    output = Recorder("c:1:out")
+    assert server.wait(40) == 0
+    assert output.wait_for(10) == list(range(1, 11))
+    inputs = {image_id: image for image_id, image, _ in source.stop()}
+    for image_id, image, _ in output.stop():
+        np.testing.assert_array_equal(image, 255 - inputs[image_id])
+    assert stats("c:1:status")["userStats"]["nProcessed"] == 10
