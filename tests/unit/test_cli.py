@@ -55,3 +55,22 @@ def test_bad_values_give_one_line_and_exit_2(args: list[str], message: str) -> N
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message", "code"),
+    [
+        (["-cid", "range(1,x)"], "id list 'range(1,x)'", 2),
+        (["-pa", "{bad"], "processor args are not valid JSON", 2),
+        (["-ao", "5"], "--accumulate-objects needs a receiver queue", 2),
+        (["-im", "ejfat"], "input mode 'ejfat' is not supported yet", 2),
+        (["-pf", "/nonexistent.py", "-pc", "P"], "processor file /nonexistent.py does not exist", 1),
+        (["-pc", "pvaflow.NoSuchProcessor"], "pvaflow has no class NoSuchProcessor", 1),
+        (["-nc", "2", "-pc", "nosuchmodule.P"], "cannot import module nosuchmodule", 1),
+    ],
+)
+def test_consumer_refuses_bad_options_with_one_line(args: list[str], message: str, code: int) -> None:
+    result = run_cli("consumer", "-ic", "x", *args)
+    assert result.returncode == code, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr

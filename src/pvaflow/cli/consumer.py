@@ -22,6 +22,7 @@ from ..log import configure_logging
 from ..report import TerminalReport, render
 from ..stream.assemble import build_consumer
 from ..stream.config import ConsumerOptions, consumer_config
+from ..stream.loader import load_processor_class
 from ..stream.naming import parse_id_list
 from ..supervisor import Supervisor
 from .options import add_log_options, add_report_options
@@ -143,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
     options = options_from_args(args)
     ids = options.consumer_ids
     configs = [consumer_config(options, consumer_id) for consumer_id in ids]  # checks every one at start
+    load_processor_class(options.processor_file, options.processor_class)  # refused here, not in N children
     stop = threading.Event()
     install_stop_handlers(stop)
     if len(ids) > 1:

@@ -10,6 +10,7 @@ held, so none runs concurrently with another.
 from __future__ import annotations
 
 import logging
+import operator
 import queue
 import threading
 import time
@@ -28,6 +29,26 @@ logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.05
 STATUS_PERIOD = 1.0  # seconds between status channel updates (or the report period if shorter)
+
+
+# scalar type of the id field -> the typed getter (about 3x faster than pv[field])
+TYPED_GETTERS = {
+    "INT": "getInt", "UINT": "getUInt", "LONG": "getLong", "ULONG": "getULong",
+    "SHORT": "getShort", "USHORT": "getUShort", "BYTE": "getByte", "UBYTE": "getUByte",
+}
+
+
+def id_getter(pv: Any, field: str) -> Callable[[Any], Any]:
+    """The fastest way to read ``field`` from objects structured like ``pv``."""
+    if "." not in field:
+        try:
+            scalar_type = pv.getIntrospectionDict().get(field)
+            method = TYPED_GETTERS.get(getattr(scalar_type, "name", ""))
+            if method:
+                return operator.methodcaller(method, field)
+        except Exception:  # noqa: BLE001 (structures without introspection: fall back)
+            pass
+    return operator.itemgetter(field)
 
 
 class Receiver(Protocol):
@@ -90,6 +111,7 @@ class Host:
         self.inbox: queue.Queue[tuple[Command, Callable[[str], None]]] = queue.Queue()
         self.stop_event = threading.Event()
         self.oid_field = settings.object_id_field
+        self.read_id: Callable[[Any], Any] | None = None  # chosen from the first object
         self.skip_remaining = settings.skip_initial_updates
         self.accounting = MissedObjects(settings.object_id_offset, settings.updates)
         self.counters = ProcessorCounters()
@@ -103,10 +125,14 @@ class Host:
         with self.lock:
             counters = self.counters
             try:
-                object_id = pv[self.oid_field]
-            except Exception as ex:  # noqa: BLE001 (pvaccess raises FieldNotFound and others)
-                self.receiver_error(ex)
-                return
+                object_id = self.read_id(pv)
+            except Exception:  # noqa: BLE001 (first object, or the structure changed)
+                try:
+                    self.read_id = id_getter(pv, self.oid_field)
+                    object_id = self.read_id(pv)
+                except Exception as ex:  # noqa: BLE001 (pvaccess raises FieldNotFound and others)
+                    self.receiver_error(ex)
+                    return
             if not self.publisher.ready:
                 self.prepare_output(pv)
             if self.skip_remaining > 0:

@@ -58,6 +58,12 @@ def _where(ex: BaseException, default: str) -> str:
     return default
 
 
+def _describe(ex: BaseException) -> str:
+    """``Type: message`` in one line."""
+    message = ex.msg if isinstance(ex, SyntaxError) else str(ex)
+    return f"{type(ex).__name__}: {message}".replace("\n", " ")
+
+
 def _module_from_file(path: str) -> Any:
     file_path = Path(path)
     if not file_path.is_file():
@@ -72,7 +78,7 @@ def _module_from_file(path: str) -> Any:
         spec.loader.exec_module(module)
     except Exception as ex:
         del sys.modules[module_name]
-        raise ProcessorLoadError(f"{_where(ex, path)}: cannot import processor file: {ex!r}") from ex
+        raise ProcessorLoadError(f"{_where(ex, path)}: cannot import processor file: {_describe(ex)}") from ex
     return module
 
 
@@ -90,7 +96,9 @@ def _resolve_dotted(class_path: str) -> tuple[Any, str, str]:
     try:
         module = importlib.import_module(module_name)
     except Exception as ex:
-        raise ProcessorLoadError(f"{_where(ex, module_name)}: cannot import module {module_name}: {ex!r}") from ex
+        raise ProcessorLoadError(
+            f"{_where(ex, module_name)}: cannot import module {module_name}: {_describe(ex)}"
+        ) from ex
     return module, class_name, module_name
 
 
@@ -120,4 +128,6 @@ def create_processor(cls: type, config: dict[str, Any]) -> Any:
     try:
         return cls(config)
     except Exception as ex:
-        raise ProcessorLoadError(f"{_where(ex, cls.__qualname__)}: {cls.__name__}(configDict) failed: {ex!r}") from ex
+        raise ProcessorLoadError(
+            f"{_where(ex, cls.__qualname__)}: {cls.__name__}(configDict) failed: {_describe(ex)}"
+        ) from ex

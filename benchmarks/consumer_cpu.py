@@ -1,0 +1,198 @@
+"""Consumer CPU per frame and highest loss-free rate: pvaflow consumer vs pvapy-hpc-consumer.
+
+For each frame size and number of consumers, the sim-server publishes a
+fixed number of frames at each rate; every consumer (a passthrough
+processor with an output channel) reports what it processed on its status
+channel, and its CPU time comes from its rusage (children included). A bare
+pvaccess monitor that only counts gives the floor. Loopback only.
+
+    .venv/bin/python benchmarks/consumer_cpu.py                    # the full table (several minutes)
+    .venv/bin/python benchmarks/consumer_cpu.py --quick            # one run per tool and size
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+
+import pvaccess as pva
+
+from pvaflow.loopback import loopback_env, server_env
+
+SOURCE = "bench:image"
+START_DELAY = 4.0
+SECONDS_PER_RUN = 5.0
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+BARE_MONITOR = """
+import sys, time, pvaccess as pva
+count = [0]
+def on_update(pv):
+    count[0] += 1
+channel = pva.Channel(sys.argv[1])
+channel.monitor(on_update, 'field()')
+try:
+    while True:
+        time.sleep(0.2)
+except KeyboardInterrupt:
+    pass
+channel.stopMonitor()
+print(count[0])
+"""
+
+
+@dataclass
+class Run:
+    tool: str
+    size: int
+    consumers: int
+    rate: float
+    sent: int
+    processed: int
+    cpu: float
+
+    @property
+    def lossless(self) -> bool:
+        return self.processed >= self.sent
+
+    @property
+    def cpu_per_frame_us(self) -> float:
+        return self.cpu / self.processed * 1e6 if self.processed else float("nan")
+
+
+def consumer_command(tool: str, consumers: int) -> list[str]:
+    common = ["-ic", SOURCE, "-oc", "bench:*:out", "-sc", "bench:*:status", "-dc"]
+    if consumers > 1:
+        common += ["-nc", str(consumers), "-du", "1"]
+    if tool == "pvaflow":
+        return [sys.executable, "-m", "pvaflow", "consumer", *common]
+    if tool == "pvapy":
+        return [shutil.which("pvapy-hpc-consumer", path=os.path.dirname(sys.executable)), *common,
+                "-pc", "pvapy.hpc.userDataProcessor.UserDataProcessor"]
+    return [sys.executable, "-c", BARE_MONITOR, SOURCE]
+
+
+def wait_for(channel_name: str, timeout: float = 20.0) -> None:
+    channel = pva.Channel(channel_name)
+    channel.setTimeout(0.5)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            channel.get("field()")
+            return
+        except pva.PvaException:
+            continue
+    raise RuntimeError(f"{channel_name} not ready")
+
+
+def processed_count(tool: str, consumers: int, bare_output: str) -> int:
+    if tool == "bare":
+        return int(bare_output.strip().splitlines()[-1]) - 1  # minus the initial update
+    total = 0
+    for consumer_id in range(1, consumers + 1):
+        channel = pva.Channel(f"bench:{consumer_id}:status")
+        channel.setTimeout(5)
+        total += channel.get("field(processorStats)")["processorStats"]["nProcessed"]
+    return total
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds used so far by ``pid`` and its descendants (from /proc)."""
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = open(f"/proc/{current}/stat").read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+            for task in os.listdir(f"/proc/{current}/task"):
+                pending += [int(child) for child in open(f"/proc/{current}/task/{task}/children").read().split()]
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+def measure(tool: str, size: int, consumers: int, rate: float) -> Run:
+    """CPU is counted from just before the first frame to after the last, start-up excluded."""
+    sent = int(rate * SECONDS_PER_RUN)
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "pvaflow", "sim-server", "-cn", SOURCE, "-nx", str(size), "-ny", str(size),
+         "-fps", str(rate), "-nf", str(sent), "-cs", "1", "-std", str(START_DELAY), "-shd", "3", "-rp", "0", "-dc"],
+        env=server_env(dict(os.environ)), stdout=subprocess.DEVNULL,
+    )
+    started = time.monotonic()
+    wait_for(SOURCE)
+    with tempfile.TemporaryFile("w+") as output:
+        consumer = subprocess.Popen(consumer_command(tool, consumers), env=server_env(dict(os.environ)),
+                                    stdout=output, stderr=subprocess.DEVNULL, text=True)
+        if tool != "bare":
+            for consumer_id in range(1, consumers + 1):
+                wait_for(f"bench:{consumer_id}:status")
+        time.sleep(max(0.0, started + START_DELAY - 0.5 - time.monotonic()))
+        cpu_before = tree_cpu(consumer.pid)
+        sim.wait()
+        time.sleep(2.5)  # let the last frames drain and the status refresh
+        cpu = tree_cpu(consumer.pid) - cpu_before
+        processed = processed_count(tool, consumers, "") if tool != "bare" else 0
+        consumer.send_signal(signal.SIGINT)
+        consumer.wait(30)
+        if tool == "bare":
+            output.seek(0)
+            processed = processed_count(tool, consumers, output.read())
+    return Run(tool, size, consumers, rate, sent, processed, cpu)
+
+
+def cpu_table(sizes: dict[int, float], tools: list[str], repeats: int) -> None:
+    print(f"CPU per frame, 1 consumer, median of {repeats} runs of {SECONDS_PER_RUN:g} s")
+    print(f"{'tool':8} {'size':>5} {'rate':>6} {'processed/sent':>15} {'us/frame (runs)':>30} {'median':>8}")
+    for size, rate in sizes.items():
+        for tool in tools:
+            runs = [measure(tool, size, 1, rate) for _ in range(repeats)]
+            per_frame = sorted(run.cpu_per_frame_us for run in runs)
+            counts = ",".join(f"{run.processed}/{run.sent}" for run in runs)
+            print(f"{tool:8} {size:5d} {rate:6g} {counts:>15} {' '.join(f'{v:.0f}' for v in per_frame):>30} "
+                  f"{statistics.median(per_frame):8.0f}", flush=True)
+
+
+def loss_free_table(plans: dict[int, list[float]], tools: list[str], consumer_counts: list[int]) -> None:
+    print("\nHighest loss-free rate (every frame processed), one run per rate")
+    print(f"{'tool':8} {'size':>5} {'n':>2} {'rate':>6} {'processed/sent':>15} {'us/frame':>9}")
+    best: dict[tuple[str, int, int], float] = {}
+    for size, rates in plans.items():
+        for consumers in consumer_counts:
+            for tool in tools:
+                for rate in rates:
+                    run = measure(tool, size, consumers, rate)
+                    print(f"{tool:8} {size:5d} {consumers:2d} {rate:6g} {run.processed:7d}/{run.sent:<7d} "
+                          f"{run.cpu_per_frame_us:9.0f}", flush=True)
+                    if not run.lossless:
+                        break
+                    best[(tool, size, consumers)] = rate
+    for (tool, size, consumers), rate in sorted(best.items()):
+        print(f"  {tool:8} {size}x{size} x{consumers}: {rate:g} fps")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one run per tool and size, no rate search")
+    args = parser.parse_args()
+    os.environ.update(loopback_env())
+    tools = ["bare", "pvaflow"]
+    if shutil.which("pvapy-hpc-consumer", path=os.path.dirname(sys.executable)):
+        tools.append("pvapy")
+    cpu_table({512: 1000, 2048: 50}, tools, repeats=1 if args.quick else 3)
+    if not args.quick:
+        plans = {512: [1000, 2000, 3000, 4000, 5000], 2048: [50, 100, 150, 200]}
+        loss_free_table(plans, [tool for tool in tools if tool != "bare"], [1, 2])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

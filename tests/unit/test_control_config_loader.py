@@ -1,0 +1,188 @@
+"""Control parsing, consumer configuration checks, processor loading, supervisor child command lines."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from pvaflow import ConfigError, ProcessorLoadError
+from pvaflow.ad_image_processor import AdImageProcessor
+from pvaflow.cli.consumer import child_argv
+from pvaflow.processor import UserDataProcessor
+from pvaflow.stream.config import ConsumerOptions, consumer_config
+from pvaflow.stream.control import ControlError, parse_command
+from pvaflow.stream.loader import create_processor, load_processor_class, parse_processor_args
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "name", "config"),
+    [
+        ("configure", '{"x": 1}', "configure", {"x": 1}),
+        ("configure", "", "configure", {}),
+        ("configure", '{"objectIdOffset": 3, "skipInitialUpdates": 0}', "configure",
+         {"objectIdOffset": 3, "skipInitialUpdates": 0}),
+        (" reset_stats ", "ignored", "reset_stats", {}),
+        ("get_stats", "", "get_stats", {}),
+        ("stop", "", "stop", {}),
+    ],
+)
+def test_valid_commands(command, args, name, config) -> None:
+    parsed = parse_command(command, args)
+    assert (parsed.name, parsed.config) == (name, config)
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "message"),
+    [
+        ("", "", "unknown command ''"),
+        ("Stop", "", "unknown command 'Stop'"),
+        ("x" * 500, "", "..."),
+        ("configure", "{", "not valid JSON"),
+        ("configure", "3", "must be a JSON object, not int"),
+        ("configure", '{"receiverQueueSize": -1}', "receiverQueueSize must be an integer >= 0"),
+        ("configure", '{"objectIdOffset": 0}', "objectIdOffset must be an integer >= 1"),
+        ("configure", '{"objectIdOffset": true}', "objectIdOffset must be an integer >= 1"),
+        ("configure", '{"skipInitialUpdates": 1.5}', "skipInitialUpdates must be an integer >= 0"),
+        ("configure", " " * 70000, "more than 65536"),
+    ],
+)
+def test_bad_commands_give_one_line(command, args, message) -> None:
+    with pytest.raises(ControlError, match=message.replace(".", r"\.").replace("(", r"\(")) as info:
+        parse_command(command, args)
+    assert "\n" not in str(info.value) and len(str(info.value)) < 200
+
+
+def options(**values) -> ConsumerOptions:
+    return ConsumerOptions(input_channel=values.pop("input_channel", "in:*"), **values)
+
+
+def test_config_resolves_names_offsets_and_request() -> None:
+    config = consumer_config(
+        options(n_consumers=4, consumer_id=1, distributor_updates="3", output_channel="out:*", status_channel="_",
+                control_channel="_", id_format_spec="02d", server_queue_size=10, processor_args='{"a": 1}'),
+        consumer_id=2,
+    )
+    assert config.input_channel == "in:02"
+    assert config.output_channel == "out:02"
+    assert config.status_channel == "pvapy:consumer:02:status"
+    assert config.control_channel == "pvapy:consumer:02:control"
+    assert (config.oid_offset, config.updates) == (10, 3)
+    assert config.monitor_request == "record[queueSize=10]field(_[pydistributor=updates:3])"
+    assert config.receiver_queue_size is None
+    processor_config = config.processor_config()
+    assert processor_config["a"] == 1 and processor_config["processorId"] == 2
+    assert processor_config["objectIdField"] == "uniqueId"
+
+
+def test_explicit_offset_and_id_list() -> None:
+    ids_options = options(consumer_id_list=(5, 7), oid_offset=3, receiver_queue_size=0)
+    assert ids_options.consumer_ids == [5, 7]
+    config = consumer_config(ids_options, 7)
+    assert config.oid_offset == 3 and config.receiver_queue_size == 0
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"input_mode": "ejfat"}, "input mode 'ejfat' is not supported yet"),
+        ({"input_mode": "tcp"}, "unknown input mode 'tcp'"),
+        ({"output_mode": "rpc"}, "output mode 'rpc' is not supported yet"),
+        ({"accumulate_objects": 5}, "needs a receiver queue"),
+        ({"n_distributor_sets": 2}, "needs --distributor-set"),
+        ({"distributor_updates": "two"}, "must be an integer, not 'two'"),
+        ({"distributor_updates": "0"}, "must be >= 1"),
+        ({"skip_initial_updates": -1}, "--skip-initial-updates must be >= 0"),
+        ({"processor_args": "{'a': 1}"}, "not valid JSON"),
+        ({"processor_args": "[1]"}, "must be a JSON object, not list"),
+        ({"processor_file": "x.py"}, "needs --processor-class"),
+        ({"report_stats": "receiver,bogus"}, "unknown report stats"),
+        ({"metadata_channels": "pva://x"}, "not supported yet"),
+        ({"n_consumers": 0}, "--n-consumers must be >= 1"),
+    ],
+)
+def test_invalid_options_are_refused(values, message) -> None:
+    with pytest.raises(ConfigError, match=message):
+        consumer_config(options(**values), 1)
+
+
+def test_processor_args_are_json_not_python() -> None:
+    assert parse_processor_args('{"path": "/tmp", "n": 2}') == {"path": "/tmp", "n": 2}
+    with pytest.raises(ConfigError):
+        parse_processor_args("__import__('os').getcwd()")
+
+
+def test_default_processor_and_pvapy_aliases() -> None:
+    assert load_processor_class(None, None) is UserDataProcessor
+    assert load_processor_class(None, "pvapy.hpc.userDataProcessor.UserDataProcessor") is UserDataProcessor
+    assert load_processor_class(None, "pvapy.hpc.adImageProcessor.AdImageProcessor") is AdImageProcessor
+    assert load_processor_class(None, "pvaflow.AdImageProcessor") is AdImageProcessor
+    with pytest.raises(ProcessorLoadError, match="no pvaflow equivalent yet"):
+        load_processor_class(None, "pvapy.hpc.someOther.Processor")
+
+
+def write(tmp_path, text: str):
+    path = tmp_path / "user_processor.py"
+    path.write_text(textwrap.dedent(text))
+    return str(path)
+
+
+def test_processor_from_file(tmp_path) -> None:
+    path = write(tmp_path, """
+        from pvaflow import UserDataProcessor
+        class Mine(UserDataProcessor):
+            pass
+    """)
+    cls = load_processor_class(path, "Mine")
+    assert create_processor(cls, {"a": 1}).configDict == {"a": 1}
+
+
+@pytest.mark.parametrize(
+    ("source", "class_name", "message"),
+    [
+        ("x = (\n", "Mine", r"user_processor\.py:1: cannot import processor file: SyntaxError"),
+        ("raise RuntimeError('boom')\n", "Mine", r"user_processor\.py:1: cannot import processor file: RuntimeError"),
+        ("class Other: pass\n", "Mine", "has no class Mine"),
+        ("Mine = 3\n", "Mine", "Mine is not a class"),
+        ("class Mine:\n    def process(self, pv): pass\n", "Mine", "lacks start, stop, configure"),
+    ],
+)
+def test_bad_processor_files_name_file_and_line(tmp_path, source, class_name, message) -> None:
+    path = write(tmp_path, source)
+    with pytest.raises(ProcessorLoadError, match=message) as info:
+        load_processor_class(path, class_name)
+    assert "\n" not in str(info.value)
+
+
+def test_failing_constructor_names_its_line(tmp_path) -> None:
+    path = write(tmp_path, """
+        from pvaflow import UserDataProcessor
+        class Mine(UserDataProcessor):
+            def __init__(self, configDict):
+                super().__init__(configDict)
+                self.n = int(configDict["n"])
+    """)
+    with pytest.raises(ProcessorLoadError, match=r"user_processor\.py:6: Mine\(configDict\) failed: KeyError"):
+        create_processor(load_processor_class(path, "Mine"), {})
+
+
+def test_missing_file_and_module() -> None:
+    with pytest.raises(ProcessorLoadError, match="does not exist"):
+        load_processor_class("/nonexistent/p.py", "P")
+    with pytest.raises(ProcessorLoadError, match="cannot import module no_such_module"):
+        load_processor_class(None, "no_such_module.P")
+    with pytest.raises(ProcessorLoadError, match="needs --processor-file"):
+        load_processor_class(None, "JustAName")
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["consumer", "-ic", "x", "-nc", "3", "-du", "1"],
+         ["consumer", "-ic", "x", "-du", "1", "--consumer-id", "2", "--oid-offset", "3"]),
+        (["consumer", "--consumer-id-list=range(1,4)", "-ic", "x", "-id", "1", "--oid-offset", "0"],
+         ["consumer", "-ic", "x", "--consumer-id", "2", "--oid-offset", "3"]),
+    ],
+)
+def test_child_command_lines(argv, expected) -> None:
+    assert child_argv(argv, 2, 3) == expected
