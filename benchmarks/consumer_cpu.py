@@ -31,13 +31,14 @@ SOURCE = "bench:image"
 START_DELAY = 4.0
 SECONDS_PER_RUN = 5.0
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+SERVER_QUEUE = 20  # record[queueSize=N] for every client: absorbs scheduling jitter on 2 cores
 BARE_MONITOR = """
 import sys, time, pvaccess as pva
 count = [0]
 def on_update(pv):
     count[0] += 1
 channel = pva.Channel(sys.argv[1])
-channel.monitor(on_update, 'field()')
+channel.monitor(on_update, 'record[queueSize=%d]field()' % int(sys.argv[2]))
 try:
     while True:
         time.sleep(0.2)
@@ -68,7 +69,7 @@ class Run:
 
 
 def consumer_command(tool: str, consumers: int) -> list[str]:
-    common = ["-ic", SOURCE, "-oc", "bench:*:out", "-sc", "bench:*:status", "-dc"]
+    common = ["-ic", SOURCE, "-oc", "bench:*:out", "-sc", "bench:*:status", "-sqs", str(SERVER_QUEUE), "-dc"]
     if consumers > 1:
         common += ["-nc", str(consumers), "-du", "1"]
     if tool == "pvaflow":
@@ -76,7 +77,7 @@ def consumer_command(tool: str, consumers: int) -> list[str]:
     if tool == "pvapy":
         return [shutil.which("pvapy-hpc-consumer", path=os.path.dirname(sys.executable)), *common,
                 "-pc", "pvapy.hpc.userDataProcessor.UserDataProcessor"]
-    return [sys.executable, "-c", BARE_MONITOR, SOURCE]
+    return [sys.executable, "-c", BARE_MONITOR, SOURCE, str(SERVER_QUEUE)]
 
 
 def wait_for(channel_name: str, timeout: float = 20.0) -> None:
@@ -189,7 +190,7 @@ def main() -> int:
         tools.append("pvapy")
     cpu_table({512: 1000, 2048: 50}, tools, repeats=1 if args.quick else 3)
     if not args.quick:
-        plans = {512: [1000, 2000, 3000, 4000, 5000], 2048: [50, 100, 150, 200]}
+        plans = {512: [2000, 3000, 4000, 5000, 6000, 8000], 2048: [100, 200, 300, 400, 500]}
         loss_free_table(plans, [tool for tool in tools if tool != "bare"], [1, 2])
     return 0
 

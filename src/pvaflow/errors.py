@@ -17,6 +17,8 @@ edges they are printed as one line and the tool exits non-zero.
 
 from __future__ import annotations
 
+import traceback
+
 
 class PvaflowError(Exception):
     """Base of every error pvaflow raises on purpose."""
@@ -52,3 +54,17 @@ class IntegrityError(PvaflowError):
 
 class ChannelError(PvaflowError):
     """A PVA/CA channel cannot be created, reached or written."""
+
+
+def location(ex: BaseException, default: str = "?") -> str:
+    """``file:line`` where ``ex`` was raised (the innermost frame), or of a SyntaxError."""
+    if isinstance(ex, SyntaxError) and ex.filename:
+        return f"{ex.filename}:{ex.lineno}"
+    frames = traceback.extract_tb(ex.__traceback__)
+    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else default
+
+
+def describe(ex: BaseException) -> str:
+    """``Type: message`` on one line."""
+    message = ex.msg if isinstance(ex, SyntaxError) else str(ex)
+    return f"{type(ex).__name__}: {message}".replace("\n", " ")

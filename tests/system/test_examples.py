@@ -20,3 +20,26 @@ def test_demo_streams_every_frame() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "every frame arrived in order" in result.stdout
+
+
+def test_threshold_example_processor_in_a_consumer(start_process, wait_for_channel, tmp_path) -> None:
+    import numpy as np
+
+    from .helpers import Recorder, control, get
+
+    stack = np.arange(10 * 4 * 5, dtype=np.uint8).reshape(10, 4, 5)
+    np.save(tmp_path / "frames.npy", stack)
+    server = start_process("sim-server", "-cn", "ex:image", "-if", str(tmp_path / "frames.npy"), "-cs", "5",
+                           "-fps", "20", "-std", "4", "-shd", "2", "-rp", "0", "-dc")
+    wait_for_channel("ex:image", server)
+    consumer = start_process("consumer", "-ic", "ex:image", "-pf", str(EXAMPLES / "threshold_processor.py"),
+                             "-pc", "Threshold", "-pa", '{"level": 100}', "-oc", "ex:out", "-cc", "ex:control",
+                             "-sc", "ex:status", "-dc")
+    wait_for_channel("ex:control", consumer)
+    assert control("ex:control", "configure", '{"level": 150}') == "configuration applied"
+    output = Recorder("ex:out")
+    assert server.wait(40) == 0
+    assert output.wait_for(10) == list(range(1, 11))
+    for image_id, mask, _ in output.stop():
+        np.testing.assert_array_equal(mask, (stack[image_id - 1] > 150).astype(np.uint8))
+    assert get("ex:status")["userStats"]["level"] == 150

@@ -74,3 +74,18 @@ def test_consumer_refuses_bad_options_with_one_line(args: list[str], message: st
     assert result.returncode == code, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.stderr
+
+
+def test_processor_start_failure_is_one_line(tmp_path) -> None:
+    path = tmp_path / "bad_start.py"
+    path.write_text(
+        "from pvaflow import UserDataProcessor\n"
+        "class BadStart(UserDataProcessor):\n"
+        "    def start(self):\n"
+        "        raise RuntimeError('detector not armed')\n"
+    )
+    result = run_cli("consumer", "-ic", "x", "-pf", str(path), "-pc", "BadStart", "-dc")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "bad_start.py:4: processor start() failed: RuntimeError: detector not armed" in lines[0]

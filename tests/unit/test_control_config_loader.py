@@ -179,9 +179,9 @@ def test_missing_file_and_module() -> None:
     ("argv", "expected"),
     [
         (["consumer", "-ic", "x", "-nc", "3", "-du", "1"],
-         ["consumer", "-ic", "x", "-du", "1", "--consumer-id", "2", "--oid-offset", "3"]),
-        (["consumer", "--consumer-id-list=range(1,4)", "-ic", "x", "-id", "1", "--oid-offset", "0"],
-         ["consumer", "-ic", "x", "--consumer-id", "2", "--oid-offset", "3"]),
+         ["consumer", "-ic", "x", "-du", "1", "--disable-curses", "--consumer-id", "2", "--oid-offset", "3"]),
+        (["consumer", "--consumer-id-list=range(1,4)", "-ic", "x", "-id", "1", "--oid-offset", "0", "-dc"],
+         ["consumer", "-ic", "x", "-dc", "--consumer-id", "2", "--oid-offset", "3"]),
     ],
 )
 def test_child_command_lines(argv, expected) -> None:

@@ -131,6 +131,8 @@ def child_argv(argv: Sequence[str], consumer_id: int, oid_offset: int) -> list[s
             skip_value = "=" not in item
             continue
         result.append(item)
+    if "-dc" not in result and "--disable-curses" not in result:
+        result.append("--disable-curses")  # children share the terminal: plain reports
     return [*result, "--consumer-id", str(consumer_id), "--oid-offset", str(oid_offset)]
 
 

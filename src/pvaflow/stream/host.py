@@ -14,12 +14,12 @@ import operator
 import queue
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .. import ntnd
+from ..errors import ProcessorLoadError, describe, location
 from .accounting import MissedObjects
 from .control import CONFIGURE, GET_STATS, RESET_STATS, STOP, Command
 from .publisher import PvasPublisher
@@ -168,8 +168,7 @@ class Host:
 
     def log_once(self, ex: BaseException, what: str) -> None:
         """Log an error kind (type and place) the first time; later ones are only counted."""
-        frames = traceback.extract_tb(ex.__traceback__)
-        where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
+        where = location(ex)
         kind = f"{type(ex).__name__}@{where}"
         if kind in self.error_kinds:
             logger.debug("%s: %s", what, ex)
@@ -281,7 +280,10 @@ class Host:
     # --- life cycle (host thread) ------------------------------------------
     def start(self) -> None:
         with self.lock:
-            self.processor.start()
+            try:
+                self.processor.start()
+            except Exception as ex:  # noqa: BLE001
+                raise ProcessorLoadError(f"{location(ex)}: processor start() failed: {describe(ex)}") from ex
             self.counters = ProcessorCounters()
         self.receiver.start(self.handle_object)
 

@@ -13,11 +13,10 @@ import importlib.util
 import json
 import logging
 import sys
-import traceback
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, ProcessorLoadError
+from ..errors import ConfigError, ProcessorLoadError, describe, location
 
 logger = logging.getLogger(__name__)
 
@@ -48,22 +47,6 @@ def parse_processor_args(text: str | None) -> dict[str, Any]:
     return args
 
 
-def _where(ex: BaseException, default: str) -> str:
-    """``file:line`` of the innermost frame of ``ex`` (or of a SyntaxError)."""
-    if isinstance(ex, SyntaxError) and ex.filename:
-        return f"{ex.filename}:{ex.lineno}"
-    frames = traceback.extract_tb(ex.__traceback__)
-    if frames:
-        return f"{frames[-1].filename}:{frames[-1].lineno}"
-    return default
-
-
-def _describe(ex: BaseException) -> str:
-    """``Type: message`` in one line."""
-    message = ex.msg if isinstance(ex, SyntaxError) else str(ex)
-    return f"{type(ex).__name__}: {message}".replace("\n", " ")
-
-
 def _module_from_file(path: str) -> Any:
     file_path = Path(path)
     if not file_path.is_file():
@@ -78,7 +61,7 @@ def _module_from_file(path: str) -> Any:
         spec.loader.exec_module(module)
     except Exception as ex:
         del sys.modules[module_name]
-        raise ProcessorLoadError(f"{_where(ex, path)}: cannot import processor file: {_describe(ex)}") from ex
+        raise ProcessorLoadError(f"{location(ex, path)}: cannot import processor file: {describe(ex)}") from ex
     return module
 
 
@@ -97,7 +80,7 @@ def _resolve_dotted(class_path: str) -> tuple[Any, str, str]:
         module = importlib.import_module(module_name)
     except Exception as ex:
         raise ProcessorLoadError(
-            f"{_where(ex, module_name)}: cannot import module {module_name}: {_describe(ex)}"
+            f"{location(ex, module_name)}: cannot import module {module_name}: {describe(ex)}"
         ) from ex
     return module, class_name, module_name
 
@@ -129,5 +112,5 @@ def create_processor(cls: type, config: dict[str, Any]) -> Any:
         return cls(config)
     except Exception as ex:
         raise ProcessorLoadError(
-            f"{_where(ex, cls.__qualname__)}: {cls.__name__}(configDict) failed: {_describe(ex)}"
+            f"{location(ex, cls.__qualname__)}: {cls.__name__}(configDict) failed: {describe(ex)}"
         ) from ex

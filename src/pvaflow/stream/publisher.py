@@ -52,7 +52,11 @@ class PvasPublisher:
         if not self.ready or self.channel_name is None:
             return
         try:
-            self.server.update(self.channel_name, pvObject)
+            # the first update checks the structure, later ones skip the check (as pvaPy does)
+            if self.n_published:
+                self.server.updateUnchecked(self.channel_name, pvObject)
+            else:
+                self.server.update(self.channel_name, pvObject)
             self.n_published += 1
         except Exception as ex:  # pvaccess raises its own types, e.g. for a structure mismatch
             self.n_errors += 1
