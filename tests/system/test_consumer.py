@@ -259,3 +259,19 @@ def test_a_pvapy_processor_file_runs_unchanged(start_process, wait_for_channel) 
     for image_id, image, _ in output.stop():
         np.testing.assert_array_equal(image, 255 - inputs[image_id])
     assert stats("c:1:status")["userStats"]["nProcessed"] == 10
+
+
+def test_distributor_works_on_a_consumer_output(start_process, wait_for_channel) -> None:
+    # stage 1 publishes everything; two stage-2 consumers split stage 1's output with the distributor
+    server = sim(start_process, wait_for_channel, "-nx", "8", "-ny", "8", "-nf", "40", "-cs", "5", "-fps", "40")
+    consumer(start_process, wait_for_channel, "-oc", "stage1:out", status="stage1:status")
+    stage2 = start_process("consumer", "-ic", "stage1:out", "-sc", "stage2:*:status", "-oc", "stage2:*:out",
+                           "-nc", "2", "-du", "1", "-dc")
+    for consumer_id in (1, 2):
+        wait_for_channel(f"stage2:{consumer_id}:status", stage2)
+    outputs = [Recorder(f"stage2:{consumer_id}:out") for consumer_id in (1, 2)]
+    assert server.wait(40) == 0
+    wait_until(lambda: sum(len(output.ids) for output in outputs) >= 40, what="40 frames through two stages")
+    first, second = (output.ids for output in outputs)
+    assert sorted(first + second) == list(range(1, 41))
+    assert len(first) == len(second) == 20
