@@ -39,8 +39,14 @@ class Child:
         self.log_path = log_path
         self.log = open(log_path, "w")  # noqa: SIM115 (closed in stop())
         self.process = subprocess.Popen(
-            args, stdout=self.log, stderr=subprocess.STDOUT, env=child_env(), start_new_session=True
+            args, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.PIPE, env=child_env(),
+            start_new_session=True,
         )
+
+    def send_line(self, line: str = "") -> None:
+        """Write a line to the child's standard input."""
+        self.process.stdin.write(f"{line}\n".encode())
+        self.process.stdin.flush()
 
     @property
     def output(self) -> str:
@@ -60,6 +66,8 @@ class Child:
 
     def stop(self) -> None:
         """SIGINT, a timed wait, then kill."""
+        if self.process.stdin and not self.process.stdin.closed:
+            self.process.stdin.close()
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
             try:
@@ -75,8 +83,9 @@ def start_process(tmp_path: Path) -> Iterator:
     """start_process(*args) runs ``python -m pvaflow *args``; all are stopped at teardown."""
     children: list[Child] = []
 
-    def start(*args: str) -> Child:
-        child = Child([sys.executable, "-m", "pvaflow", *args], tmp_path / f"child{len(children)}.log")
+    def start(*args: str, script: str | None = None) -> Child:
+        command = [sys.executable, script, *args] if script else [sys.executable, "-m", "pvaflow", *args]
+        child = Child(command, tmp_path / f"child{len(children)}.log")
         children.append(child)
         return child
 

@@ -14,6 +14,7 @@ SECTION_KEYS = {
     "queue": "queueStats",
     "processor": "processorStats",
     "user": "userStats",
+    "collector": "collectorStats",
 }
 
 

@@ -20,12 +20,21 @@ def seconds(stamp: dict) -> float:
 class Recorder:
     """Monitors a channel with pvaccess and keeps (id, image, time stamp) of every frame."""
 
-    def __init__(self, channel_name: str, queue_size: int = 2000) -> None:
+    def __init__(self, channel_name: str, queue_size: int = 2000, ready_timeout: float = 20.0) -> None:
         self.frames: list[tuple[int, np.ndarray, float]] = []
         self.lock = threading.Lock()
         self.channel = pva.Channel(channel_name)
+        self.channel.setTimeout(0.5)
+        wait_until(lambda: self._connects(), ready_timeout, f"{channel_name} answering")
         self.channel.subscribe("recorder", self._on_frame)
         self.channel.startMonitor(f"record[queueSize={queue_size}]field()")
+
+    def _connects(self) -> bool:
+        try:
+            self.channel.get("field()")
+            return True
+        except pva.PvaException:
+            return False
 
     def _on_frame(self, pv: pva.PvObject) -> None:
         image_id, image, *_ = AdImageProcessor.reshapeNtNdArray(pv)
@@ -54,14 +63,14 @@ class Recorder:
 
 def get(channel_name: str, request: str = "field()") -> pva.PvObject:
     channel = pva.Channel(channel_name)
-    channel.setTimeout(5)
+    channel.setTimeout(15)
     return channel.get(request)
 
 
 def control(channel_name: str, command: str, args: str = "", timeout: float = 10.0) -> str:
     """Put a command and return the host's answer (waits for the reply after 'queued')."""
     channel = pva.Channel(channel_name)
-    channel.setTimeout(5)
+    channel.setTimeout(15)
     before = channel.get("field(objectTime)")["objectTime"]
     channel.put(pva.PvObject(CONTROL_REQUEST_TYPE, {"command": command, "args": args}), "field(command,args)")
     deadline = time.monotonic() + timeout

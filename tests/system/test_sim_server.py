@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import time
+from pathlib import Path
 
 import h5py
 import hdf5plugin
@@ -136,21 +138,13 @@ def test_sigint_stops_a_long_run_promptly(start_process, wait_for_channel) -> No
 
 
 def test_notify_pv_is_set_at_start(start_process, wait_for_channel) -> None:
-    written: list[str] = []
-    notify_server = pva.PvaServer()
-    notify_server.addRecord(
-        "sim:acquire", pva.PvObject({"value": pva.STRING}), lambda pv: written.append(pv["value"])
-    )
-    notify_server.start()
-    try:
-        server = start_process(
-            *sim_args("-fps", "10", "-rt", "0.2", "-npv", "pva://sim:acquire", "-nvl", "Acquire")
-        )
-        wait_for_channel(CHANNEL, server)
-        assert server.wait(30) == 0
-    finally:
-        notify_server.stop()
-    assert written == ["Acquire"]
+    plan = {"channels": [], "updates": [], "writable": ["sim:acquire"]}
+    detector = start_process(json.dumps(plan), script=str(Path(__file__).parent / "publish_ids.py"))
+    wait_for_channel("sim:acquire", detector)
+    server = start_process(*sim_args("-fps", "10", "-rt", "0.2", "-npv", "pva://sim:acquire", "-nvl", "Acquire"))
+    wait_for_channel(CHANNEL, server)
+    assert server.wait(30) == 0
+    assert detector.output.count("written Acquire") == 1
 
 
 def test_ca_metadata_pv_is_served(start_process, wait_for_channel) -> None:

@@ -7,25 +7,18 @@ supervisor runs one process per consumer id.
 from __future__ import annotations
 
 import argparse
-import signal
 import threading
 from collections.abc import Sequence
-from contextlib import nullcontext
 from typing import Any
-
-from rich.console import Console
-from rich.live import Live
-from rich.text import Text
 
 from .. import __version__
 from ..log import configure_logging
-from ..report import TerminalReport, render
-from ..stream.assemble import build_consumer
 from ..stream.config import ConsumerOptions, consumer_config
 from ..stream.loader import load_processor_class
 from ..stream.naming import parse_id_list
 from ..supervisor import Supervisor
-from .options import add_log_options, add_report_options
+from .hosting import install_stop_handlers, run_stage
+from .options import add_output_channel_options, add_processor_options, add_run_options
 
 DESCRIPTION = (
     "Receive objects from an input channel, process them with a user processor and publish the "
@@ -47,23 +40,15 @@ def add_parser(subparsers: Any, name: str) -> None:
                      help="number of consumers, one process each (default: 1)")
     ids.add_argument("-cid", "--consumer-id-list", dest="consumer_id_list", default=None,
                      help="consumer ids as '1,3,5' or 'range(first,last+1[,step])'; overrides -id and -nc")
-    channels = parser.add_argument_group("channels ('*' is the consumer id, '_' the default name)")
-    add = channels.add_argument
-    add("-ic", "--input-channel", dest="input_channel", required=True, help="input channel")
+    add = parser.add_argument_group("input").add_argument
+    add("-ic", "--input-channel", dest="input_channel", required=True,
+        help="input channel ('*' is the consumer id)")
     add("-im", "--input-mode", dest="input_mode", default="pva",
         help="pva (monitor a remote channel, default) or ca")
     add("-ia", "--input-args", dest="input_args", default=None, help="JSON options for the input mode")
-    add("-oc", "--output-channel", dest="output_channel", default=None,
-        help="output channel on this consumer's server ('_': pvapy:consumer:<id>:output)")
     add("-om", "--output-mode", dest="output_mode", default="pvas", help="pvas (default)")
     add("-oa", "--output-args", dest="output_args", default=None, help="JSON options for the output mode")
-    add("-sc", "--status-channel", dest="status_channel", default=None,
-        help="status channel ('_': pvapy:consumer:<id>:status)")
-    add("-cc", "--control-channel", dest="control_channel", default=None,
-        help="control channel ('_': pvapy:consumer:<id>:control); commands: configure, reset_stats, "
-             "get_stats, stop")
-    add("-ifs", "--id-format-spec", dest="id_format_spec", default=None,
-        help="format of the id in channel names, e.g. 02d")
+    add_output_channel_options(parser, "consumer")
     receive = parser.add_argument_group("receiving")
     add = receive.add_argument
     add("-sqs", "--server-queue-size", dest="server_queue_size", type=int, default=0,
@@ -94,20 +79,8 @@ def add_parser(subparsers: Any, name: str) -> None:
         help="consecutive updates each consumer (or set) gets")
     add("-nds", "--n-distributor-sets", dest="n_distributor_sets", type=int, default=1,
         help="number of sets (for the derived id offset; default: 1)")
-    proc = parser.add_argument_group("processor")
-    add = proc.add_argument
-    add("-pf", "--processor-file", dest="processor_file", default=None, help="Python file with the class")
-    add("-pc", "--processor-class", dest="processor_class", default=None,
-        help="class name in the file, or module.Class (default: passthrough UserDataProcessor)")
-    add("-pa", "--processor-args", dest="processor_args", default=None,
-        help="JSON object passed to the processor as configDict")
-    add("-mc", "--metadata-channels", dest="metadata_channels", default=None,
-        help="metadata channels (not supported yet)")
-    add("-rt", "--runtime", dest="runtime", type=float, default=0.0, help="seconds to run; 0: until stopped")
-    add_report_options(parser, "seconds between reports; 0: none (default: 0)", default=0.0, kind=float)
-    parser.add_argument("-rs", "--report-stats", dest="report_stats", default="all",
-                        help="sections to report: all or receiver,publisher,queue,processor,user")
-    add_log_options(parser)
+    add_processor_options(parser)
+    add_run_options(parser)
 
 
 def options_from_args(args: argparse.Namespace) -> ConsumerOptions:
@@ -136,11 +109,6 @@ def child_argv(argv: Sequence[str], consumer_id: int, oid_offset: int) -> list[s
     return [*result, "--consumer-id", str(consumer_id), "--oid-offset", str(oid_offset)]
 
 
-def install_stop_handlers(stop: threading.Event) -> None:
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-
-
 def run(args: argparse.Namespace) -> int:
     configure_logging(args.log_level, args.log_file)
     options = options_from_args(args)
@@ -150,19 +118,6 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     install_stop_handlers(stop)
     if len(ids) > 1:
-        commands = [child_argv(args.argv, config.consumer_id, config.oid_offset) for config in configs]
+        commands = [child_argv(args.argv, config.host_id, config.oid_offset) for config in configs]
         return Supervisor(commands).run(stop)
-    config = configs[0]
-    console = Console(highlight=False)
-    title = f"consumer {config.consumer_id}: {config.input_channel}"
-    use_live = config.report_period > 0 and console.is_terminal and not args.disable_curses
-    live_view = Live(Text(""), console=console, refresh_per_second=2) if use_live else nullcontext()
-    with live_view as live:
-        report = TerminalReport(console, config.report_sections, title, live) if config.report_period > 0 else None
-        consumer = build_consumer(config, report)
-        try:
-            final = consumer.host.run(stop)
-        finally:
-            consumer.close()
-    console.print(render(final, config.report_sections, f"{title} (final)"))
-    return 0
+    return run_stage(configs[0], args.disable_curses, stop)

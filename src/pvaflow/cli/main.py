@@ -8,10 +8,11 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import ConfigError, PvaflowError
-from . import consumer, sim_server
+from . import collector, consumer, sim_server
 
 # subcommand name -> module with add_parser(subparsers) and run(args) -> int
 SUBCOMMANDS = {
+    "collector": collector,
     "consumer": consumer,
     "sim-server": sim_server,
 }

@@ -41,3 +41,41 @@ def add_report_options(
 def comma_list(text: str | None) -> tuple[str, ...]:
     """Split a comma-separated option value, dropping empty items."""
     return tuple(item.strip() for item in (text or "").split(",") if item.strip())
+
+
+def add_output_channel_options(parser: argparse.ArgumentParser, role: str) -> None:
+    """-oc, -sc, -cc and -ifs of a consumer or collector."""
+    group = parser.add_argument_group(f"channels of this {role} ('*' is its id, '_' the default name)")
+    add = group.add_argument
+    add("-oc", "--output-channel", dest="output_channel", default=None,
+        help=f"output channel on this {role}'s server ('_': pvapy:{role}:<id>:output)")
+    add("-sc", "--status-channel", dest="status_channel", default=None,
+        help=f"status channel ('_': pvapy:{role}:<id>:status)")
+    add("-cc", "--control-channel", dest="control_channel", default=None,
+        help=f"control channel ('_': pvapy:{role}:<id>:control); commands: configure, reset_stats, "
+             "get_stats, stop")
+    add("-ifs", "--id-format-spec", dest="id_format_spec", default=None,
+        help="format of ids in channel names, e.g. 02d")
+
+
+def add_processor_options(parser: argparse.ArgumentParser) -> None:
+    """-pf, -pc, -pa."""
+    group = parser.add_argument_group("processor")
+    add = group.add_argument
+    add("-pf", "--processor-file", dest="processor_file", default=None, help="Python file with the class")
+    add("-pc", "--processor-class", dest="processor_class", default=None,
+        help="class name in the file, or module.Class (default: passthrough UserDataProcessor)")
+    add("-pa", "--processor-args", dest="processor_args", default=None,
+        help="JSON object passed to the processor as configDict")
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """-mc, -rt, -rp, -dc, -rs and the logging options of a consumer or collector."""
+    parser.add_argument("-mc", "--metadata-channels", dest="metadata_channels", default=None,
+                        help="metadata channels (not supported yet)")
+    parser.add_argument("-rt", "--runtime", dest="runtime", type=float, default=0.0,
+                        help="seconds to run; 0: until stopped")
+    add_report_options(parser, "seconds between reports; 0: none (default: 0)", default=0.0, kind=float)
+    parser.add_argument("-rs", "--report-stats", dest="report_stats", default="all",
+                        help="sections to report: all, or some of receiver,publisher,queue,processor,user,collector")
+    add_log_options(parser)

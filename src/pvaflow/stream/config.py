@@ -14,7 +14,7 @@ from typing import Any
 from ..errors import ConfigError
 from .accounting import default_offset
 from .loader import parse_processor_args
-from .naming import channel_name, format_id
+from .naming import channel_name, format_id, parse_id_list
 from .request import DistributorOptions, monitor_request
 from .stats import STATS_SECTIONS
 
@@ -70,11 +70,12 @@ class ConsumerOptions:
 
 
 @dataclass(frozen=True)
-class ConsumerConfig:
-    """Everything one consumer process needs, resolved and checked."""
+class HostConfig:
+    """Everything one consumer or collector process needs, resolved and checked."""
 
-    consumer_id: int
-    input_channel: str
+    role: str  # "consumer" or "collector": picks the receiver
+    host_id: int
+    input_channel: str  # the consumer's input; the collector's producer channels, comma-joined
     input_provider: str
     monitor_request: str
     output_channel: str | None
@@ -93,13 +94,16 @@ class ConsumerConfig:
     runtime: float = 0.0
     report_period: float = 0.0
     report_sections: tuple[str, ...] = STATS_SECTIONS
+    producer_channels: dict[int, str] = field(default_factory=dict)  # collector: producer id -> channel
+    cache_size: int = 0  # collector: reorder cache capacity
+    gap_wait: float = 0.0  # collector: seconds before a gap is skipped
 
     def processor_config(self) -> dict[str, Any]:
         """The processor's configDict: -pa plus the keys pvaPy adds for processors."""
         config = dict(self.processor_args)
         config.update(
             {
-                "processorId": self.consumer_id,
+                "processorId": self.host_id,
                 "inputChannel": self.input_channel,
                 "outputChannel": self.output_channel,
                 "objectIdField": self.oid_field,
@@ -165,7 +169,7 @@ def check_options(options: ConsumerOptions) -> None:
         raise ConfigError("--runtime and --report-period must not be negative")
 
 
-def consumer_config(options: ConsumerOptions, consumer_id: int) -> ConsumerConfig:
+def consumer_config(options: ConsumerOptions, consumer_id: int) -> HostConfig:
     """The checked configuration of consumer ``consumer_id`` among ``options.consumer_ids``."""
     check_options(options)
     spec = options.id_format_spec
@@ -181,8 +185,9 @@ def consumer_config(options: ConsumerOptions, consumer_id: int) -> ConsumerConfi
         trigger=options.distributor_trigger,
         updates=updates,
     )
-    return ConsumerConfig(
-        consumer_id=consumer_id,
+    return HostConfig(
+        role="consumer",
+        host_id=consumer_id,
         input_channel=options.input_channel.replace("*", format_id(consumer_id, spec)),
         input_provider=options.input_mode,
         monitor_request=monitor_request(
@@ -204,4 +209,88 @@ def consumer_config(options: ConsumerOptions, consumer_id: int) -> ConsumerConfi
         runtime=options.runtime,
         report_period=options.report_period,
         report_sections=report_sections(options.report_stats),
+    )
+
+
+CACHE_SCALE = 10  # default cache: this many objects per producer (as pvaPy)
+
+
+@dataclass(frozen=True)
+class CollectorOptions:
+    """pvapy-hpc-collector's options, as given (defaults are pvaPy's), plus the gap wait."""
+
+    input_channel: str
+    collector_id: int = 1
+    producer_id_list: str = "1,2"
+    output_channel: str | None = None
+    status_channel: str | None = None
+    control_channel: str | None = None
+    id_format_spec: str | None = None
+    server_queue_size: int = 0
+    receiver_queue_size: int = -1
+    collector_cache_size: int = -1
+    collector_gap_wait: float = 2.0
+    processor_file: str | None = None
+    processor_class: str | None = None
+    processor_args: str | None = None
+    oid_field: str = "uniqueId"
+    oid_offset: int = 1
+    field_request: str = ""
+    skip_initial_updates: int = 1
+    metadata_channels: str | None = None
+    runtime: float = 0.0
+    report_period: float = 0.0
+    report_stats: str = "all"
+
+
+def collector_config(options: CollectorOptions) -> HostConfig:
+    """The checked configuration of a collector."""
+    producers = parse_id_list(options.producer_id_list)
+    spec = options.id_format_spec
+    if options.metadata_channels:
+        raise ConfigError("--metadata-channels is not supported yet")
+    if options.oid_offset < 1:
+        raise ConfigError(f"--oid-offset must be >= 1, not {options.oid_offset}")
+    if options.skip_initial_updates < 0:
+        raise ConfigError(f"--skip-initial-updates must be >= 0, not {options.skip_initial_updates}")
+    if options.collector_gap_wait <= 0:
+        raise ConfigError(f"--collector-gap-wait must be > 0, not {options.collector_gap_wait}")
+    if options.processor_file and not options.processor_class:
+        raise ConfigError("--processor-file needs --processor-class")
+    if options.report_period < 0 or options.runtime < 0:
+        raise ConfigError("--runtime and --report-period must not be negative")
+    cache_size = max(options.collector_cache_size, len(producers))
+    if options.collector_cache_size < 0:
+        cache_size = len(producers) * CACHE_SCALE
+    channels = {producer: options.input_channel.replace("*", format_id(producer, spec)) for producer in producers}
+    if len(set(channels.values())) != len(channels):
+        raise ConfigError(f"input channel '{options.input_channel}' needs '*' to tell {len(channels)} producers apart")
+    # the inbound queue holds what the monitors deliver until the host reorders it
+    queue_size = options.receiver_queue_size if options.receiver_queue_size > 0 else cache_size * CACHE_SCALE
+    collector_id = options.collector_id
+    return HostConfig(
+        role="collector",
+        host_id=collector_id,
+        input_channel=",".join(channels.values()),
+        input_provider="pva",
+        monitor_request=monitor_request(options.server_queue_size, options.field_request, options.oid_field),
+        output_channel=channel_name(options.output_channel, "collector", "output", collector_id, spec),
+        status_channel=channel_name(options.status_channel, "collector", "status", collector_id, spec),
+        control_channel=channel_name(options.control_channel, "collector", "control", collector_id, spec),
+        receiver_queue_size=queue_size,
+        accumulate_objects=0,
+        accumulation_timeout=1.0,
+        processor_file=options.processor_file,
+        processor_class=options.processor_class,
+        processor_args=parse_processor_args(options.processor_args),
+        oid_field=options.oid_field,
+        oid_offset=options.oid_offset,
+        updates=1,
+        skip_initial_updates=options.skip_initial_updates,
+        runtime=options.runtime,
+        report_period=options.report_period,
+        report_sections=report_sections(options.report_stats),
+        producer_channels=channels,
+        cache_size=cache_size,
+        gap_wait=options.collector_gap_wait,
     )

@@ -61,10 +61,13 @@ class Receiver(Protocol):
     def stop(self) -> None: ...
     def get(self, timeout: float) -> Any: ...
     def queued(self) -> int: ...
+    def sample(self) -> Any: ...
     def seconds_since_put(self) -> float: ...
     def set_queue_size(self, size: int) -> None: ...
     def counts(self) -> dict[str, int]: ...
     def queue_counts(self) -> dict[str, Any]: ...
+    def extra_types(self) -> dict[str, Any]: ...
+    def extra_stats(self) -> dict[str, Any]: ...
     def reset_stats(self) -> None: ...
 
 
@@ -162,6 +165,13 @@ class Host:
             self.publisher.n_errors += 1
             self.log_once(ex, "cannot create the output channel")
 
+    def prepare_from_sample(self) -> None:
+        """Create the output channel before the first object is processed, if the receiver can tell its type."""
+        sample = self.receiver.sample()
+        if sample is not None:
+            with self.lock:
+                self.prepare_output(sample)
+
     def receiver_error(self, ex: BaseException) -> None:
         self.receiver.n_errors += 1
         self.log_once(ex, f"input object without '{self.oid_field}'")
@@ -253,7 +263,7 @@ class Host:
                 self.log_once(ex, "getStats() failed")
                 own_stats = {}
             self.n_snapshots += 1
-            return {
+            return self.receiver.extra_stats() | {
                 f"{self.settings.role}Id": self.settings.host_id,
                 "inputChannel": self.receiver.channel_name,
                 "objectId": self.n_snapshots,
@@ -324,6 +334,8 @@ class Host:
                 if queued_mode:
                     self.take_from_queue()
                     self.run_commands(0)
+                    if not self.publisher.ready:
+                        self.prepare_from_sample()
                 else:
                     self.run_commands(POLL_SECONDS)
                 now = time.monotonic()

@@ -9,7 +9,12 @@ thread takes them out; a full queue rejects the object and counts it.
 
 from __future__ import annotations
 
+import collections
+import functools
 import logging
+import queue
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -42,6 +47,10 @@ class MonitorReceiver:
 
     def stop(self) -> None:
         self.channel.stopMonitor()
+
+    def sample(self) -> pva.PvObject | None:
+        """An object to type the output channel by before any is processed (the host sees them all)."""
+        return None
 
     # --- queue mode -------------------------------------------------------
     def get(self, timeout: float) -> pva.PvObject | None:
@@ -78,8 +87,134 @@ class MonitorReceiver:
             return {"nReceived": 0, "nRejected": 0, "nDelivered": 0, "nQueued": 0}
         return dict(self.queue.getCounters())
 
+    def extra_types(self) -> dict[str, Any]:
+        return {}
+
+    def extra_stats(self) -> dict[str, Any]:
+        return {}
+
     def reset_stats(self) -> None:
         self.channel.resetMonitorCounters()
         if self.queue is not None:
             self.queue.resetCounters()
         self.n_errors = 0
+
+
+class CollectingReceiver:
+    """Monitors every producer channel and gives their objects back in id order.
+
+    Monitor callbacks copy each update (pvaccess reuses it) into one bounded
+    inbound queue; ``get`` runs on the host thread, feeds the reorder cache
+    and returns released objects one by one. The first ``skip_initial``
+    updates of each producer (the values a monitor gets on connect) are not
+    collected.
+    """
+
+    def __init__(
+        self,
+        channel_names: dict[int, str],
+        request: str,
+        cache: Any,
+        object_id_field: str,
+        queue_size: int,
+        skip_initial: int,
+    ) -> None:
+        self.channel_name = ",".join(channel_names.values())
+        self.channel_names = channel_names
+        self.request = request
+        self.cache = cache
+        self.object_id_field = object_id_field
+        self.channels = {producer: pva.Channel(name) for producer, name in channel_names.items()}
+        self.queue: queue.Queue = queue.Queue(maxsize=queue_size)
+        self.ready: collections.deque = collections.deque()
+        self.skip_initial = skip_initial
+        self.lock = threading.Lock()  # counters written by monitor threads
+        self.seen = {producer: 0 for producer in channel_names}  # never reset: initial updates
+        self.first_initial: pva.PvObject | None = None  # types the output before anything is collected
+        self.reset_stats()
+
+    def start(self, on_object: Callable[[pva.PvObject], None]) -> None:
+        for producer, channel in self.channels.items():
+            channel.monitor(functools.partial(self._on_update, producer), self.request)
+
+    def _on_update(self, producer: int, pv: pva.PvObject) -> None:
+        with self.lock:
+            self.received[producer] += 1
+            self.seen[producer] += 1
+            if self.seen[producer] <= self.skip_initial:
+                if self.first_initial is None:
+                    self.first_initial = pv.copy()
+                return
+        try:
+            self.queue.put_nowait(pv.copy())
+        except queue.Full:
+            with self.lock:
+                self.rejected[producer] += 1
+
+    def stop(self) -> None:
+        for channel in self.channels.values():
+            channel.stopMonitor()
+
+    def sample(self) -> pva.PvObject | None:
+        return self.first_initial
+
+    def get(self, timeout: float) -> pva.PvObject | None:
+        if self.ready:
+            return self.ready.popleft()
+        try:
+            pv = self.queue.get(timeout=timeout) if timeout > 0 else self.queue.get_nowait()
+            now = time.monotonic()
+            try:
+                self.ready.extend(self.cache.add(int(pv[self.object_id_field]), pv, now))
+            except Exception:  # noqa: BLE001 (no id field: counted, dropped)
+                self.n_errors += 1
+        except queue.Empty:
+            pass
+        self.ready.extend(self.cache.release(time.monotonic()))
+        return self.ready.popleft() if self.ready else None
+
+    def queued(self) -> int:
+        return self.queue.qsize() + len(self.ready)
+
+    def seconds_since_put(self) -> float:
+        return 0.0
+
+    def set_queue_size(self, size: int) -> None:
+        raise ValueError("the collector's receiver queue size cannot change at runtime")
+
+    def counts(self) -> dict[str, int]:
+        with self.lock:
+            return {
+                "nReceived": sum(self.received.values()),
+                "nRejected": sum(self.rejected.values()),
+                "nErrors": self.n_errors,
+                "nOverruns": sum(int(c.getMonitorCounters().get("nOverruns", 0)) for c in self.channels.values()),
+            }
+
+    def queue_counts(self) -> dict[str, Any]:
+        return {"nReceived": 0, "nRejected": sum(self.rejected.values()), "nDelivered": self.cache.n_released,
+                "nQueued": self.queued()}
+
+    def extra_types(self) -> dict[str, Any]:
+        types: dict[str, Any] = {"collectorStats": {name: pva.UINT for name in self.cache.counts()}}
+        for producer in self.channels:
+            types[f"producerStats_{producer}"] = {
+                "channel": pva.STRING, "nReceived": pva.UINT, "nRejected": pva.UINT
+            }
+        return types
+
+    def extra_stats(self) -> dict[str, Any]:
+        stats: dict[str, Any] = {"collectorStats": self.cache.counts()}
+        with self.lock:
+            for producer, name in self.channel_names.items():
+                stats[f"producerStats_{producer}"] = {
+                    "channel": name, "nReceived": self.received[producer], "nRejected": self.rejected[producer]
+                }
+        return stats
+
+    def reset_stats(self) -> None:
+        with self.lock:
+            self.received = {producer: 0 for producer in self.channel_names}
+            self.rejected = {producer: 0 for producer in self.channel_names}
+            self.n_errors = 0
+        self.cache.reset_counters()

@@ -16,11 +16,17 @@ class StatusChannel:
     """Publishes stats snapshots (see :mod:`pvaflow.stream.stats`) on ``channel_name``."""
 
     def __init__(
-        self, server: pva.PvaServer, channel_name: str, role: str, host_id: int, user_types: dict[str, Any]
+        self,
+        server: pva.PvaServer,
+        channel_name: str,
+        role: str,
+        host_id: int,
+        user_types: dict[str, Any],
+        extra_types: dict[str, Any],
     ) -> None:
         self.server = server
         self.channel_name = channel_name
-        self.types = status_types(role, user_types)
+        self.types = status_types(role, user_types) | extra_types
         self.value = pva.PvObject(self.types, {f"{role}Id": host_id})
         server.addRecord(channel_name, self.value, None)
 

@@ -1,0 +1,64 @@
+"""``pvaflow collector``: gather many producers, restore id order, process, publish.
+
+Options as ``pvapy-hpc-collector``, plus ``-cgw`` (how long a gap may hold
+the output back).
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+from typing import Any
+
+from .. import __version__
+from ..log import configure_logging
+from ..stream.config import CollectorOptions, collector_config
+from ..stream.loader import load_processor_class
+from .hosting import install_stop_handlers, run_stage
+from .options import add_output_channel_options, add_processor_options, add_run_options
+
+DESCRIPTION = (
+    "Monitor the output channels of several producers, put their objects back in id order, "
+    "process them with a user processor and publish the results. Options as pvapy-hpc-collector."
+)
+
+
+def add_parser(subparsers: Any, name: str) -> None:
+    parser = subparsers.add_parser(name, help="gather producers, restore order, process, publish",
+                                   description=DESCRIPTION)
+    parser.add_argument("-v", "--version", action="version", version=f"pvaflow {__version__}")
+    add = parser.add_argument_group("producers").add_argument
+    add("-id", "--collector-id", dest="collector_id", type=int, default=1, help="collector id (default: 1)")
+    add("-pid", "--producer-id-list", dest="producer_id_list", default="1,2",
+        help="producer ids as '1,2,3' or 'range(first,last+1[,step])' (default: 1,2)")
+    add("-ic", "--input-channel", dest="input_channel", required=True,
+        help="producer channel, '*' replaced by each producer id")
+    add("-sqs", "--server-queue-size", dest="server_queue_size", type=int, default=0,
+        help="monitor queue size on each producer's server (default: 0)")
+    add("-rqs", "--receiver-queue-size", dest="receiver_queue_size", type=int, default=-1,
+        help="inbound queue size; <= 0: 10 x the cache size (default)")
+    add("-ccs", "--collector-cache-size", dest="collector_cache_size", type=int, default=-1,
+        help="objects held for reordering; < 0: 10 per producer (default); at least one per producer")
+    add("-cgw", "--collector-gap-wait", dest="collector_gap_wait", type=float, default=2.0,
+        help="seconds a missing id may hold the output back before it is skipped (default: 2)")
+    add("-of", "--oid-field", dest="oid_field", default="uniqueId", help="object id field (default: uniqueId)")
+    add("-oo", "--oid-offset", dest="oid_offset", type=int, default=1,
+        help="id step between consecutive objects (default: 1)")
+    add("-fr", "--field-request", dest="field_request", default="",
+        help="fields to request (the id field is always added)")
+    add("-siu", "--skip-initial-updates", dest="skip_initial_updates", type=int, default=1,
+        help="initial updates of each producer not collected (default: 1)")
+    add_output_channel_options(parser, "collector")
+    add_processor_options(parser)
+    add_run_options(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    configure_logging(args.log_level, args.log_file)
+    names = CollectorOptions.__dataclass_fields__
+    options = CollectorOptions(**{name: getattr(args, name) for name in names if hasattr(args, name)})
+    config = collector_config(options)
+    load_processor_class(options.processor_file, options.processor_class)
+    stop = threading.Event()
+    install_stop_handlers(stop)
+    return run_stage(config, args.disable_curses, stop)

@@ -1,0 +1,38 @@
+"""Running one consumer or collector in this process: signals, reports, final report."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from contextlib import nullcontext
+
+from rich.console import Console
+from rich.live import Live
+from rich.text import Text
+
+from ..report import TerminalReport, render
+from ..stream.assemble import build_stage
+from ..stream.config import HostConfig
+
+
+def install_stop_handlers(stop: threading.Event) -> None:
+    """SIGINT and SIGTERM set ``stop`` (the host then stops cleanly)."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+
+
+def run_stage(config: HostConfig, disable_curses: bool, stop: threading.Event) -> int:
+    """Build the stage, run it until stopped, print the final report."""
+    console = Console(highlight=False)
+    title = f"{config.role} {config.host_id}: {config.input_channel}"
+    use_live = config.report_period > 0 and console.is_terminal and not disable_curses
+    live_view = Live(Text(""), console=console, refresh_per_second=2) if use_live else nullcontext()
+    with live_view as live:
+        report = TerminalReport(console, config.report_sections, title, live) if config.report_period > 0 else None
+        stage = build_stage(config, report)
+        try:
+            final = stage.host.run(stop)
+        finally:
+            stage.close()
+    console.print(render(final, config.report_sections, f"{title} (final)"))
+    return 0

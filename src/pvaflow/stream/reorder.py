@@ -1,0 +1,110 @@
+"""The collector's reorder cache: objects in, objects out strictly by id.
+
+Objects wait in the cache until the next expected id is there. A gap (an id
+that never arrives) is skipped when the cache is full or when the oldest
+cached object has waited ``gap_wait`` seconds; the ids skipped are counted.
+An id that was already released or is already cached is a duplicate; an id
+below the next expected one that was never seen arrived after its gap was
+skipped (late). Both are dropped and counted. Pure logic: no I/O, no threads.
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import Any
+
+
+class ReorderCache:
+    """Orders objects by integer id; ``step`` is the id increment between objects (1)."""
+
+    def __init__(self, capacity: int, gap_wait: float, step: int = 1) -> None:
+        if capacity < 1 or step < 1 or gap_wait <= 0:
+            raise ValueError(f"capacity ({capacity}) and step ({step}) must be >= 1, gap wait > 0")
+        self.capacity = capacity
+        self.gap_wait = gap_wait
+        self.step = step
+        self.objects: dict[int, Any] = {}
+        self.heap: list[int] = []
+        self.arrival: dict[int, float] = {}
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the expected id (the next object starts the sequence) and zero the counters."""
+        self.next_id: int | None = None
+        self.highest_seen: int | None = None
+        self.released_recently: set[int] = set()
+        self.reset_counters()
+
+    def reset_counters(self) -> None:
+        self.n_released = 0
+        self.n_gaps = 0
+        self.n_missing = 0
+        self.n_duplicates = 0
+        self.n_late = 0
+        self.n_out_of_order = 0
+
+    def __len__(self) -> int:
+        return len(self.objects)
+
+    def add(self, object_id: int, obj: Any, now: float) -> list[Any]:
+        """Cache ``obj``; the objects that can leave now, in id order."""
+        if object_id in self.objects:
+            self.n_duplicates += 1
+            return self.release(now)
+        if self.next_id is not None and object_id < self.next_id:
+            if object_id in self.released_recently:
+                self.n_duplicates += 1
+            else:
+                self.n_late += 1
+            return self.release(now)
+        if self.highest_seen is not None and object_id < self.highest_seen:
+            self.n_out_of_order += 1
+        self.highest_seen = object_id if self.highest_seen is None else max(self.highest_seen, object_id)
+        self.objects[object_id] = obj
+        self.arrival[object_id] = now
+        heapq.heappush(self.heap, object_id)
+        return self.release(now)
+
+    def _must_skip(self, now: float) -> bool:
+        """Move past a gap (or start the sequence) when full or the oldest waited long enough."""
+        if len(self.objects) >= self.capacity:
+            return True
+        oldest = min(self.arrival.values())
+        return now - oldest >= self.gap_wait
+
+    def release(self, now: float) -> list[Any]:
+        """Objects that can leave at ``now`` (also call it periodically, for the gap wait)."""
+        released: list[Any] = []
+        while self.heap:
+            lowest = self.heap[0]
+            if self.next_id is None or lowest != self.next_id:
+                if not self._must_skip(now):
+                    break
+                if self.next_id is not None:
+                    self.n_gaps += 1
+                    self.n_missing += (lowest - self.next_id) // self.step
+            heapq.heappop(self.heap)
+            released.append(self.objects.pop(lowest))
+            del self.arrival[lowest]
+            self.next_id = lowest + self.step
+            self._remember(lowest)
+        self.n_released += len(released)
+        return released
+
+    def _remember(self, object_id: int) -> None:
+        """Keep the last released ids (a window of 2 x capacity) to tell duplicates from late ids."""
+        self.released_recently.add(object_id)
+        if len(self.released_recently) > 2 * self.capacity:
+            floor = object_id - 2 * self.capacity * self.step
+            self.released_recently = {i for i in self.released_recently if i > floor}
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "nCollected": self.n_released,
+            "nCached": len(self.objects),
+            "nGapsSkipped": self.n_gaps,
+            "nMissing": self.n_missing,
+            "nDuplicates": self.n_duplicates,
+            "nLate": self.n_late,
+            "nOutOfOrder": self.n_out_of_order,
+        }

@@ -1,0 +1,45 @@
+"""Test helper run as a child process: serve NTNDArray channels and publish chosen ids on cue.
+
+Optional "writable" channels are string records that print every value written to them.
+
+    python publish_ids.py '{"channels": ["p:1:out"], "updates": [["p:1:out", 1], ...], "interval": 0.05}'
+
+It serves the channels at once, publishes the updates when a line arrives on
+standard input, and exits at end of input. Keeping PVA servers out of the
+pytest process leaves that process a plain client.
+"""
+
+import json
+import sys
+import time
+
+import numpy as np
+import pvaccess as pva
+
+from pvaflow import ntnd
+
+
+def report_write(pv: pva.PvObject) -> None:
+    print("written", pv["value"], flush=True)
+
+
+def main() -> None:
+    plan = json.loads(sys.argv[1])
+    server = pva.PvaServer()
+    for channel in plan["channels"]:
+        server.addRecord(channel, pva.NtNdArray(), None)
+    for channel in plan.get("writable", []):  # string records that print what clients write
+        server.addRecord(channel, pva.PvObject({"value": pva.STRING}), report_write)
+    server.start()
+    print("serving", flush=True)
+    sys.stdin.readline()
+    for channel, object_id in plan["updates"]:
+        server.update(channel, ntnd.generate(object_id, np.full((2, 2), object_id % 256, np.uint8)))
+        time.sleep(plan.get("interval", 0.05))
+    print("published", flush=True)
+    sys.stdin.read()
+    server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""pvaflow collector on loopback: producers split a stream, the collector restores it in order."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from .helpers import Recorder, get, wait_until
+
+pytestmark = [pytest.mark.system, pytest.mark.timeout(150)]
+
+SOURCE = "src:image"
+
+
+def start_sim(start_process, wait_for_channel, *extra: str):
+    server = start_process("sim-server", "-cn", SOURCE, "-std", "5", "-shd", "3", "-rp", "0", "-dc", *extra)
+    wait_for_channel(SOURCE, server)
+    return server
+
+
+def start_collector(start_process, wait_for_channel, producers: str, *extra: str):
+    collector = start_process("collector", "-ic", "p:*:out", "-pid", producers, "-oc", "col:out", "-sqs", "100",
+                              "-sc", "col:status", "-cc", "col:control", "-dc", *extra)
+    wait_for_channel("col:status", collector)
+    return collector
+
+
+def collector_stats() -> dict:
+    return get("col:status").toDict()
+
+
+@pytest.mark.parametrize("updates", ["1", "8"])
+def test_four_producers_are_collected_in_order(start_process, wait_for_channel, updates: str) -> None:
+    server = start_sim(start_process, wait_for_channel, "-nx", "16", "-ny", "16", "-nf", "160", "-cs", "10",
+                       "-fps", "200")
+    producers = start_process("consumer", "-ic", SOURCE, "-oc", "p:*:out", "-sc", "p:*:status", "-nc", "4",
+                              "-sqs", "20", "-du", updates, "-dc")
+    for producer in range(1, 5):
+        wait_for_channel(f"p:{producer}:status", producers)
+    start_collector(start_process, wait_for_channel, "1,2,3,4")
+    output = Recorder("col:out")
+    assert server.wait(60) == 0
+    assert output.wait_for(160, timeout=30) == list(range(1, 161)), "strictly increasing and complete"
+    output.stop()
+    stats = collector_stats()
+    assert stats["collectorStats"]["nCollected"] == 160
+    assert stats["processorStats"]["nMissed"] == 0
+    assert sum(stats[f"producerStats_{p}"]["nReceived"] for p in range(1, 5)) == 164  # + 4 initial values
+
+
+PUBLISH_IDS = str(Path(__file__).parent / "publish_ids.py")
+
+
+def serve_producers(start_process, wait_for_channel, updates: list[tuple[int, int]]):
+    """A child process serving p:<n>:out for the producers in ``updates``; send_line() publishes them."""
+    channels = sorted({f"p:{producer}:out" for producer, _ in updates})
+    plan = {"channels": channels, "updates": [[f"p:{producer}:out", object_id] for producer, object_id in updates]}
+    server = start_process(json.dumps(plan), script=PUBLISH_IDS)
+    for channel in channels:
+        wait_for_channel(channel, server)
+    return server
+
+
+def test_gap_is_skipped_and_duplicates_dropped(start_process, wait_for_channel) -> None:
+    # producer 1 sends odd ids, producer 2 even ids; 6 never comes; 3 and 8 come twice
+    updates = [(1, 1), (2, 2), (1, 3), (2, 4), (1, 5), (1, 3), (1, 7), (2, 8), (2, 8), (1, 9), (2, 10)]
+    server = serve_producers(start_process, wait_for_channel, updates)
+    start_collector(start_process, wait_for_channel, "1,2", "-ccs", "6", "-cgw", "1")
+    output = Recorder("col:out")
+    time.sleep(1.0)  # both monitors connected, initial values skipped
+    server.send_line()
+    assert output.wait_for(9) == [1, 2, 3, 4, 5, 7, 8, 9, 10]
+    output.stop()
+    expected = {"nCollected": 9, "nDuplicates": 2, "nGapsSkipped": 1, "nMissing": 1, "nLate": 0}
+
+    def counted() -> bool:
+        stats = collector_stats()["collectorStats"]
+        return all(stats[name] == value for name, value in expected.items())
+
+    wait_until(counted, what=f"collector stats {expected}")  # the status refreshes every second
+    assert collector_stats()["processorStats"]["nMissed"] == 1
+
+
+def test_out_of_order_arrival_is_ordered(start_process, wait_for_channel) -> None:
+    order = [3, 1, 2, 6, 5, 4, 9, 7, 8, 12, 10, 11]
+    server = serve_producers(start_process, wait_for_channel, [(object_id % 3 + 1, object_id) for object_id in order])
+    start_collector(start_process, wait_for_channel, "1,2,3", "-ccs", "30", "-cgw", "2")
+    output = Recorder("col:out")
+    time.sleep(1.0)
+    server.send_line()
+    assert output.wait_for(12, timeout=15) == list(range(1, 13))
+    output.stop()
+    wait_until(lambda: collector_stats()["collectorStats"]["nOutOfOrder"] > 0, what="out-of-order arrivals counted")
+
+
+def test_a_restarted_producer_is_picked_up_again(start_process, wait_for_channel) -> None:
+    server = start_sim(start_process, wait_for_channel, "-nx", "8", "-ny", "8", "-fps", "20", "-rt", "60")
+    first = start_process("consumer", "-ic", SOURCE, "-oc", "p:1:out", "-sc", "p:1:status", "-dc")
+    wait_for_channel("p:1:status", first)
+    start_collector(start_process, wait_for_channel, "1", "-cgw", "0.5")
+    wait_until(lambda: collector_stats()["collectorStats"]["nCollected"] > 10, what="collecting")
+    first.stop()
+    collected = collector_stats()["collectorStats"]["nCollected"]
+    second = start_process("consumer", "-ic", SOURCE, "-oc", "p:1:out", "-sc", "p:1:status", "-dc")
+    wait_for_channel("p:1:status", second)
+    wait_until(lambda: collector_stats()["collectorStats"]["nCollected"] > collected + 10, what="collecting again")
+    stats = collector_stats()
+    assert stats["collectorStats"]["nGapsSkipped"] >= 1  # the frames published while no producer ran
+    server.stop()

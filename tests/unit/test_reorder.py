@@ -1,0 +1,83 @@
+"""The collector's reorder cache, table by table."""
+
+from __future__ import annotations
+
+import pytest
+
+from pvaflow.stream.reorder import ReorderCache
+
+
+def feed(cache: ReorderCache, arrivals: list[tuple[int, float]]) -> list[int]:
+    out: list[int] = []
+    for object_id, now in arrivals:
+        out += cache.add(object_id, object_id, now)
+    return out
+
+
+def test_first_object_waits_for_the_window_then_order_is_perfect() -> None:
+    cache = ReorderCache(capacity=4, gap_wait=1.0)
+    assert feed(cache, [(3, 0.0), (1, 0.1), (2, 0.2)]) == []  # the start is not known yet
+    assert feed(cache, [(5, 0.3)]) == [1, 2, 3]  # full: start at the lowest
+    assert feed(cache, [(4, 0.4)]) == [4, 5]
+    assert cache.counts()["nOutOfOrder"] == 3 and cache.counts()["nMissing"] == 0  # 1, 2 and 4
+
+
+def test_start_after_the_gap_wait() -> None:
+    cache = ReorderCache(capacity=100, gap_wait=1.0)
+    assert feed(cache, [(7, 0.0), (8, 0.5)]) == []
+    assert cache.release(1.0) == [7, 8]
+
+
+def test_a_gap_is_skipped_when_full_and_counted() -> None:
+    cache = ReorderCache(capacity=3, gap_wait=10.0)
+    cache.next_id = 1
+    assert feed(cache, [(1, 0.0), (2, 0.0), (4, 0.0), (5, 0.0)]) == [1, 2]
+    assert feed(cache, [(6, 0.0)]) == [4, 5, 6]  # full with 4,5,6: id 3 given up
+    counts = cache.counts()
+    assert (counts["nGapsSkipped"], counts["nMissing"], counts["nCollected"]) == (1, 1, 5)
+
+
+def test_a_gap_is_skipped_after_the_wait() -> None:
+    cache = ReorderCache(capacity=100, gap_wait=2.0)
+    cache.next_id = 10
+    assert feed(cache, [(10, 0.0), (13, 0.5), (14, 0.6)]) == [10]
+    assert cache.release(2.0) == []
+    assert cache.release(2.6) == [13, 14]
+    assert cache.counts()["nMissing"] == 2
+
+
+def test_duplicates_and_late_ids_are_dropped() -> None:
+    cache = ReorderCache(capacity=2, gap_wait=10.0)
+    cache.next_id = 1
+    out = feed(cache, [(1, 0), (1, 0), (3, 0), (3, 0), (4, 0), (2, 0), (4, 0)])
+    assert out == [1, 3, 4]
+    counts = cache.counts()
+    assert counts["nDuplicates"] == 3  # 1 again, 3 while cached, 4 after release
+    assert counts["nLate"] == 1  # 2 arrived after its gap was skipped
+
+
+def test_ids_with_a_step() -> None:
+    cache = ReorderCache(capacity=3, gap_wait=1.0, step=2)
+    cache.next_id = 2
+    assert feed(cache, [(4, 0), (2, 0)]) == [2, 4]
+    assert feed(cache, [(8, 0), (10, 0), (12, 0)]) == [8, 10, 12]
+    assert cache.counts()["nMissing"] == 1  # id 6
+
+
+@pytest.mark.parametrize(("capacity", "step", "wait"), [(0, 1, 1.0), (1, 0, 1.0), (1, 1, 0.0)])
+def test_bad_parameters(capacity: int, step: int, wait: float) -> None:
+    with pytest.raises(ValueError):
+        ReorderCache(capacity, wait, step)
+
+
+def test_interleaved_producers_give_a_complete_sequence() -> None:
+    # 4 producers with distributor updates 8: each sends blocks of 8, blocks interleave out of order
+    cache = ReorderCache(capacity=40, gap_wait=5.0)
+    blocks = [list(range(start, start + 8)) for start in range(1, 161, 8)]
+    producers = [blocks[p::4] for p in range(4)]
+    arrivals = []
+    for round_index in range(5):
+        for producer in (2, 0, 3, 1):
+            arrivals += [(object_id, 0.0) for object_id in producers[producer][round_index]]
+    out = feed(cache, arrivals) + cache.release(10.0)
+    assert out == list(range(1, 161))
