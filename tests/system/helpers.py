@@ -68,7 +68,7 @@ def get(channel_name: str, request: str = "field()") -> pva.PvObject:
 
 
 def control(channel_name: str, command: str, args: str = "", timeout: float = 10.0) -> str:
-    """Put a command and return the host's answer (waits for the reply after 'queued')."""
+    """Put a command and return the host's answer (waits for objectTime to change)."""
     channel = pva.Channel(channel_name)
     channel.setTimeout(15)
     before = channel.get("field(objectTime)")["objectTime"]
@@ -77,7 +77,7 @@ def control(channel_name: str, command: str, args: str = "", timeout: float = 10
     while time.monotonic() < deadline:
         value = channel.get("field(statusMessage,objectTime)")
         message = value["statusMessage"]
-        if value["objectTime"] != before and not message.startswith("queued:"):
+        if value["objectTime"] != before:
             return message
         time.sleep(0.02)
     raise AssertionError(f"no reply to {command} on {channel_name} within {timeout}s")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import Recorder, get, wait_until
+from .helpers import Recorder, control, get, wait_until
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(150)]
 
@@ -109,4 +109,15 @@ def test_a_restarted_producer_is_picked_up_again(start_process, wait_for_channel
     wait_until(lambda: collector_stats()["collectorStats"]["nCollected"] > collected + 10, what="collecting again")
     stats = collector_stats()
     assert stats["collectorStats"]["nGapsSkipped"] >= 1  # the frames published while no producer ran
+    server.stop()
+
+
+def test_collector_control_channel(start_process, wait_for_channel) -> None:
+    server = serve_producers(start_process, wait_for_channel, [(1, 1)])
+    collector = start_collector(start_process, wait_for_channel, "1")
+    assert control("col:control", "get_stats") == "statistics published"
+    assert control("col:control", "configure", '{"x": 1}') == "configuration applied"
+    assert control("col:control", "bogus").startswith("error: unknown command")
+    assert control("col:control", "stop") == "stopping"
+    assert collector.wait(20) == 0
     server.stop()

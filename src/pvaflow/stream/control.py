@@ -82,12 +82,16 @@ def parse_command(command: str, args: str) -> Command:
     return Command(name, config)
 
 
-class ControlChannel:
-    """The control record: each put is parsed, queued for the host thread and answered.
+REFUSED = "refused"  # internal: a request that did not parse; never accepted from clients
 
-    A put is answered at once in ``statusMessage`` ("queued: <command>", or the
-    reason it was refused); when the host has run the command the outcome
-    replaces it, with a new ``objectTime``. Clients wait for that change.
+
+class ControlChannel:
+    """The control record: each put is parsed and queued for the host thread, which answers.
+
+    The put callback (a pvaccess thread) only parses and queues; the host
+    thread runs the command and writes the outcome to ``statusMessage`` with a
+    new ``objectTime``, so the record has a single writer. Clients wait for
+    that change.
     """
 
     def __init__(self, server: pva.PvaServer, channel_name: str, role: str, host_id: int, submit) -> None:
@@ -97,24 +101,23 @@ class ControlChannel:
         self.value = pva.PvObject(control_types(role), {f"{role}Id": host_id})
         server.addRecord(channel_name, self.value, self._on_put)
 
-    def _stamped(self, message: str) -> dict[str, Any]:
-        now = time.time()
-        return {"statusMessage": message, "objectTime": now, "objectTimestamp": ntnd.time_stamp(now)}
-
     def _on_put(self, request: pva.PvObject) -> None:
-        """pvaccess thread: must return quickly."""
+        """pvaccess thread: must return quickly and leave the record alone."""
         try:
             command = parse_command(request["command"], request["args"])
         except ControlError as ex:
-            self.value.set(self._stamped(f"error: {ex}"))
-            return
+            command = Command(REFUSED, {"message": f"error: {ex}"})
         except Exception as ex:  # noqa: BLE001 (a malformed put must never take the host down)
-            self.value.set(self._stamped(f"error: {type(ex).__name__}: {ex}"))
-            return
-        self.value.set(self._stamped(f"queued: {command.name}"))
+            command = Command(REFUSED, {"message": f"error: {type(ex).__name__}: {ex}"})
         self.submit(command, self.reply)
 
     def reply(self, message: str) -> None:
-        """Host thread: publish the outcome of a command."""
-        self.value.set(self._stamped(message))
-        self.server.update(self.channel_name, self.value)
+        """Host thread: write the outcome of a command into the record.
+
+        The record serves ``self.value`` itself, so ``set`` is what gets read.
+        ``server.update`` is not used here: called while a put on this record
+        waits for the GIL in its callback, it would deadlock (the update holds
+        the GIL and waits for the record's lock).
+        """
+        now = time.time()
+        self.value.set({"statusMessage": message, "objectTime": now, "objectTimestamp": ntnd.time_stamp(now)})

@@ -21,13 +21,14 @@ from typing import Any, Protocol
 from .. import ntnd
 from ..errors import ProcessorLoadError, describe, location
 from .accounting import MissedObjects
-from .control import CONFIGURE, GET_STATS, RESET_STATS, STOP, Command
+from .control import CONFIGURE, GET_STATS, REFUSED, RESET_STATS, STOP, Command
 from .publisher import PvasPublisher
 from .stats import PUBLISHER_RATES, RECEIVER_RATES, ProcessorCounters, user_stats, with_rates
 
 logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.05
+STOP_REPLY_GRACE = 1.0  # seconds the channels stay up after a stop command
 STATUS_PERIOD = 1.0  # seconds between status channel updates (or the report period if shorter)
 
 
@@ -220,6 +221,8 @@ class Host:
         if command.name == STOP:
             self.stop_event.set()
             return "stopping"
+        if command.name == REFUSED:
+            return command.config["message"]
         return f"error: unknown command {command.name}"
 
     def configure(self, config: dict[str, Any]) -> str:
@@ -356,4 +359,6 @@ class Host:
                 except Exception as ex:  # noqa: BLE001
                     self.log_once(ex, "stop() failed")
             self.run_commands(0)  # answer commands that arrived meanwhile
+        if self.stop_event.is_set():
+            time.sleep(STOP_REPLY_GRACE)  # let the client that sent stop read the reply
         return self.publish_snapshot((self.status,))
