@@ -317,9 +317,10 @@ class Host:
                 self.handle_object(pv)
             return
         pv = self.receiver.get(POLL_SECONDS)
+        budget_end = time.monotonic() + POLL_SECONDS  # then commands, reports and stop are looked at
         while pv is not None:
             self.handle_object(pv)
-            if not self.inbox.empty():
+            if not self.inbox.empty() or time.monotonic() > budget_end:
                 return
             pv = self.receiver.get(0)
 
