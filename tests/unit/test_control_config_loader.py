@@ -186,3 +186,23 @@ def test_missing_file_and_module() -> None:
 )
 def test_child_command_lines(argv, expected) -> None:
     assert child_argv(argv, 2, 3) == expected
+
+
+def test_collector_config() -> None:
+    from pvaflow.stream.config import CollectorOptions, collector_config
+
+    config = collector_config(CollectorOptions(input_channel="p:*:out", producer_id_list="range(1,5)",
+                                               output_channel="_", id_format_spec="02d"))
+    assert config.producer_channels == {1: "p:01:out", 2: "p:02:out", 3: "p:03:out", 4: "p:04:out"}
+    assert config.output_channel == "pvapy:collector:01:output"
+    assert (config.role, config.cache_size, config.receiver_queue_size) == ("collector", 40, 400)
+    assert collector_config(CollectorOptions(input_channel="p:*", collector_cache_size=1)).cache_size == 2
+    for values, message in [
+        ({"input_channel": "same"}, "needs '\\*' to tell 2 producers apart"),
+        ({"input_channel": "p:*", "collector_gap_wait": 0}, "--collector-gap-wait must be > 0"),
+        ({"input_channel": "p:*", "oid_offset": 0}, "--oid-offset must be >= 1"),
+        ({"input_channel": "p:*", "producer_id_list": "1,x"}, "id list"),
+        ({"input_channel": "p:*", "skip_initial_updates": -2}, "--skip-initial-updates must be >= 0"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            collector_config(CollectorOptions(**values))

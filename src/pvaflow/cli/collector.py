@@ -15,7 +15,7 @@ from ..log import configure_logging
 from ..stream.config import CollectorOptions, collector_config
 from ..stream.loader import load_processor_class
 from .hosting import install_stop_handlers, run_stage
-from .options import add_output_channel_options, add_processor_options, add_run_options
+from .options import add_output_channel_options, add_processor_options, add_run_options, options_from
 
 DESCRIPTION = (
     "Monitor the output channels of several producers, put their objects back in id order, "
@@ -55,8 +55,7 @@ def add_parser(subparsers: Any, name: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     configure_logging(args.log_level, args.log_file)
-    names = CollectorOptions.__dataclass_fields__
-    options = CollectorOptions(**{name: getattr(args, name) for name in names if hasattr(args, name)})
+    options = options_from(CollectorOptions, args)
     config = collector_config(options)
     load_processor_class(options.processor_file, options.processor_class)
     stop = threading.Event()

@@ -18,7 +18,7 @@ from ..stream.loader import load_processor_class
 from ..stream.naming import parse_id_list
 from ..supervisor import Supervisor
 from .hosting import install_stop_handlers, run_stage
-from .options import add_output_channel_options, add_processor_options, add_run_options
+from .options import add_output_channel_options, add_processor_options, add_run_options, options_from
 
 DESCRIPTION = (
     "Receive objects from an input channel, process them with a user processor and publish the "
@@ -84,10 +84,8 @@ def add_parser(subparsers: Any, name: str) -> None:
 
 
 def options_from_args(args: argparse.Namespace) -> ConsumerOptions:
-    names = ConsumerOptions.__dataclass_fields__
-    values = {name: getattr(args, name) for name in names if hasattr(args, name)}
-    values["consumer_id_list"] = tuple(parse_id_list(args.consumer_id_list)) if args.consumer_id_list else ()
-    return ConsumerOptions(**values)
+    ids = tuple(parse_id_list(args.consumer_id_list)) if args.consumer_id_list else ()
+    return options_from(ConsumerOptions, args, consumer_id_list=ids)
 
 
 def child_argv(argv: Sequence[str], consumer_id: int, oid_offset: int) -> list[str]:

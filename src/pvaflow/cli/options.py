@@ -7,6 +7,7 @@ from its documentation work unchanged.
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from ..log import LEVELS
 
@@ -36,6 +37,12 @@ def add_report_options(
         "-dc", "--disable-curses", dest="disable_curses", action="store_true", default=False,
         help="print plain report lines instead of updating one line in place on a terminal",
     )
+
+
+def options_from(cls: type, args: argparse.Namespace, **overrides: Any) -> Any:
+    """An options dataclass filled from the parsed arguments of the same names."""
+    values = {name: getattr(args, name) for name in cls.__dataclass_fields__ if hasattr(args, name)}
+    return cls(**(values | overrides))
 
 
 def comma_list(text: str | None) -> tuple[str, ...]:

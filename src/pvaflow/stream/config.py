@@ -137,8 +137,21 @@ def report_sections(text: str) -> tuple[str, ...]:
     return tuple(names)
 
 
+def check_common(options: ConsumerOptions | CollectorOptions) -> None:
+    """Checks shared by consumer and collector options."""
+    if options.metadata_channels:
+        raise ConfigError("--metadata-channels is not supported yet")
+    if options.skip_initial_updates < 0:
+        raise ConfigError(f"--skip-initial-updates must be >= 0, not {options.skip_initial_updates}")
+    if options.processor_file and not options.processor_class:
+        raise ConfigError("--processor-file needs --processor-class")
+    if options.report_period < 0 or options.runtime < 0:
+        raise ConfigError("--runtime and --report-period must not be negative")
+
+
 def check_options(options: ConsumerOptions) -> None:
     """Refuse invalid values and combinations with one line each."""
+    check_common(options)
     if options.input_mode not in INPUT_MODES:
         if options.input_mode in LATER_MODES:
             raise ConfigError(f"input mode '{options.input_mode}' is not supported yet (use pva or ca)")
@@ -147,12 +160,8 @@ def check_options(options: ConsumerOptions) -> None:
         if options.output_mode in LATER_MODES + ("pva",):
             raise ConfigError(f"output mode '{options.output_mode}' is not supported yet (use pvas)")
         raise ConfigError(f"unknown output mode '{options.output_mode}' (choose from pvas)")
-    if options.metadata_channels:
-        raise ConfigError("--metadata-channels is not supported yet")
     if options.n_consumers < 1:
         raise ConfigError(f"--n-consumers must be >= 1, not {options.n_consumers}")
-    if options.skip_initial_updates < 0:
-        raise ConfigError(f"--skip-initial-updates must be >= 0, not {options.skip_initial_updates}")
     if options.oid_offset < 0:
         raise ConfigError(f"--oid-offset must be >= 0 (0: derive it), not {options.oid_offset}")
     if options.accumulate_objects > 0 and options.receiver_queue_size < 0:
@@ -163,10 +172,6 @@ def check_options(options: ConsumerOptions) -> None:
         raise ConfigError(f"--n-distributor-sets must be >= 1, not {options.n_distributor_sets}")
     if options.n_distributor_sets > 1 and options.distributor_set is None:
         raise ConfigError("--n-distributor-sets > 1 needs --distributor-set")
-    if options.processor_file and not options.processor_class:
-        raise ConfigError("--processor-file needs --processor-class")
-    if options.report_period < 0 or options.runtime < 0:
-        raise ConfigError("--runtime and --report-period must not be negative")
 
 
 def consumer_config(options: ConsumerOptions, consumer_id: int) -> HostConfig:
@@ -247,18 +252,11 @@ def collector_config(options: CollectorOptions) -> HostConfig:
     """The checked configuration of a collector."""
     producers = parse_id_list(options.producer_id_list)
     spec = options.id_format_spec
-    if options.metadata_channels:
-        raise ConfigError("--metadata-channels is not supported yet")
+    check_common(options)
     if options.oid_offset < 1:
         raise ConfigError(f"--oid-offset must be >= 1, not {options.oid_offset}")
-    if options.skip_initial_updates < 0:
-        raise ConfigError(f"--skip-initial-updates must be >= 0, not {options.skip_initial_updates}")
     if options.collector_gap_wait <= 0:
         raise ConfigError(f"--collector-gap-wait must be > 0, not {options.collector_gap_wait}")
-    if options.processor_file and not options.processor_class:
-        raise ConfigError("--processor-file needs --processor-class")
-    if options.report_period < 0 or options.runtime < 0:
-        raise ConfigError("--runtime and --report-period must not be negative")
     cache_size = max(options.collector_cache_size, len(producers))
     if options.collector_cache_size < 0:
         cache_size = len(producers) * CACHE_SCALE
