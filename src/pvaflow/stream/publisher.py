@@ -30,16 +30,18 @@ class PvasPublisher:
     def __init__(self, server: pva.PvaServer | None, channel_name: str | None) -> None:
         self.server = server
         self.channel_name = channel_name
-        self.ready = False  # record created
+        self.ready = False  # prepare() has run (record created, or there is none to create)
         self.n_published = 0
         self.n_errors = 0
         self.error_kinds: set[str] = set()
 
     def prepare(self, processor: Any, first_object: pva.PvObject) -> None:
-        """Create the output record from the processor's output type (once)."""
-        if self.ready or not self.channel_name or self.server is None:
+        """Create the output record from the processor's output type (once; then ``ready``)."""
+        if self.ready:
             return
-        self.ready = True
+        self.ready = True  # also with no output channel: nothing left to prepare per object
+        if not self.channel_name or self.server is None:
+            return
         record = output_type(processor, first_object)
         if record is None:
             logger.info("processor defines no output type: %s is not created", self.channel_name)
