@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import NamedTuple
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 import numpy as np
 import pvaccess as pva
@@ -282,6 +283,36 @@ def replace_image_2d(
     if extra is not None:
         nt.set(extra)
     return nt
+
+
+# Python type of an attribute value -> the pvaccess scalar that holds it (bool before int: bool is an int)
+ATTRIBUTE_SCALARS: tuple[tuple[type, type], ...] = (
+    (bool, pva.PvBoolean),
+    (int, pva.PvLong),
+    (float, pva.PvDouble),
+    (str, pva.PvString),
+)
+
+
+def attribute_values(nt: pva.PvObject) -> dict[str, Any]:
+    """The NTNDArray's attributes as ``{name: value}`` (None for an attribute with an empty value)."""
+    values: dict[str, Any] = {}
+    for attribute in nt["attribute"]:
+        content = attribute["value"]
+        values[attribute["name"]] = content[0].get("value") if content and content[0] else None
+    return values
+
+
+def set_attributes(nt: pva.PvObject, values: Mapping[str, bool | int | float | str]) -> None:
+    """Add attributes to the NTNDArray, replacing those with the same names."""
+    new_attributes = []
+    for name, value in values.items():
+        scalar = next((pv_type for py_type, pv_type in ATTRIBUTE_SCALARS if isinstance(value, py_type)), None)
+        if scalar is None:
+            raise TypeError(f"attribute {name!r}: {type(value).__name__} values are not supported")
+        new_attributes.append(pva.NtAttribute(name, scalar(value)))
+    kept = [attribute for attribute in nt["attribute"] if attribute["name"] not in values]
+    nt["attribute"] = kept + new_attributes
 
 
 def time_stamp(seconds: float) -> dict[str, int]:

@@ -6,6 +6,7 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from .helpers import Recorder, control, get, wait_until
@@ -121,3 +122,38 @@ def test_collector_control_channel(start_process, wait_for_channel) -> None:
     assert control("col:control", "stop") == "stopping"
     assert collector.wait(20) == 0
     server.stop()
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.mark.timeout(180)
+def test_split_stitch_restores_every_frame_pixel_for_pixel(start_process, wait_for_channel) -> None:
+    """sim-server 3840x2160 -> split consumer -> 4 passthrough consumers -> stitching collector."""
+    collector = start_process("collector", "-pid", "1,2,3,4", "-ic", "tiles:*:out", "-sqs", "20",
+                              "-pf", str(EXAMPLES / "tile_stitcher.py"), "-pc", "TileStitcher",
+                              "-oc", "stitched:image", "-sc", "col:status", "-dc")
+    passthrough = start_process("consumer", "-ic", "split:tiles", "-oc", "tiles:*:out", "-sc", "tiles:*:status",
+                                "-nc", "4", "-du", "1", "-dt", "uniqueId", "-sqs", "20", "-dc")
+    splitter = start_process("consumer", "-ic", SOURCE, "-pf", str(EXAMPLES / "tile_splitter.py"),
+                             "-pc", "TileSplitter", "-pa", '{"tilesX": 2, "tilesY": 2}', "-oc", "split:tiles",
+                             "-sc", "split:status", "-sqs", "10", "-dc")
+    for name, child in [("col:status", collector), ("split:status", splitter)] + [
+        (f"tiles:{n}:status", passthrough) for n in range(1, 5)
+    ]:
+        wait_for_channel(name, child)
+    server = start_sim(start_process, wait_for_channel, "-nx", "3840", "-ny", "2160", "-nf", "8", "-cs", "4",
+                       "-fps", "2")
+    source = Recorder(SOURCE)
+    stitched = Recorder("stitched:image")
+    assert server.wait(60) == 0
+    assert stitched.wait_for(8, timeout=30) == list(range(1, 9))
+    originals = {image_id: image for image_id, image, _ in source.stop()}
+    assert sorted(originals) == list(range(1, 9))
+    for image_id, image, _ in stitched.stop():
+        assert image.shape == (2160, 3840)
+        assert np.array_equal(image, originals[image_id]), f"frame {image_id} differs after split and stitch"
+    wait_until(lambda: get("col:status")["userStats"]["nStitched"] == 8, what="8 frames stitched")
+    stats = get("col:status").toDict()
+    assert stats["userStats"]["nIncomplete"] == 0
+    assert stats["collectorStats"]["nCollected"] == 32

@@ -113,3 +113,13 @@ def test_stamp_sets_id_and_both_time_stamps() -> None:
     assert nt["uniqueId"] == 77
     assert nt["timeStamp"]["secondsPastEpoch"] == 1700000000
     assert nt["dataTimeStamp"]["nanoseconds"] == 250000000
+
+
+def test_attributes_are_added_replaced_and_read_back() -> None:
+    nt = ntnd.generate(1, np.zeros((2, 3), dtype=np.uint8))
+    ntnd.set_attributes(nt, {"FrameId": 7, "Motor": 1.5, "Name": "x", "Open": True})
+    ntnd.set_attributes(nt, {"FrameId": 8})
+    assert ntnd.attribute_values(nt) == {"ColorMode": 0, "Motor": 1.5, "Name": "x", "Open": True, "FrameId": 8}
+    assert ntnd.reshape(nt).color_mode == ntnd.COLOR_MODE_MONO
+    with pytest.raises(TypeError, match="'Bad': list values are not supported"):
+        ntnd.set_attributes(nt, {"Bad": [1]})

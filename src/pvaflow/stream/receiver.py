@@ -20,6 +20,8 @@ from typing import Any
 
 import pvaccess as pva
 
+from .callback_thread import keeping_thread_state
+
 logger = logging.getLogger(__name__)
 
 PROVIDERS = {"pva": pva.PVA, "ca": pva.CA}
@@ -41,7 +43,7 @@ class MonitorReceiver:
     def start(self, on_object: Callable[[pva.PvObject], None]) -> None:
         logger.debug("monitoring %s with request %s", self.channel_name, self.request)
         if self.queue is None:
-            self.channel.monitor(on_object, self.request)
+            self.channel.monitor(keeping_thread_state(on_object), self.request)
         else:
             self.channel.qMonitor(self.queue, self.request)
 
@@ -134,8 +136,9 @@ class CollectingReceiver:
         self.reset_stats()
 
     def start(self, on_object: Callable[[pva.PvObject], None]) -> None:
+        on_update = keeping_thread_state(self._on_update)
         for producer, channel in self.channels.items():
-            channel.monitor(functools.partial(self._on_update, producer), self.request)
+            channel.monitor(functools.partial(on_update, producer), self.request)
 
     def _on_update(self, producer: int, pv: pva.PvObject) -> None:
         with self.lock:
