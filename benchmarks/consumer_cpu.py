@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import signal
 import statistics
 import subprocess
@@ -23,14 +22,13 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-import pvaccess as pva
+from harness import processed_count, pvapy_tool, tree_cpu, wait_for
 
 from pvaflow.loopback import loopback_env, server_env
 
 SOURCE = "bench:image"
 START_DELAY = 4.0
 SECONDS_PER_RUN = 5.0
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 SERVER_QUEUE = 20  # record[queueSize=N] for every client: absorbs scheduling jitter on 2 cores
 BARE_MONITOR = """
 import sys, time, pvaccess as pva
@@ -75,49 +73,15 @@ def consumer_command(tool: str, consumers: int) -> list[str]:
     if tool == "pvaflow":
         return [sys.executable, "-m", "pvaflow", "consumer", *common]
     if tool == "pvapy":
-        return [shutil.which("pvapy-hpc-consumer", path=os.path.dirname(sys.executable)), *common,
+        return [pvapy_tool("pvapy-hpc-consumer"), *common,
                 "-pc", "pvapy.hpc.userDataProcessor.UserDataProcessor"]
     return [sys.executable, "-c", BARE_MONITOR, SOURCE, str(SERVER_QUEUE)]
 
 
-def wait_for(channel_name: str, timeout: float = 20.0) -> None:
-    channel = pva.Channel(channel_name)
-    channel.setTimeout(0.5)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            channel.get("field()")
-            return
-        except pva.PvaException:
-            continue
-    raise RuntimeError(f"{channel_name} not ready")
-
-
-def processed_count(tool: str, consumers: int, bare_output: str) -> int:
+def processed_total(tool: str, consumers: int, bare_output: str) -> int:
     if tool == "bare":
         return int(bare_output.strip().splitlines()[-1]) - 1  # minus the initial update
-    total = 0
-    for consumer_id in range(1, consumers + 1):
-        channel = pva.Channel(f"bench:{consumer_id}:status")
-        channel.setTimeout(5)
-        total += channel.get("field(processorStats)")["processorStats"]["nProcessed"]
-    return total
-
-
-def tree_cpu(pid: int) -> float:
-    """CPU seconds used so far by ``pid`` and its descendants (from /proc)."""
-    total = 0.0
-    pending = [pid]
-    while pending:
-        current = pending.pop()
-        try:
-            fields = open(f"/proc/{current}/stat").read().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
-            for task in os.listdir(f"/proc/{current}/task"):
-                pending += [int(child) for child in open(f"/proc/{current}/task/{task}/children").read().split()]
-        except (OSError, IndexError, ValueError):
-            continue
-    return total
+    return sum(processed_count(f"bench:{consumer_id}:status") for consumer_id in range(1, consumers + 1))
 
 
 def measure(tool: str, size: int, consumers: int, rate: float) -> Run:
@@ -141,12 +105,12 @@ def measure(tool: str, size: int, consumers: int, rate: float) -> Run:
         sim.wait()
         time.sleep(2.5)  # let the last frames drain and the status refresh
         cpu = tree_cpu(consumer.pid) - cpu_before
-        processed = processed_count(tool, consumers, "") if tool != "bare" else 0
+        processed = processed_total(tool, consumers, "") if tool != "bare" else 0
         consumer.send_signal(signal.SIGINT)
         consumer.wait(30)
         if tool == "bare":
             output.seek(0)
-            processed = processed_count(tool, consumers, output.read())
+            processed = processed_total(tool, consumers, output.read())
     return Run(tool, size, consumers, rate, sent, processed, cpu)
 
 
@@ -186,7 +150,7 @@ def main() -> int:
     args = parser.parse_args()
     os.environ.update(loopback_env())
     tools = ["bare", "pvaflow"]
-    if shutil.which("pvapy-hpc-consumer", path=os.path.dirname(sys.executable)):
+    if pvapy_tool("pvapy-hpc-consumer"):
         tools.append("pvapy")
     cpu_table({512: 1000, 2048: 50}, tools, repeats=1 if args.quick else 3)
     if not args.quick:

@@ -265,3 +265,12 @@ def test_distributor_works_on_a_consumer_output(start_process, wait_for_channel)
     first, second = (output.ids for output in outputs)
     assert sorted(first + second) == list(range(1, 41))
     assert len(first) == len(second) == 20
+
+
+def test_output_is_served_before_the_first_object_when_its_type_is_known(start_process, wait_for_channel) -> None:
+    """A processor whose getOutputPvObjectType needs no input object: the output channel exists at start."""
+    splitter = Path(__file__).resolve().parents[2] / "examples" / "tile_splitter.py"
+    consumer = start_process("consumer", "-ic", "nobody:image", "-pf", str(splitter), "-pc", "TileSplitter",
+                             "-oc", "early:out", "-dc")
+    wait_for_channel("early:out", consumer)  # no input channel exists, so no object has arrived
+    assert get("early:out")["uniqueId"] == 0

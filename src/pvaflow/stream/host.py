@@ -298,6 +298,7 @@ class Host:
             except Exception as ex:  # noqa: BLE001
                 raise ProcessorLoadError(f"{location(ex)}: processor start() failed: {describe(ex)}") from ex
             self.counters = ProcessorCounters()
+            self.publisher.prepare_at_start(self.processor)
         self.receiver.start(self.handle_object)
 
     def take_from_queue(self) -> None:

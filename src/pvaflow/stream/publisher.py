@@ -35,14 +35,30 @@ class PvasPublisher:
         self.n_errors = 0
         self.error_kinds: set[str] = set()
 
-    def prepare(self, processor: Any, first_object: pva.PvObject) -> None:
+    def prepare_at_start(self, processor: Any) -> None:
+        """Create the output record at once if the processor defines its type without an input object.
+
+        Clients can then connect to the output before the first object; other
+        processors (the base class passes the input type through) wait for it.
+        """
+        if self.ready or not self.channel_name or self.server is None:
+            return
+        try:
+            record = output_type(processor, None)
+        except Exception:  # noqa: BLE001 (the type needs an input object: wait for the first one)
+            return
+        if record is not None:
+            self.prepare(processor, None, record)
+
+    def prepare(self, processor: Any, first_object: pva.PvObject | None, record: pva.PvObject | None = None) -> None:
         """Create the output record from the processor's output type (once; then ``ready``)."""
         if self.ready:
             return
         self.ready = True  # also with no output channel: nothing left to prepare per object
         if not self.channel_name or self.server is None:
             return
-        record = output_type(processor, first_object)
+        if record is None:
+            record = output_type(processor, first_object)
         if record is None:
             logger.info("processor defines no output type: %s is not created", self.channel_name)
             self.channel_name = None

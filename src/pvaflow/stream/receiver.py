@@ -12,7 +12,6 @@ from __future__ import annotations
 import collections
 import functools
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from .callback_thread import keeping_thread_state
 logger = logging.getLogger(__name__)
 
 PROVIDERS = {"pva": pva.PVA, "ca": pva.CA}
+IDLE_POLL_SECONDS = 0.002  # the collector's host looks for new objects this often when it has none
 
 
 class MonitorReceiver:
@@ -127,7 +127,10 @@ class CollectingReceiver:
         self.cache = cache
         self.object_id_field = object_id_field
         self.channels = {producer: pva.Channel(name) for producer, name in channel_names.items()}
-        self.queue: queue.Queue = queue.Queue(maxsize=queue_size)
+        # filled by monitor threads without waking the host (deque appends are atomic); the host
+        # thread drains it in batches, every IDLE_POLL_SECONDS at most when it is idle
+        self.queue: collections.deque = collections.deque()
+        self.queue_size = queue_size
         self.ready: collections.deque = collections.deque()
         self.skip_initial = skip_initial
         self.lock = threading.Lock()  # counters written by monitor threads
@@ -148,11 +151,10 @@ class CollectingReceiver:
                 if self.first_initial is None:
                     self.first_initial = pv.copy()
                 return
-        try:
-            self.queue.put_nowait(pv.copy())
-        except queue.Full:
-            with self.lock:
+            if self.queue_size and len(self.queue) >= self.queue_size:
                 self.rejected[producer] += 1
+                return
+        self.queue.append(pv.copy())
 
     def stop(self) -> None:
         for channel in self.channels.values():
@@ -164,20 +166,21 @@ class CollectingReceiver:
     def get(self, timeout: float) -> pva.PvObject | None:
         if self.ready:
             return self.ready.popleft()
-        try:
-            pv = self.queue.get(timeout=timeout) if timeout > 0 else self.queue.get_nowait()
-            now = time.monotonic()
+        if not self.queue and timeout > 0:
+            time.sleep(min(timeout, IDLE_POLL_SECONDS))
+        now = time.monotonic()
+        inbound = self.queue
+        while inbound:
+            pv = inbound.popleft()
             try:
                 self.ready.extend(self.cache.add(int(pv[self.object_id_field]), pv, now))
             except Exception:  # noqa: BLE001 (no id field: counted, dropped)
                 self.n_errors += 1
-        except queue.Empty:
-            pass
-        self.ready.extend(self.cache.release(time.monotonic()))
+        self.ready.extend(self.cache.release(now))
         return self.ready.popleft() if self.ready else None
 
     def queued(self) -> int:
-        return self.queue.qsize() + len(self.ready)
+        return len(self.queue) + len(self.ready)
 
     def seconds_since_put(self) -> float:
         return 0.0

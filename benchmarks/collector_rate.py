@@ -1,0 +1,183 @@
+"""Collector: pvaflow collector vs pvapy-hpc-collector on the same producers.
+
+The sim-server publishes 512x512 uint8 frames; four passthrough producers
+(`pvaflow consumer -nc 4 -du 1`) split them; then one collector (ours or
+pvaPy's, in turn, with the same options) gathers the four producers,
+restores the order and publishes. This process monitors the collector's
+output (ids only), checks that they are strictly increasing and counts
+them. Reported per run: frames in order at the output, the collector's CPU
+per frame, and the highest rate tried at which every frame came out in
+order. Loopback only.
+
+    .venv/bin/python benchmarks/collector_rate.py                   # rates 1000..4000 fps, 5 s each
+    .venv/bin/python benchmarks/collector_rate.py --rates 1000,2000 --runtime 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+import pvaccess as pva
+from harness import processed_count, pvapy_tool, tree_cpu, wait_for
+
+from pvaflow.loopback import loopback_env, server_env
+
+SOURCE = "bench:image"
+PRODUCERS = "bench:p:*:out"
+OUTPUT = "bench:col:out"
+STATUS = "bench:col:status"
+N_PRODUCERS = 4
+START_DELAY = 6.0
+QUEUE = "100"  # server queue size for producers and collectors
+CACHE = "100"  # collector cache size
+
+
+@dataclass
+class Run:
+    tool: str
+    rate: float
+    sent: int
+    processed: int
+    in_order: int
+    out_of_order: int
+    cpu: float
+    drain: float  # seconds from the source's end until the collector stopped processing
+
+    @property
+    def complete(self) -> bool:
+        return self.in_order >= self.sent and self.out_of_order == 0
+
+    @property
+    def cpu_per_frame_us(self) -> float:
+        return self.cpu / self.processed * 1e6 if self.processed else float("nan")
+
+
+class OrderCheck:
+    """Monitors the collector's output ids; counts those that came in increasing order."""
+
+    def __init__(self, channel_name: str) -> None:
+        self.last_id = 0
+        self.in_order = 0
+        self.out_of_order = 0
+        self.lock = threading.Lock()
+        self.channel = pva.Channel(channel_name)
+        self.channel.monitor(self.on_update, "record[queueSize=20000]field(uniqueId)")
+
+    def on_update(self, pv: pva.PvObject) -> None:
+        object_id = pv["uniqueId"]
+        if object_id == 0:
+            return  # the record's initial value
+        with self.lock:
+            if object_id > self.last_id:
+                self.in_order += 1
+            else:
+                self.out_of_order += 1
+            self.last_id = object_id
+
+    def stop(self) -> tuple[int, int]:
+        self.channel.stopMonitor()
+        with self.lock:
+            return self.in_order, self.out_of_order
+
+
+def wait_for_drain(settle: float = 2.0, timeout: float = 120.0) -> int:
+    """The collector's processed count once unchanged for ``settle`` seconds (the status refreshes each second)."""
+    deadline = time.monotonic() + timeout
+    last = processed_count(STATUS)
+    while time.monotonic() < deadline:
+        time.sleep(settle)
+        current = processed_count(STATUS)
+        if current == last:
+            return current
+        last = current
+    return last
+
+
+def collector_command(tool: str) -> list[str]:
+    common = ["-pid", f"range(1,{N_PRODUCERS + 1})", "-ic", PRODUCERS, "-oc", OUTPUT, "-sc", STATUS,
+              "-sqs", QUEUE, "-ccs", CACHE, "-dc"]
+    if tool == "pvaflow":
+        return [sys.executable, "-m", "pvaflow", "collector", *common]
+    return [pvapy_tool("pvapy-hpc-collector"), *common, "-pc", "pvapy.hpc.userDataProcessor.UserDataProcessor"]
+
+
+def start(command: list[str]) -> subprocess.Popen:
+    return subprocess.Popen(command, env=server_env(dict(os.environ)), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def measure(tool: str, rate: float, runtime: float) -> Run:
+    """CPU is counted from just before the first frame to after the last (start-up excluded)."""
+    sent = int(rate * runtime)
+    sim = start([sys.executable, "-m", "pvaflow", "sim-server", "-cn", SOURCE, "-nx", "512", "-ny", "512",
+                 "-fps", str(rate), "-nf", str(sent), "-cs", "100", "-std", str(START_DELAY), "-shd", "3",
+                 "-rp", "0", "-dc"])
+    started = time.monotonic()
+    producers = collector = None
+    try:
+        wait_for(SOURCE)
+        producers = start([sys.executable, "-m", "pvaflow", "consumer", "-ic", SOURCE, "-oc", PRODUCERS,
+                           "-nc", str(N_PRODUCERS), "-du", "1", "-sqs", QUEUE, "-dc"])
+        for producer in range(1, N_PRODUCERS + 1):
+            wait_for(PRODUCERS.replace("*", str(producer)))
+        collector = start(collector_command(tool))
+        wait_for(STATUS)
+        wait_for(OUTPUT)
+        order = OrderCheck(OUTPUT)
+        time.sleep(max(0.0, started + START_DELAY - 0.5 - time.monotonic()))
+        cpu_before = tree_cpu(collector.pid)
+        sim.wait()
+        drain_started = time.monotonic()
+        processed = wait_for_drain()
+        drain = time.monotonic() - drain_started
+        cpu = tree_cpu(collector.pid) - cpu_before
+        in_order, out_of_order = order.stop()
+    finally:
+        for process in (collector, producers, sim):
+            if process is not None:
+                stop(process)
+    return Run(tool, rate, sent, processed, in_order, out_of_order, cpu, drain)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rates", default="1000,2000,3000,4000", help="frame rates to try, in order")
+    parser.add_argument("--runtime", type=float, default=5.0, help="seconds of frames per run")
+    args = parser.parse_args()
+    os.environ.update(loopback_env())
+    tools = ["pvaflow"] + (["pvapy"] if pvapy_tool("pvapy-hpc-collector") else [])
+    rates = [float(rate) for rate in args.rates.split(",")]
+    print(f"{N_PRODUCERS} producers, 512x512 uint8, {args.runtime:g} s per run")
+    print(f"{'tool':8} {'rate':>6} {'processed':>9} {'in order/sent':>15} {'out of order':>13} {'us/frame':>9} "
+          f"{'drain s':>8}")
+    best: dict[str, float] = {}
+    for rate in rates:
+        for tool in tools:
+            run = measure(tool, rate, args.runtime)
+            print(f"{tool:8} {rate:6g} {run.processed:9d} {run.in_order:7d}/{run.sent:<7d} {run.out_of_order:13d} "
+                  f"{run.cpu_per_frame_us:9.0f} {run.drain:8.1f}", flush=True)
+            if run.complete:
+                best[tool] = max(best.get(tool, 0.0), rate)
+    for tool in tools:
+        print(f"  {tool}: every frame in order up to {best.get(tool, 0):g} fps (of the rates tried)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""What the benchmarks share: waiting for a channel, CPU time of a process tree, pvaPy's tools."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+
+import pvaccess as pva
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def wait_for(channel_name: str, timeout: float = 20.0) -> None:
+    """Return once ``channel_name`` answers a get; RuntimeError after ``timeout`` seconds."""
+    channel = pva.Channel(channel_name)
+    channel.setTimeout(0.5)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            channel.get("field()")
+            return
+        except pva.PvaException:
+            continue
+    raise RuntimeError(f"{channel_name} not ready")
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds used so far by ``pid`` and its descendants (from /proc)."""
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = open(f"/proc/{current}/stat").read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+            for task in os.listdir(f"/proc/{current}/task"):
+                pending += [int(child) for child in open(f"/proc/{current}/task/{task}/children").read().split()]
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+def pvapy_tool(name: str) -> str | None:
+    """Path of one of pvaPy's command-line tools installed beside this Python, or None."""
+    return shutil.which(name, path=os.path.dirname(sys.executable))
+
+
+def processed_count(status_channel: str) -> int:
+    """``processorStats.nProcessed`` from a pvaflow or pvaPy status channel."""
+    channel = pva.Channel(status_channel)
+    channel.setTimeout(5)
+    return channel.get("field(processorStats)")["processorStats"]["nProcessed"]
