@@ -92,10 +92,13 @@ class ReorderCache:
         return released
 
     def _remember(self, object_id: int) -> None:
-        """Keep the last released ids (a window of 2 x capacity) to tell duplicates from late ids."""
+        """Keep the last released ids (between capacity and 2 x capacity of them) to tell duplicates from late ids.
+
+        Pruned down to the last ``capacity`` ids when it holds twice that: the cost stays O(1) per id.
+        """
         self.released_recently.add(object_id)
         if len(self.released_recently) > 2 * self.capacity:
-            floor = object_id - 2 * self.capacity * self.step
+            floor = object_id - self.capacity * self.step
             self.released_recently = {i for i in self.released_recently if i > floor}
 
     def counts(self) -> dict[str, int]:
