@@ -13,6 +13,8 @@ from .errors import (
     PvaflowError,
 )
 from .processor import UserDataProcessor
+from .processors.hdf5_writer import Hdf5AdImageWriter
+from .processors.output_file import AdOutputFileProcessor
 
 try:
     __version__ = version("pvaflow")
@@ -21,10 +23,12 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 
 __all__ = [
     "AdImageProcessor",
+    "AdOutputFileProcessor",
     "ChannelError",
     "CodecUnavailableError",
     "ConfigError",
     "FrameFormatError",
+    "Hdf5AdImageWriter",
     "IntegrityError",
     "ProcessorLoadError",
     "PvaflowError",

@@ -22,10 +22,19 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_PROCESSOR = "pvaflow.processor.UserDataProcessor"
 
+# built-in processors by class name alone (-pc AdOutputFileProcessor)
+BUILTINS = {
+    "UserDataProcessor": "pvaflow.processor.UserDataProcessor",
+    "AdImageProcessor": "pvaflow.ad_image_processor.AdImageProcessor",
+    "AdOutputFileProcessor": "pvaflow.processors.output_file.AdOutputFileProcessor",
+    "Hdf5AdImageWriter": "pvaflow.processors.hdf5_writer.Hdf5AdImageWriter",
+}
 # pvaPy class paths users copy from its documentation -> ours
 PVAPY_ALIASES = {
-    "pvapy.hpc.userDataProcessor.UserDataProcessor": "pvaflow.processor.UserDataProcessor",
-    "pvapy.hpc.adImageProcessor.AdImageProcessor": "pvaflow.ad_image_processor.AdImageProcessor",
+    "pvapy.hpc.userDataProcessor.UserDataProcessor": BUILTINS["UserDataProcessor"],
+    "pvapy.hpc.adImageProcessor.AdImageProcessor": BUILTINS["AdImageProcessor"],
+    "pvapy.hpc.adOutputFileProcessor.AdOutputFileProcessor": BUILTINS["AdOutputFileProcessor"],
+    "pvapy.hpc.hdf5AdImageWriter.Hdf5AdImageWriter": BUILTINS["Hdf5AdImageWriter"],
 }
 PVAPY_PREFIX = "pvapy."
 HOST_CALLED_METHODS = (
@@ -66,7 +75,7 @@ def _module_from_file(path: str) -> Any:
 
 
 def _resolve_dotted(class_path: str) -> tuple[Any, str, str]:
-    class_path = PVAPY_ALIASES.get(class_path, class_path)
+    class_path = PVAPY_ALIASES.get(class_path) or BUILTINS.get(class_path, class_path)
     if class_path.startswith(PVAPY_PREFIX):
         raise ProcessorLoadError(
             f"{class_path} has no pvaflow equivalent yet (aliases: {', '.join(sorted(PVAPY_ALIASES))})"
@@ -74,7 +83,8 @@ def _resolve_dotted(class_path: str) -> tuple[Any, str, str]:
     module_name, _, class_name = class_path.rpartition(".")
     if not module_name:
         raise ProcessorLoadError(
-            f"processor class '{class_path}' needs --processor-file, or a module.Class path"
+            f"processor class '{class_path}' needs --processor-file, or a module.Class path "
+            f"(built-in classes: {', '.join(BUILTINS)})"
         )
     try:
         module = importlib.import_module(module_name)

@@ -1,0 +1,1 @@
+"""Writing frames to files: safe names, atomic writes, image formats."""

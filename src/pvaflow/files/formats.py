@@ -1,0 +1,104 @@
+"""Image file formats, chosen by file extension.
+
+=============  =========  ==========================================  =========
+extension      library    dtypes                                      colour
+=============  =========  ==========================================  =========
+.tif, .tiff    tifffile   all ten NTNDArray dtypes                    yes
+.png           Pillow     uint8; uint16 mono                          uint8
+.jpg, .jpeg    Pillow     uint8 (lossy, quality 95)                   yes
+.bmp           Pillow     uint8                                       yes
+.npy           numpy      all                                         yes
+.bin           numpy      all: raw C-order bytes, native byte order   yes
+=============  =========  ==========================================  =========
+
+Colour images are (ny, nx, 3) arrays whatever the NTNDArray colour mode.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from ..errors import ConfigError
+
+ALL_DTYPES = frozenset(np.dtype(name) for name in (
+    "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64", "float32", "float64",
+))
+UINT8 = frozenset({np.dtype("uint8")})
+JPEG_QUALITY = 95
+
+
+def _module(name: str, package: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        raise ConfigError(f"writing this format needs the {package} package: pip install 'pvaflow[files]'") from None
+
+
+def _write_tiff(file: BinaryIO, image: np.ndarray) -> None:
+    tifffile = _module("tifffile", "tifffile")
+    photometric = "rgb" if image.ndim == 3 else "minisblack"
+    tifffile.imwrite(file, image, photometric=photometric)
+
+
+def _pillow_writer(pillow_format: str, **options: Any) -> Callable[[BinaryIO, np.ndarray], None]:
+    def write(file: BinaryIO, image: np.ndarray) -> None:
+        pil_image = _module("PIL.Image", "Pillow")
+        pil_image.fromarray(image).save(file, format=pillow_format, **options)
+
+    return write
+
+
+def _write_npy(file: BinaryIO, image: np.ndarray) -> None:
+    np.save(file, image, allow_pickle=False)
+
+
+def _write_raw(file: BinaryIO, image: np.ndarray) -> None:
+    file.write(memoryview(np.ascontiguousarray(image)).cast("B"))
+
+
+@dataclass(frozen=True)
+class ImageFormat:
+    name: str
+    write: Callable[[BinaryIO, np.ndarray], None]
+    dtypes: frozenset
+    colour_dtypes: frozenset
+    lossy: bool = False
+
+    def check(self, dtype: np.dtype, colour: bool) -> None:
+        """ConfigError when this format cannot hold images of ``dtype`` (colour or mono)."""
+        allowed = self.colour_dtypes if colour else self.dtypes
+        if np.dtype(dtype) not in allowed:
+            kind = "colour" if colour else "mono"
+            names = ", ".join(sorted(str(d) for d in allowed)) or "none"
+            raise ConfigError(f"{self.name} cannot hold {kind} {np.dtype(dtype)} images (it takes {names})")
+
+
+TIFF = ImageFormat("TIFF", _write_tiff, ALL_DTYPES, ALL_DTYPES)
+JPEG = ImageFormat("JPEG", _pillow_writer("JPEG", quality=JPEG_QUALITY), UINT8, UINT8, lossy=True)
+FORMATS: dict[str, ImageFormat] = {
+    ".tif": TIFF,
+    ".tiff": TIFF,
+    ".png": ImageFormat("PNG", _pillow_writer("PNG"), UINT8 | {np.dtype("uint16")}, UINT8),
+    ".jpg": JPEG,
+    ".jpeg": JPEG,
+    ".bmp": ImageFormat("BMP", _pillow_writer("BMP"), UINT8, UINT8),
+    ".npy": ImageFormat("NPY", _write_npy, ALL_DTYPES, ALL_DTYPES),
+    ".bin": ImageFormat("raw binary", _write_raw, ALL_DTYPES, ALL_DTYPES),
+}
+
+
+def format_for(name: str | Path) -> ImageFormat:
+    """The format for a file name's extension; ConfigError for an unknown one."""
+    extension = Path(name).suffix.lower()
+    try:
+        return FORMATS[extension]
+    except KeyError:
+        known = ", ".join(sorted(FORMATS))
+        raise ConfigError(f"unknown file extension {extension or '(none)'!r} in {str(name)!r}: use one of {known}") \
+            from None

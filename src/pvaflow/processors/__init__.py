@@ -1,0 +1,1 @@
+"""Built-in processors: file output (AdOutputFileProcessor, Hdf5AdImageWriter)."""

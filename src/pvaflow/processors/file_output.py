@@ -1,0 +1,141 @@
+"""What the file-writing processors share: directory and name configuration, accounting, stats.
+
+Config keys (all changeable at runtime through ``configure()``):
+
+- ``outputDirectory``: where files go (created if missing);
+- ``outputFileNameFormat``: a Python format with the fields ``uniqueId``,
+  ``frameId``, ``objectId`` (all the frame's id), ``processorId`` and any
+  NTNDArray attribute name; the names it gives must stay inside the
+  directory (absolute paths and ``..`` are refused);
+- ``objectIdOffset``: id step between consecutive frames of this processor,
+  for counting missed frames (ids skipped in the input; default 1).
+
+A write that fails (disk full, permission denied, a name field the frame
+lacks) is counted in ``nErrors`` and raised as one line for the host to log
+and count; the next frame is written as soon as the disk has room again.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pvaccess as pva
+
+from .. import ntnd
+from ..ad_image_processor import AdImageProcessor
+from ..errors import ConfigError
+from ..files.naming import FRAME_FIELDS, check_name_format, field_names, file_path
+from ..stream.accounting import MissedObjects
+
+
+class FileOutputProcessor(AdImageProcessor):
+    """Base of the file writers; subclasses implement ``save()`` and may check names in ``check_name()``."""
+
+    BYTES_IN_MEGABYTE = 1000000
+    DEFAULT_OUTPUT_DIRECTORY = "."
+    DEFAULT_OUTPUT_FILE_NAME_FORMAT = "{uniqueId:06}.{processorId}.tiff"
+    MISSED_STAT = "nMissedFiles"  # the stats name of frames missed in the input
+    NAME_FIELDS = FRAME_FIELDS  # fields the host fills in; other names are NTNDArray attributes
+
+    def __init__(self, configDict: dict[str, Any] | None = None) -> None:  # noqa: N803
+        super().__init__(configDict)
+        self.outputDirectory = self.DEFAULT_OUTPUT_DIRECTORY
+        self.outputFileNameFormat = self.DEFAULT_OUTPUT_FILE_NAME_FORMAT
+        self.objectIdOffset = 1
+        self.needs_attributes = False
+        self.missed = MissedObjects()
+        self.resetStats()
+        self.configure(dict(configDict or {}))
+
+    # --- configuration ------------------------------------------------------
+    def configure(self, configDict: dict[str, Any]) -> None:  # noqa: N803
+        """Check every given key first, then apply them together (a bad value changes nothing)."""
+        directory = configDict.get("outputDirectory", self.outputDirectory)
+        if not isinstance(directory, str) or not directory:
+            raise ConfigError(f"outputDirectory must be a non-empty string, not {directory!r}")
+        name_format = configDict.get("outputFileNameFormat", self.outputFileNameFormat)
+        self.check_name(check_name_format(name_format))
+        offset = configDict.get("objectIdOffset", self.objectIdOffset)
+        if not isinstance(offset, int) or isinstance(offset, bool) or offset < 1:
+            raise ConfigError(f"objectIdOffset must be an integer >= 1, not {offset!r}")
+        self.outputDirectory = directory
+        self.outputFileNameFormat = name_format
+        self.needs_attributes = bool(field_names(name_format) - self.NAME_FIELDS)
+        if offset != self.objectIdOffset:
+            self.objectIdOffset = offset
+            self.missed.configure(offset)
+
+    def check_name(self, sample_name: str) -> None:
+        """ConfigError if files named like ``sample_name`` cannot be written (subclasses: the extension)."""
+
+    def path_for(self, frame_id: int, pvObject: pva.PvObject, **fields: Any) -> Path:  # noqa: N803
+        """The file for a frame: the name format filled with the frame's id, attributes and ``fields``."""
+        values = ntnd.attribute_values(pvObject) if self.needs_attributes else {}
+        values.update(uniqueId=frame_id, frameId=frame_id, objectId=frame_id, processorId=self.processorId, **fields)
+        try:
+            return file_path(Path(self.outputDirectory), self.outputFileNameFormat, values)
+        except KeyError as ex:
+            raise ConfigError(f"outputFileNameFormat needs {ex.args[0]!r}, which frame {frame_id} lacks") from None
+
+    # --- processing ---------------------------------------------------------
+    def process(self, pvObject: pva.PvObject) -> pva.PvObject:  # noqa: N803
+        started = time.perf_counter()
+        frame_id, image, _, _, _, color_mode, _ = self.reshapeNtNdArray(pvObject)
+        if image is None:
+            return pvObject
+        self.nMissed += self.missed.observe(frame_id)
+        try:
+            self.nBytesSaved += self.save(frame_id, image, color_mode, pvObject)
+        except (OSError, ConfigError):
+            self.nErrors += 1
+            raise
+        finally:
+            self.fileProcessingTime += time.perf_counter() - started
+            self.lastFrameProcessedTime = time.time()
+        self.updateOutputChannel(pvObject)
+        return pvObject
+
+    def save(self, frame_id: int, image: np.ndarray, color_mode: int, pvObject: pva.PvObject) -> int:  # noqa: N803
+        """Write one frame; the number of bytes that reached files."""
+        raise NotImplementedError
+
+    # --- statistics ---------------------------------------------------------
+    def resetStats(self) -> None:  # noqa: N802
+        self.nFilesSaved = 0
+        self.nBytesSaved = 0
+        self.nMissed = 0
+        self.nErrors = 0
+        self.fileProcessingTime = 0.0
+        self.lastFileProcessedTime = 0.0
+        self.lastFrameProcessedTime = 0.0
+        self.missed.reset()
+
+    def getStats(self) -> dict[str, Any]:  # noqa: N802
+        seconds = self.fileProcessingTime
+        return {
+            "nFilesSaved": self.nFilesSaved,
+            "nBytesSaved": self.nBytesSaved,
+            self.MISSED_STAT: self.nMissed,
+            "nErrors": self.nErrors,
+            "fileProcessingTime": seconds,
+            "fileProcessingRate": self.nFilesSaved / seconds if seconds > 0 else 0.0,
+            "dataStorageRateMBps": self.nBytesSaved / seconds / self.BYTES_IN_MEGABYTE if seconds > 0 else 0.0,
+            "lastFileProcessedTime": self.lastFileProcessedTime,
+            "lastFrameProcessedTime": self.lastFrameProcessedTime,
+        }
+
+    def getStatsPvaTypes(self) -> dict[str, Any]:  # noqa: N802
+        return {
+            "nFilesSaved": pva.UINT,
+            "nBytesSaved": pva.ULONG,
+            self.MISSED_STAT: pva.UINT,
+            "nErrors": pva.UINT,
+            "fileProcessingTime": pva.DOUBLE,
+            "fileProcessingRate": pva.DOUBLE,
+            "dataStorageRateMBps": pva.DOUBLE,
+            "lastFileProcessedTime": pva.DOUBLE,
+            "lastFrameProcessedTime": pva.DOUBLE,
+        }

@@ -1,0 +1,283 @@
+"""AdOutputFileProcessor and Hdf5AdImageWriter without a stream: formats, names, errors, HDF5 layout."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+from pvaflow import AdOutputFileProcessor, ConfigError, Hdf5AdImageWriter, ntnd
+from pvaflow.files.formats import FORMATS
+from pvaflow.stream.loader import load_processor_class
+
+DTYPES = [np.dtype(name) for name in ntnd.DATATYPE_NAMES]
+READERS = {
+    ".tiff": tifffile.imread,
+    ".png": lambda path: np.asarray(Image.open(path)),
+    ".jpg": lambda path: np.asarray(Image.open(path)),
+    ".bmp": lambda path: np.asarray(Image.open(path)),
+    ".npy": np.load,
+}
+
+
+def frame(image_id: int, image: np.ndarray, mode: int = ntnd.COLOR_MODE_MONO, **attributes):
+    nt = ntnd.generate(image_id, image, mode)
+    if attributes:
+        ntnd.set_attributes(nt, attributes)
+    return nt
+
+
+def sample(dtype: np.dtype, colour: bool = False) -> np.ndarray:
+    shape = (5, 7, 3) if colour else (5, 7)
+    image = (np.arange(np.prod(shape)).reshape(shape) % 100).astype(dtype)
+    info = np.finfo(dtype) if dtype.kind == "f" else np.iinfo(dtype)
+    image.flat[0], image.flat[-1] = info.min, info.max
+    return image
+
+
+def writer(tmp_path: Path, name_format: str, **config) -> AdOutputFileProcessor:
+    processor = AdOutputFileProcessor({"outputDirectory": str(tmp_path / "out"), "outputFileNameFormat": name_format,
+                                       **config})
+    processor.processorId = 1
+    return processor
+
+
+def supported() -> list[tuple[str, np.dtype, bool]]:
+    cases = []
+    for extension in READERS:
+        image_format = FORMATS[extension]
+        cases += [(extension, dtype, False) for dtype in DTYPES if dtype in image_format.dtypes]
+        cases += [(extension, dtype, True) for dtype in DTYPES if dtype in image_format.colour_dtypes]
+    return cases
+
+
+@pytest.mark.parametrize(("extension", "dtype", "colour"), supported(), ids=str)
+def test_every_format_round_trips_every_dtype_it_supports(tmp_path, extension, dtype, colour) -> None:
+    image = sample(dtype, colour)
+    processor = writer(tmp_path, "{uniqueId:04}.{processorId}" + extension)
+    processor.process(frame(7, image, ntnd.COLOR_MODE_RGB1 if colour else ntnd.COLOR_MODE_MONO))
+    back = READERS[extension](tmp_path / "out" / f"0007.1{extension}")
+    assert back.shape == image.shape and back.dtype == image.dtype
+    if FORMATS[extension].lossy:
+        assert np.abs(back.astype(float) - image.astype(float)).mean() < 20  # JPEG: close, not exact
+    else:
+        np.testing.assert_array_equal(back, image)
+    assert processor.getStats()["nFilesSaved"] == 1
+    assert processor.getStats()["nBytesSaved"] == (tmp_path / "out" / f"0007.1{extension}").stat().st_size
+
+
+def test_raw_binary_is_the_c_order_bytes(tmp_path) -> None:
+    image = sample(np.dtype("uint16"))
+    writer(tmp_path, "{uniqueId}.bin").process(frame(3, image))
+    assert (tmp_path / "out" / "3.bin").read_bytes() == image.tobytes()
+
+
+def test_names_use_ids_processor_id_and_attributes(tmp_path) -> None:
+    processor = writer(tmp_path, "{Scan}/{frameId:03}-{objectId}-p{processorId}.npy")
+    processor.process(frame(12, sample(np.dtype("uint8")), Scan="s7"))
+    assert (tmp_path / "out" / "s7" / "012-12-p1.npy").is_file()
+    with pytest.raises(ConfigError, match="needs 'Scan', which frame 13 lacks"):
+        processor.process(frame(13, sample(np.dtype("uint8"))))
+    assert processor.getStats()["nErrors"] == 1
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"outputFileNameFormat": "../{uniqueId}.tiff"}, "outside the output directory"),
+        ({"outputFileNameFormat": "/tmp/{uniqueId}.tiff"}, "outside the output directory"),
+        ({"outputFileNameFormat": "a/../../{uniqueId}.tiff"}, "outside the output directory"),
+        ({"outputFileNameFormat": "{uniqueId}.gif"}, "unknown file extension '.gif'"),
+        ({"outputFileNameFormat": "{}.tiff"}, "use named fields"),
+        ({"outputFileNameFormat": "{uniqueId.tiff"}, "not a valid format"),
+        ({"outputFileNameFormat": 5}, "must be a non-empty string"),
+        ({"objectIdOffset": 0}, "objectIdOffset must be an integer >= 1"),
+        ({"outputDirectory": ""}, "outputDirectory must be a non-empty string"),
+    ],
+)
+def test_bad_configuration_is_refused_and_changes_nothing(tmp_path, config, message) -> None:
+    processor = writer(tmp_path, "{uniqueId}.tiff")
+    with pytest.raises(ConfigError, match=message):
+        processor.configure(config)
+    assert processor.outputFileNameFormat == "{uniqueId}.tiff"
+    with pytest.raises(ConfigError, match=message):
+        AdOutputFileProcessor(config)
+
+
+def test_a_dtype_the_format_cannot_hold_is_refused(tmp_path) -> None:
+    processor = writer(tmp_path, "{uniqueId}.tiff")
+    processor.process(frame(1, sample(np.dtype("float32"))))
+    with pytest.raises(ConfigError, match="PNG cannot hold mono float32 images"):
+        processor.configure({"outputFileNameFormat": "{uniqueId}.png"})  # known from the last frame
+    processor = writer(tmp_path, "{uniqueId}.jpg")
+    with pytest.raises(ConfigError, match="JPEG cannot hold mono uint16 images"):
+        processor.process(frame(1, sample(np.dtype("uint16"))))
+
+
+def test_directory_and_format_change_at_runtime(tmp_path) -> None:
+    processor = writer(tmp_path, "{uniqueId}.tiff")
+    processor.process(frame(1, sample(np.dtype("uint8"))))
+    processor.configure({"outputDirectory": str(tmp_path / "second"), "outputFileNameFormat": "f{uniqueId}.npy"})
+    processor.process(frame(2, sample(np.dtype("uint8"))))
+    assert (tmp_path / "out" / "1.tiff").is_file()
+    assert (tmp_path / "second" / "f2.npy").is_file()
+
+
+def test_missed_files_follow_the_object_id_offset(tmp_path) -> None:
+    processor = writer(tmp_path, "{uniqueId}.npy", objectIdOffset=2)
+    for image_id in (1, 3, 9, 11):  # 5 and 7 never came
+        processor.process(frame(image_id, sample(np.dtype("uint8"))))
+    assert processor.getStats()["nMissedFiles"] == 2
+    processor.resetStats()
+    assert processor.getStats()["nMissedFiles"] == 0 and processor.getStats()["nFilesSaved"] == 0
+
+
+def test_unwritable_directory_is_counted_and_recovered(tmp_path) -> None:
+    blocker = tmp_path / "out"
+    blocker.write_text("a file where the directory should be")
+    processor = writer(tmp_path, "{uniqueId}.npy")
+    with pytest.raises(OSError):
+        processor.process(frame(1, sample(np.dtype("uint8"))))
+    assert processor.getStats()["nErrors"] == 1
+    blocker.unlink()  # the operator fixes it: the next frame is written
+    processor.process(frame(2, sample(np.dtype("uint8"))))
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["2.npy"]  # no partial file left
+
+
+FULL_DISK = """
+import resource, sys
+import numpy as np
+from pvaflow import AdOutputFileProcessor, ntnd
+processor = AdOutputFileProcessor({"outputDirectory": sys.argv[1], "outputFileNameFormat": "{uniqueId}.bin"})
+image = np.zeros((100, 100), dtype=np.uint8)
+resource.setrlimit(resource.RLIMIT_FSIZE, (5000, resource.RLIM_INFINITY))  # files above 5 kB: "disk full"
+try:
+    processor.process(ntnd.generate(1, image))
+except OSError as ex:
+    print("error", ex.errno)
+resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))  # room again
+processor.process(ntnd.generate(2, image))
+print(processor.getStats()["nErrors"], processor.getStats()["nFilesSaved"])
+"""
+
+
+def test_a_full_disk_is_counted_and_writing_resumes(tmp_path) -> None:
+    result = subprocess.run([sys.executable, "-c", FULL_DISK, str(tmp_path)], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["error", "27", "1", "1"]  # EFBIG, then one error and one file saved
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["2.bin"]
+
+
+def test_builtin_names_and_pvapy_paths_load_our_classes() -> None:
+    assert load_processor_class(None, "AdOutputFileProcessor") is AdOutputFileProcessor
+    assert load_processor_class(None, "pvapy.hpc.adOutputFileProcessor.AdOutputFileProcessor") is AdOutputFileProcessor
+    assert load_processor_class(None, "pvapy.hpc.hdf5AdImageWriter.Hdf5AdImageWriter") is Hdf5AdImageWriter
+
+
+# --- HDF5 -----------------------------------------------------------------
+def hdf5_writer(tmp_path: Path, **config) -> Hdf5AdImageWriter:
+    processor = Hdf5AdImageWriter({"outputDirectory": str(tmp_path), **config})
+    processor.processorId = 2
+    return processor
+
+
+@pytest.mark.parametrize("compression", [None, "gzip", "lzf"])
+def test_hdf5_files_roll_over_and_hold_images_ids_stamps_attributes(tmp_path, compression) -> None:
+    processor = hdf5_writer(tmp_path, nImagesPerFile=3, compression=compression)
+    images = [sample(np.dtype("uint16")) + i for i in range(5)]
+    for i, image in enumerate(images):
+        processor.process(frame(i + 1, image, Motor=0.5 * i, Label=f"f{i}"))
+    processor.stop()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["000001.2.h5", "000002.2.h5"]
+    with h5py.File(tmp_path / "000001.2.h5") as h5:
+        assert h5["images"].shape == (3, 5, 7) and h5["images"].chunks == (1, 5, 7)
+        assert h5["images"].compression == compression
+        np.testing.assert_array_equal(h5["images"][:], np.stack(images[:3]))
+        assert list(h5["uniqueId"][:]) == [1, 2, 3]
+        assert h5["timeStamp"][0] > 1.7e9
+        assert list(h5["attributes/Motor"][:]) == [0.0, 0.5, 1.0]
+        assert [v.decode() for v in h5["attributes/Label"][:]] == ["f0", "f1", "f2"]
+        assert h5.attrs["nImages"] == 3
+    with h5py.File(tmp_path / "000002.2.h5") as h5:
+        assert list(h5["uniqueId"][:]) == [4, 5]
+        np.testing.assert_array_equal(h5["images"][1], images[4])
+    stats = processor.getStats()
+    assert stats["nFilesSaved"] == 2 and stats["nBytesSaved"] == 5 * images[0].nbytes
+
+
+def test_hdf5_configure_closes_the_file_and_colour_frames_are_kept(tmp_path) -> None:
+    processor = hdf5_writer(tmp_path, nImagesPerFile=10)
+    colour = sample(np.dtype("uint8"), colour=True)
+    processor.process(frame(1, colour, ntnd.COLOR_MODE_RGB1))
+    assert list(tmp_path.iterdir())[0].name.endswith(".partial")  # open: only the temporary file
+    processor.configure({"outputFileNameFormat": "scan_{outputFileId}.h5"})
+    processor.process(frame(2, colour, ntnd.COLOR_MODE_RGB1))
+    processor.stop()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["000001.2.h5", "scan_2.h5"]
+    with h5py.File(tmp_path / "000001.2.h5") as h5:
+        np.testing.assert_array_equal(h5["images"][0], colour)
+        assert h5.attrs["colorMode"] == ntnd.COLOR_MODE_RGB1
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"nImagesPerFile": 0}, "nImagesPerFile must be an integer >= 1"),
+        ({"compression": "zstd"}, "compression must be one of"),
+        ({"compressionLevel": 12}, "compressionLevel must be an integer 0-9"),
+        ({"datasetName": "uniqueId"}, "taken by another dataset"),
+        ({"outputFileNameFormat": "{outputFileId}.tiff"}, "HDF5 file names end in"),
+    ],
+)
+def test_hdf5_bad_configuration_is_refused(tmp_path, config, message) -> None:
+    with pytest.raises(ConfigError, match=message):
+        hdf5_writer(tmp_path, **config)
+
+
+def test_hdf5_file_is_readable_by_h5dump(tmp_path) -> None:
+    if shutil.which("h5dump") is None:
+        pytest.skip("h5dump is not installed (Debian package hdf5-tools)")
+    processor = hdf5_writer(tmp_path, nImagesPerFile=2)
+    for i in (1, 2):
+        processor.process(frame(i, sample(np.dtype("int32"))))
+    result = subprocess.run(["h5dump", "-H", str(tmp_path / "000001.2.h5")], capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert 'DATASET "images"' in result.stdout and "( 2, 5, 7 )" in result.stdout
+
+
+KILLED_WHILE_WRITING = """
+import os, signal, sys
+import numpy as np
+from pvaflow import Hdf5AdImageWriter, ntnd
+processor = Hdf5AdImageWriter({"outputDirectory": sys.argv[1], "nImagesPerFile": 100})
+for i in range(1, 6):
+    processor.process(ntnd.generate(i, np.full((64, 64), i, dtype=np.uint8)))
+os.kill(os.getpid(), signal.SIGKILL)  # dies with the file open
+"""
+
+
+def test_a_killed_writer_leaves_no_file_under_the_final_name(tmp_path) -> None:
+    subprocess.run([sys.executable, "-c", KILLED_WHILE_WRITING, str(tmp_path)], timeout=60)
+    names = [p.name for p in tmp_path.iterdir()]
+    assert names and all(name.startswith(".") and name.endswith(".partial") for name in names), names
+    assert not (tmp_path / "000001.None.h5").exists()
+
+
+def test_atomic_write_leaves_nothing_when_the_writer_fails(tmp_path) -> None:
+    from pvaflow.files.atomic import atomic_file
+
+    with pytest.raises(RuntimeError), atomic_file(tmp_path / "x.bin") as file:
+        file.write(b"half")
+        raise RuntimeError("writer died")
+    assert list(tmp_path.iterdir()) == []
+    assert os.listdir(tmp_path) == []
