@@ -1,0 +1,134 @@
+"""File output speed: pvaflow's TIFF and HDF5 writers vs pvaPy's AdOutputFileProcessor, beside raw disk speed.
+
+The sim-server publishes 2048x2048 uint16 frames; a consumer with a
+receiver queue (so no frame is lost while a file is written) saves them
+with each writer in turn, into a directory on the disk under test. For each
+writer the table gives the files and bytes saved and the storage rate the
+writer reports (bytes / time spent writing, as ``dataStorageRateMBps``).
+The same script measures raw disk speed by writing the same byte count in
+frame-sized blocks to one file (dd-style, no fsync, like the writers).
+Loopback only.
+
+    .venv/bin/python benchmarks/file_write.py                     # 100 frames per writer, in a temp dir
+    .venv/bin/python benchmarks/file_write.py --frames 200 --directory /data/bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pvaccess as pva
+from harness import processed_count, pvapy_tool, wait_for
+
+from pvaflow.loopback import loopback_env, server_env
+
+SOURCE = "bench:image"
+STATUS = "bench:1:status"
+SIZE = 2048
+DTYPE = "uint16"
+FRAME_BYTES = SIZE * SIZE * 2
+FPS = 40
+BYTES_IN_MEGABYTE = 1000000
+
+WRITERS = {
+    "pvaflow TIFF": ("pvaflow", "AdOutputFileProcessor", {"outputFileNameFormat": "{uniqueId:06}.tiff"}),
+    "pvaflow HDF5": ("pvaflow", "Hdf5AdImageWriter", {"nImagesPerFile": 1000}),
+    "pvapy TIFF": ("pvapy", "pvapy.hpc.adOutputFileProcessor.AdOutputFileProcessor",
+                   {"outputFileNameFormat": "{uniqueId:06}.tiff"}),
+}
+
+
+def raw_disk_mbps(directory: Path, n_frames: int) -> float:
+    """Write n_frames x FRAME_BYTES in frame-sized blocks to one file, as dd would; MB/s."""
+    block = os.urandom(FRAME_BYTES)
+    path = directory / "raw.bin"
+    started = time.perf_counter()
+    with open(path, "wb", buffering=0) as file:
+        for _ in range(n_frames):
+            file.write(block)
+    elapsed = time.perf_counter() - started
+    path.unlink()
+    return n_frames * FRAME_BYTES / elapsed / BYTES_IN_MEGABYTE
+
+
+def consumer_command(tool: str, processor: str, config: dict) -> list[str]:
+    common = ["-ic", SOURCE, "-sc", STATUS, "-rqs", "1000", "-pc", processor, "-pa", json.dumps(config), "-dc"]
+    if tool == "pvaflow":
+        return [sys.executable, "-m", "pvaflow", "consumer", *common]
+    return [pvapy_tool("pvapy-hpc-consumer"), *common]
+
+
+def user_stats() -> dict:
+    channel = pva.Channel(STATUS)
+    channel.setTimeout(5)
+    return channel.get("field(userStats)")["userStats"]
+
+
+def measure(name: str, directory: Path, n_frames: int) -> dict:
+    tool, processor, config = WRITERS[name]
+    output = directory / name.replace(" ", "_")
+    config = dict(config, outputDirectory=str(output))
+    env = server_env(dict(os.environ))
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "pvaflow", "sim-server", "-cn", SOURCE, "-nx", str(SIZE), "-ny", str(SIZE),
+         "-dt", DTYPE, "-fps", str(FPS), "-nf", str(n_frames), "-cs", "20", "-std", "6", "-shd", "3", "-rp", "0",
+         "-dc"], env=env, stdout=subprocess.DEVNULL)
+    consumer = None
+    try:
+        wait_for(SOURCE)
+        consumer = subprocess.Popen(consumer_command(tool, processor, config), env=server_env(dict(os.environ)),
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(STATUS)
+        sim.wait()
+        deadline = time.monotonic() + 120
+        while processed_count(STATUS) < n_frames and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(1.5)  # the status refreshes every second
+        stats = user_stats()
+        consumer.send_signal(signal.SIGINT)  # stop(): the HDF5 writer closes its file
+        consumer.wait(60)
+        files = [path for path in output.rglob("*") if path.is_file()]
+        return {"files": len(files),
+                "bytes": sum(path.stat().st_size for path in files), "mbps": stats["dataStorageRateMBps"]}
+    finally:
+        for process in (consumer, sim):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait()
+        shutil.rmtree(output, ignore_errors=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=100, help="frames per writer")
+    parser.add_argument("--directory", default=None, help="directory on the disk under test (default: a temp dir)")
+    args = parser.parse_args()
+    os.environ.update(loopback_env())
+    base = Path(args.directory) if args.directory else Path(tempfile.mkdtemp(prefix="pvaflow-bench-"))
+    base.mkdir(parents=True, exist_ok=True)
+    names = [name for name in WRITERS if WRITERS[name][0] == "pvaflow" or pvapy_tool("pvapy-hpc-consumer")]
+    print(f"{args.frames} frames of {SIZE}x{SIZE} {DTYPE} ({FRAME_BYTES / BYTES_IN_MEGABYTE:.1f} MB) at {FPS} fps "
+          f"into {base}")
+    print(f"raw disk write (dd-style, same bytes): {raw_disk_mbps(base, args.frames):8.0f} MB/s")
+    print(f"{'writer':14} {'files':>6} {'MB saved':>9} {'storage rate MB/s':>18}")
+    for name in names:
+        result = measure(name, base, args.frames)
+        print(f"{name:14} {result['files']:6d} {result['bytes'] / BYTES_IN_MEGABYTE:9.0f} {result['mbps']:18.0f}",
+              flush=True)
+    print(f"raw disk write (dd-style, same bytes): {raw_disk_mbps(base, args.frames):8.0f} MB/s")
+    if not args.directory:
+        shutil.rmtree(base, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
