@@ -8,6 +8,7 @@ pvaccess monitor that only counts gives the floor. Loopback only.
 
     .venv/bin/python benchmarks/consumer_cpu.py                    # the full table (several minutes)
     .venv/bin/python benchmarks/consumer_cpu.py --quick            # one run per tool and size
+    .venv/bin/python benchmarks/consumer_cpu.py --cpu-only         # the CPU table only
 """
 
 from __future__ import annotations
@@ -30,13 +31,17 @@ SOURCE = "bench:image"
 START_DELAY = 4.0
 SECONDS_PER_RUN = 5.0
 SERVER_QUEUE = 20  # record[queueSize=N] for every client: absorbs scheduling jitter on 2 cores
+# a monitor whose callback only counts; with "keep" as third argument it keeps the callback
+# thread's Python thread state, as pvaflow's receiver does (pvaflow.stream.callback_thread)
 BARE_MONITOR = """
 import sys, time, pvaccess as pva
+from pvaflow.stream.callback_thread import keeping_thread_state
 count = [0]
 def on_update(pv):
     count[0] += 1
 channel = pva.Channel(sys.argv[1])
-channel.monitor(on_update, 'record[queueSize=%d]field()' % int(sys.argv[2]))
+callback = keeping_thread_state(on_update) if sys.argv[3:] == ['keep'] else on_update
+channel.monitor(callback, 'record[queueSize=%d]field()' % int(sys.argv[2]))
 try:
     while True:
         time.sleep(0.2)
@@ -72,14 +77,16 @@ def consumer_command(tool: str, consumers: int) -> list[str]:
         common += ["-nc", str(consumers), "-du", "1"]
     if tool == "pvaflow":
         return [sys.executable, "-m", "pvaflow", "consumer", *common]
+    if tool == "pvaflow-no-output":  # where the time goes: the same consumer without publishing
+        return [sys.executable, "-m", "pvaflow", "consumer", *common[:2], *common[4:]]
     if tool == "pvapy":
         return [pvapy_tool("pvapy-hpc-consumer"), *common,
                 "-pc", "pvapy.hpc.userDataProcessor.UserDataProcessor"]
-    return [sys.executable, "-c", BARE_MONITOR, SOURCE, str(SERVER_QUEUE)]
+    return [sys.executable, "-c", BARE_MONITOR, SOURCE, str(SERVER_QUEUE), *(["keep"] if tool == "bare-kept" else [])]
 
 
 def processed_total(tool: str, consumers: int, bare_output: str) -> int:
-    if tool == "bare":
+    if tool.startswith("bare"):
         return int(bare_output.strip().splitlines()[-1]) - 1  # minus the initial update
     return sum(processed_count(f"bench:{consumer_id}:status") for consumer_id in range(1, consumers + 1))
 
@@ -97,7 +104,7 @@ def measure(tool: str, size: int, consumers: int, rate: float) -> Run:
     with tempfile.TemporaryFile("w+") as output:
         consumer = subprocess.Popen(consumer_command(tool, consumers), env=server_env(dict(os.environ)),
                                     stdout=output, stderr=subprocess.DEVNULL, text=True)
-        if tool != "bare":
+        if not tool.startswith("bare"):
             for consumer_id in range(1, consumers + 1):
                 wait_for(f"bench:{consumer_id}:status")
         time.sleep(max(0.0, started + START_DELAY - 0.5 - time.monotonic()))
@@ -105,10 +112,10 @@ def measure(tool: str, size: int, consumers: int, rate: float) -> Run:
         sim.wait()
         time.sleep(2.5)  # let the last frames drain and the status refresh
         cpu = tree_cpu(consumer.pid) - cpu_before
-        processed = processed_total(tool, consumers, "") if tool != "bare" else 0
+        processed = processed_total(tool, consumers, "") if not tool.startswith("bare") else 0
         consumer.send_signal(signal.SIGINT)
         consumer.wait(30)
-        if tool == "bare":
+        if tool.startswith("bare"):
             output.seek(0)
             processed = processed_total(tool, consumers, output.read())
     return Run(tool, size, consumers, rate, sent, processed, cpu)
@@ -116,19 +123,19 @@ def measure(tool: str, size: int, consumers: int, rate: float) -> Run:
 
 def cpu_table(sizes: dict[int, float], tools: list[str], repeats: int) -> None:
     print(f"CPU per frame, 1 consumer, median of {repeats} runs of {SECONDS_PER_RUN:g} s")
-    print(f"{'tool':8} {'size':>5} {'rate':>6} {'processed/sent':>15} {'us/frame (runs)':>30} {'median':>8}")
+    print(f"{'tool':17} {'size':>5} {'rate':>6} {'processed/sent':>15} {'us/frame (runs)':>30} {'median':>8}")
     for size, rate in sizes.items():
         for tool in tools:
             runs = [measure(tool, size, 1, rate) for _ in range(repeats)]
             per_frame = sorted(run.cpu_per_frame_us for run in runs)
             counts = ",".join(f"{run.processed}/{run.sent}" for run in runs)
-            print(f"{tool:8} {size:5d} {rate:6g} {counts:>15} {' '.join(f'{v:.0f}' for v in per_frame):>30} "
+            print(f"{tool:17} {size:5d} {rate:6g} {counts:>15} {' '.join(f'{v:.0f}' for v in per_frame):>30} "
                   f"{statistics.median(per_frame):8.0f}", flush=True)
 
 
 def loss_free_table(plans: dict[int, list[float]], tools: list[str], consumer_counts: list[int]) -> None:
     print("\nHighest loss-free rate (every frame processed), one run per rate")
-    print(f"{'tool':8} {'size':>5} {'n':>2} {'rate':>6} {'processed/sent':>15} {'us/frame':>9}")
+    print(f"{'tool':17} {'size':>5} {'n':>2} {'rate':>6} {'processed/sent':>15} {'us/frame':>9}")
     best: dict[tuple[str, int, int], float] = {}
     for size, rates in plans.items():
         for consumers in consumer_counts:
@@ -147,15 +154,16 @@ def loss_free_table(plans: dict[int, list[float]], tools: list[str], consumer_co
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one run per tool and size, no rate search")
+    parser.add_argument("--cpu-only", action="store_true", help="the CPU table (median of 3), no rate search")
     args = parser.parse_args()
     os.environ.update(loopback_env())
-    tools = ["bare", "pvaflow"]
+    tools = ["bare", "bare-kept", "pvaflow", "pvaflow-no-output"]
     if pvapy_tool("pvapy-hpc-consumer"):
         tools.append("pvapy")
     cpu_table({512: 1000, 2048: 50}, tools, repeats=1 if args.quick else 3)
-    if not args.quick:
+    if not (args.quick or args.cpu_only):
         plans = {512: [2000, 3000, 4000, 5000, 6000, 8000], 2048: [100, 200, 300, 400, 500]}
-        loss_free_table(plans, [tool for tool in tools if tool != "bare"], [1, 2])
+        loss_free_table(plans, [tool for tool in tools if tool in ("pvaflow", "pvapy")], [1, 2])
     return 0
 
 

@@ -6,8 +6,10 @@ with each writer in turn, into a directory on the disk under test. For each
 writer the table gives the files and bytes saved and the storage rate the
 writer reports (bytes / time spent writing, as ``dataStorageRateMBps``).
 The same script measures raw disk speed by writing the same byte count in
-frame-sized blocks to one file (dd-style, no fsync, like the writers).
-Loopback only.
+frame-sized blocks to one file (dd-style, no fsync, like the writers), just
+before each writer runs. Dirty pages are flushed (sync) before every
+measurement: otherwise the kernel's writeback throttling, which depends on
+what ran before, decides the figures. Loopback only.
 
     .venv/bin/python benchmarks/file_write.py                     # 100 frames per writer, in a temp dir
     .venv/bin/python benchmarks/file_write.py --frames 200 --directory /data/bench
@@ -49,6 +51,7 @@ WRITERS = {
 
 def raw_disk_mbps(directory: Path, n_frames: int) -> float:
     """Write n_frames x FRAME_BYTES in frame-sized blocks to one file, as dd would; MB/s."""
+    os.sync()
     block = os.urandom(FRAME_BYTES)
     path = directory / "raw.bin"
     started = time.perf_counter()
@@ -61,7 +64,8 @@ def raw_disk_mbps(directory: Path, n_frames: int) -> float:
 
 
 def consumer_command(tool: str, processor: str, config: dict) -> list[str]:
-    common = ["-ic", SOURCE, "-sc", STATUS, "-rqs", "1000", "-pc", processor, "-pa", json.dumps(config), "-dc"]
+    common = ["-ic", SOURCE, "-sc", STATUS, "-sqs", "50", "-rqs", "1000", "-pc", processor,
+              "-pa", json.dumps(config), "-dc"]
     if tool == "pvaflow":
         return [sys.executable, "-m", "pvaflow", "consumer", *common]
     return [pvapy_tool("pvapy-hpc-consumer"), *common]
@@ -75,6 +79,7 @@ def user_stats() -> dict:
 
 def measure(name: str, directory: Path, n_frames: int) -> dict:
     tool, processor, config = WRITERS[name]
+    os.sync()
     output = directory / name.replace(" ", "_")
     config = dict(config, outputDirectory=str(output))
     env = server_env(dict(os.environ))
@@ -110,6 +115,7 @@ def measure(name: str, directory: Path, n_frames: int) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=100, help="frames per writer")
+    parser.add_argument("--repeats", type=int, default=2, help="rounds over the writers")
     parser.add_argument("--directory", default=None, help="directory on the disk under test (default: a temp dir)")
     args = parser.parse_args()
     os.environ.update(loopback_env())
@@ -118,13 +124,13 @@ def main() -> int:
     names = [name for name in WRITERS if WRITERS[name][0] == "pvaflow" or pvapy_tool("pvapy-hpc-consumer")]
     print(f"{args.frames} frames of {SIZE}x{SIZE} {DTYPE} ({FRAME_BYTES / BYTES_IN_MEGABYTE:.1f} MB) at {FPS} fps "
           f"into {base}")
-    print(f"raw disk write (dd-style, same bytes): {raw_disk_mbps(base, args.frames):8.0f} MB/s")
-    print(f"{'writer':14} {'files':>6} {'MB saved':>9} {'storage rate MB/s':>18}")
-    for name in names:
-        result = measure(name, base, args.frames)
-        print(f"{name:14} {result['files']:6d} {result['bytes'] / BYTES_IN_MEGABYTE:9.0f} {result['mbps']:18.0f}",
-              flush=True)
-    print(f"raw disk write (dd-style, same bytes): {raw_disk_mbps(base, args.frames):8.0f} MB/s")
+    print(f"{'writer':14} {'files':>6} {'MB saved':>9} {'storage rate MB/s':>18} {'raw disk just before':>21}")
+    for _ in range(args.repeats):
+        for name in names:
+            raw = raw_disk_mbps(base, args.frames)
+            result = measure(name, base, args.frames)
+            print(f"{name:14} {result['files']:6d} {result['bytes'] / BYTES_IN_MEGABYTE:9.0f} "
+                  f"{result['mbps']:18.0f} {raw:16.0f} MB/s", flush=True)
     if not args.directory:
         shutil.rmtree(base, ignore_errors=True)
     return 0

@@ -281,3 +281,10 @@ def test_atomic_write_leaves_nothing_when_the_writer_fails(tmp_path) -> None:
         raise RuntimeError("writer died")
     assert list(tmp_path.iterdir()) == []
     assert os.listdir(tmp_path) == []
+
+
+def test_files_get_the_usual_permissions(tmp_path) -> None:
+    writer(tmp_path, "{uniqueId}.npy").process(frame(1, sample(np.dtype("uint8"))))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "out" / "1.npy").stat().st_mode & 0o777 == 0o666 & ~umask

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from contextlib import nullcontext
 
@@ -21,8 +22,15 @@ def install_stop_handlers(stop: threading.Event) -> None:
         signal.signal(signum, lambda *_: stop.set())
 
 
+# How long the host thread may hold the GIL while monitor callbacks wait for it. Python's
+# default, 5 ms, lets a busy host admit about one callback per 5 ms; the collector then
+# falls behind its producers and pvAccess drops updates (benchmarks/collector_rate.py).
+GIL_SWITCH_INTERVAL = 0.0005
+
+
 def run_stage(config: HostConfig, disable_curses: bool, stop: threading.Event) -> int:
     """Build the stage, run it until stopped, print the final report."""
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL)  # this process hosts one stage: the setting is ours
     console = Console(highlight=False)
     title = f"{config.role} {config.host_id}: {config.input_channel}"
     use_live = config.report_period > 0 and console.is_terminal and not disable_curses

@@ -4,7 +4,7 @@ pvaccess calls Python from its own C++ threads between ``PyGILState_Ensure``
 and ``PyGILState_Release``. On a thread that has no Python thread state the
 pair creates one and destroys it again, on every monitor update: about 20 us
 per call, a quarter of a bare monitor's CPU for a 512x512 frame
-(benchmarks/README.md). One extra ``PyGILState_Ensure`` that is never released,
+(docs/performance.md). One extra ``PyGILState_Ensure`` that is never released,
 made from inside the first callback on each thread, keeps that thread's state,
 so later callbacks reuse it. The state is freed with the interpreter.
 """
