@@ -288,3 +288,11 @@ def test_files_get_the_usual_permissions(tmp_path) -> None:
     umask = os.umask(0)
     os.umask(umask)
     assert (tmp_path / "out" / "1.npy").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_a_refused_configure_keeps_the_old_format(tmp_path) -> None:
+    processor = writer(tmp_path, "{uniqueId}.tiff")
+    with pytest.raises(ConfigError, match="objectIdOffset"):
+        processor.configure({"outputFileNameFormat": "{uniqueId}.npy", "objectIdOffset": -1})
+    processor.process(frame(1, sample(np.dtype("uint8"))))
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "out" / "1.tiff"), sample(np.dtype("uint8")))

@@ -20,6 +20,7 @@ import pvaccess as pva
 from .. import ntnd
 from ..files.atomic import atomic_file
 from ..files.formats import ImageFormat, format_for
+from ..files.naming import check_name_format
 from .file_output import FileOutputProcessor
 
 
@@ -31,11 +32,14 @@ class AdOutputFileProcessor(FileOutputProcessor):
         self.image_format: ImageFormat | None = None
         super().__init__(configDict)
 
+    def configure(self, configDict: dict[str, Any]) -> None:  # noqa: N803
+        super().configure(configDict)
+        self.image_format = format_for(check_name_format(self.outputFileNameFormat))
+
     def check_name(self, sample_name: str) -> None:
         image_format = format_for(sample_name)
         if self.last_image_kind is not None:
             image_format.check(*self.last_image_kind)
-        self.image_format = image_format
 
     def save(self, frame_id: int, image: np.ndarray, color_mode: int, pvObject: pva.PvObject) -> int:  # noqa: N803
         path = self.path_for(frame_id, pvObject)
