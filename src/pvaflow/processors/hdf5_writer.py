@@ -42,7 +42,7 @@ import pvaccess as pva
 
 from .. import ntnd
 from ..errors import ConfigError
-from ..files.atomic import discard, partial_path
+from ..files.atomic import discard, partial_name
 from ..files.naming import FRAME_FIELDS
 from .file_output import FileOutputProcessor
 
@@ -64,12 +64,12 @@ class OpenFile:
     def __init__(self, path: Path, capacity: int, image: np.ndarray, color_mode: int, settings: dict) -> None:
         h5py = _h5py()
         self.path = path
-        self.partial = partial_path(path)
+        self.partial = partial_name(path)
         self.capacity = capacity
         self.count = 0
         self.kind = (image.shape, image.dtype)
         self.direct = settings["compression"] is None
-        self.file = h5py.File(self.partial, "w")
+        self.file = h5py.File(self.partial, "w-")  # created, never truncated (see files.atomic)
         try:
             options: dict[str, Any] = {}
             if not self.direct:
