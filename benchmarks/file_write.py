@@ -115,7 +115,7 @@ def measure(name: str, directory: Path, n_frames: int) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=100, help="frames per writer")
-    parser.add_argument("--repeats", type=int, default=2, help="rounds over the writers")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds over the writers")
     parser.add_argument("--directory", default=None, help="directory on the disk under test (default: a temp dir)")
     args = parser.parse_args()
     os.environ.update(loopback_env())
@@ -125,8 +125,9 @@ def main() -> int:
     print(f"{args.frames} frames of {SIZE}x{SIZE} {DTYPE} ({FRAME_BYTES / BYTES_IN_MEGABYTE:.1f} MB) at {FPS} fps "
           f"into {base}")
     print(f"{'writer':14} {'files':>6} {'MB saved':>9} {'storage rate MB/s':>18} {'raw disk just before':>21}")
-    for _ in range(args.repeats):
-        for name in names:
+    for round_number in range(args.repeats):
+        shift = round_number % len(names)  # each round starts with another writer: order effects even out
+        for name in names[shift:] + names[:shift]:
             raw = raw_disk_mbps(base, args.frames)
             result = measure(name, base, args.frames)
             print(f"{name:14} {result['files']:6d} {result['bytes'] / BYTES_IN_MEGABYTE:9.0f} "
