@@ -19,18 +19,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import threading
 import time
 from dataclasses import dataclass
 
 import pvaccess as pva
-from harness import processed_count, pvapy_tool, tree_cpu, wait_for
+from harness import processed_count, pvapy_tool, start, stop, tree_cpu, wait_for
 
-from pvaflow.loopback import loopback_env, server_env
+from pvaflow.loopback import loopback_env
 
 SOURCE = "bench:image"
 PRODUCERS = "bench:p:*:out"
@@ -111,20 +109,6 @@ def collector_command(tool: str) -> list[str]:
     if tool == "pvaflow":
         return [sys.executable, "-m", "pvaflow", "collector", *common]
     return [pvapy_tool("pvapy-hpc-collector"), *common, "-pc", "pvapy.hpc.userDataProcessor.UserDataProcessor"]
-
-
-def start(command: list[str]) -> subprocess.Popen:
-    return subprocess.Popen(command, env=server_env(dict(os.environ)), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def measure(tool: str, rate: float, runtime: float) -> Run:

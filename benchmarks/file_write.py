@@ -21,17 +21,15 @@ import argparse
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import pvaccess as pva
-from harness import processed_count, pvapy_tool, wait_for
+from harness import processed_count, pvapy_tool, start, stop, wait_for
 
-from pvaflow.loopback import loopback_env, server_env
+from pvaflow.loopback import loopback_env
 
 SOURCE = "bench:image"
 STATUS = "bench:1:status"
@@ -82,16 +80,15 @@ def measure(name: str, directory: Path, n_frames: int) -> dict:
     os.sync()
     output = directory / name.replace(" ", "_")
     config = dict(config, outputDirectory=str(output))
-    env = server_env(dict(os.environ))
-    sim = subprocess.Popen(
+    cache_size = max(1, min(20, n_frames - 1))  # fewer than n_frames: the server stops after sending each once
+    sim = start(
         [sys.executable, "-m", "pvaflow", "sim-server", "-cn", SOURCE, "-nx", str(SIZE), "-ny", str(SIZE),
-         "-dt", DTYPE, "-fps", str(FPS), "-nf", str(n_frames), "-cs", "20", "-std", "6", "-shd", "3", "-rp", "0",
-         "-dc"], env=env, stdout=subprocess.DEVNULL)
+         "-dt", DTYPE, "-fps", str(FPS), "-nf", str(n_frames), "-cs", str(cache_size), "-std", "6", "-shd", "3",
+         "-rp", "0", "-dc"])
     consumer = None
     try:
         wait_for(SOURCE)
-        consumer = subprocess.Popen(consumer_command(tool, processor, config), env=server_env(dict(os.environ)),
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        consumer = start(consumer_command(tool, processor, config))
         wait_for(STATUS)
         sim.wait()
         deadline = time.monotonic() + 120
@@ -99,16 +96,14 @@ def measure(name: str, directory: Path, n_frames: int) -> dict:
             time.sleep(0.5)
         time.sleep(1.5)  # the status refreshes every second
         stats = user_stats()
-        consumer.send_signal(signal.SIGINT)  # stop(): the HDF5 writer closes its file
-        consumer.wait(60)
+        stop(consumer, timeout=60)  # stop(): the HDF5 writer closes its file
         files = [path for path in output.rglob("*") if path.is_file()]
-        return {"files": len(files),
-                "bytes": sum(path.stat().st_size for path in files), "mbps": stats["dataStorageRateMBps"]}
+        return {"files": len(files), "bytes": sum(path.stat().st_size for path in files),
+                "mbps": stats["dataStorageRateMBps"]}
     finally:
         for process in (consumer, sim):
-            if process is not None and process.poll() is None:
-                process.kill()
-                process.wait()
+            if process is not None:
+                stop(process)
         shutil.rmtree(output, ignore_errors=True)
 
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import subprocess
 import sys
 import time
 
 import pvaccess as pva
+
+from pvaflow.loopback import server_env
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -52,3 +56,21 @@ def processed_count(status_channel: str) -> int:
     channel = pva.Channel(status_channel)
     channel.setTimeout(5)
     return channel.get("field(processorStats)")["processorStats"]["nProcessed"]
+
+
+def start(command: list[str]) -> subprocess.Popen:
+    """Start a tool quietly, with the loopback environment and a PVA server port of its own."""
+    return subprocess.Popen(command, env=server_env(dict(os.environ)), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+def stop(process: subprocess.Popen, timeout: float = 20.0) -> None:
+    """Ctrl-C (the tool stops cleanly), then kill if it has not ended within ``timeout`` seconds."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
