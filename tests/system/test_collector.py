@@ -118,6 +118,7 @@ def test_collector_control_channel(start_process, wait_for_channel) -> None:
     collector = start_collector(start_process, wait_for_channel, "1")
     assert control("col:control", "get_stats") == "statistics published"
     assert control("col:control", "configure", '{"x": 1}') == "configuration applied"
+    assert control("col:control", "configure", '{"receiverQueueSize": 50}') == "configuration applied"
     assert control("col:control", "bogus").startswith("error: unknown command")
     assert control("col:control", "stop") == "stopping"
     assert collector.wait(20) == 0

@@ -296,3 +296,16 @@ def test_a_refused_configure_keeps_the_old_format(tmp_path) -> None:
         processor.configure({"outputFileNameFormat": "{uniqueId}.npy", "objectIdOffset": -1})
     processor.process(frame(1, sample(np.dtype("uint8"))))
     np.testing.assert_array_equal(tifffile.imread(tmp_path / "out" / "1.tiff"), sample(np.dtype("uint8")))
+
+
+def test_hdf5_starts_a_new_file_when_the_colour_mode_changes(tmp_path) -> None:
+    processor = hdf5_writer(tmp_path, nImagesPerFile=10)
+    colour = sample(np.dtype("uint8"), colour=True)
+    processor.process(frame(1, colour, ntnd.COLOR_MODE_RGB1))
+    processor.process(frame(2, colour, ntnd.COLOR_MODE_RGB2))  # same array shape, other pixel order
+    processor.stop()
+    modes = []
+    for name in ("000001.2.h5", "000002.2.h5"):
+        with h5py.File(tmp_path / name) as h5:
+            modes.append(int(h5.attrs["colorMode"]))
+    assert modes == [ntnd.COLOR_MODE_RGB1, ntnd.COLOR_MODE_RGB2]

@@ -89,8 +89,8 @@ class FileOutputProcessor(AdImageProcessor):
         self.nMissed += self.missed.observe(frame_id)
         try:
             self.nBytesSaved += self.save(frame_id, image, color_mode, pvObject)
-        except (OSError, ConfigError):
-            self.nErrors += 1
+        except Exception:
+            self.nErrors += 1  # any frame not written; the host logs the error once per kind
             raise
         finally:
             self.fileProcessingTime += time.perf_counter() - started

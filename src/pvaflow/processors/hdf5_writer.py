@@ -8,7 +8,7 @@ name format may also use ``outputFileId``, the file's number from 1):
 
 - ``nImagesPerFile`` (1000): frames per file; the file is closed and a new
   one started after that many, on ``configure()``, and when the image
-  geometry or dtype changes;
+  geometry, dtype or colour mode changes;
 - ``datasetName`` ("images"); ``compression``: none (default), "gzip" or
   "lzf" (filters h5py ships); ``compressionLevel`` for gzip (0-9, default 4).
 
@@ -67,7 +67,7 @@ class OpenFile:
         self.partial = partial_name(path)
         self.capacity = capacity
         self.count = 0
-        self.kind = (image.shape, image.dtype)
+        self.kind = (image.shape, image.dtype, color_mode)
         self.direct = settings["compression"] is None
         self.file = h5py.File(self.partial, "w-")  # created, never truncated (see files.atomic)
         try:
@@ -186,12 +186,12 @@ class Hdf5AdImageWriter(FileOutputProcessor):
 
     def save(self, frame_id: int, image: np.ndarray, color_mode: int, pvObject: pva.PvObject) -> int:  # noqa: N803
         current = self.open_file
-        if current is not None and current.kind != (image.shape, image.dtype):
-            self.close_file()  # the geometry or dtype changed: a new file
+        if current is not None and current.kind != (image.shape, image.dtype, color_mode):
+            self.close_file()  # the geometry, dtype or colour mode changed: a new file
             current = None
         if current is None:
+            path = self.path_for(frame_id, pvObject, outputFileId=self.outputFileId + 1)
             self.outputFileId += 1
-            path = self.path_for(frame_id, pvObject, outputFileId=self.outputFileId)
             current = self.open_file = OpenFile(path, self.settings["nImagesPerFile"], image, color_mode,
                                                 self.settings)
         try:
