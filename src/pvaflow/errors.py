@@ -8,7 +8,9 @@ loading, frame decoding) is one of these, with a one-line message::
     ├── ProcessorLoadError     processor file/class cannot be loaded or is invalid
     ├── FrameFormatError       an NTNDArray that cannot be decoded (dims, colour mode, union)
     │   └── CodecUnavailableError   a compressed frame whose codec package is not installed
+    ├── SerializationError     bytes that are not a valid serialized PvObject
     ├── IntegrityError         data failed an integrity or authenticity check
+    │   └── SignatureError     a signature is missing or does not verify
     └── ChannelError           a PVA/CA channel cannot be created, reached or written
 
 Inside the stream these are counted per kind and the stream goes on; at the
@@ -48,8 +50,16 @@ class CodecUnavailableError(FrameFormatError):
         self.package = package
 
 
+class SerializationError(PvaflowError, ValueError):
+    """Bytes do not hold a valid serialized PvObject."""
+
+
 class IntegrityError(PvaflowError):
     """Data failed an integrity or authenticity check."""
+
+
+class SignatureError(IntegrityError):
+    """A signature is missing where one is required, or does not verify."""
 
 
 class ChannelError(PvaflowError):

@@ -1,1 +1,2 @@
-"""Built-in processors: file output (AdOutputFileProcessor, Hdf5AdImageWriter)."""
+"""Built-in processors: file output (AdOutputFileProcessor, Hdf5AdImageWriter) and encryption
+(DataEncryptor, DataDecryptor, AdImageDataEncryptor, AdImageDataDecryptor)."""

@@ -28,6 +28,10 @@ BUILTINS = {
     "AdImageProcessor": "pvaflow.ad_image_processor.AdImageProcessor",
     "AdOutputFileProcessor": "pvaflow.processors.output_file.AdOutputFileProcessor",
     "Hdf5AdImageWriter": "pvaflow.processors.hdf5_writer.Hdf5AdImageWriter",
+    "DataEncryptor": "pvaflow.processors.encryption.DataEncryptor",
+    "DataDecryptor": "pvaflow.processors.encryption.DataDecryptor",
+    "AdImageDataEncryptor": "pvaflow.processors.encryption.AdImageDataEncryptor",
+    "AdImageDataDecryptor": "pvaflow.processors.encryption.AdImageDataDecryptor",
 }
 # pvaPy class paths users copy from its documentation -> ours
 PVAPY_ALIASES = {
@@ -35,6 +39,10 @@ PVAPY_ALIASES = {
     "pvapy.hpc.adImageProcessor.AdImageProcessor": BUILTINS["AdImageProcessor"],
     "pvapy.hpc.adOutputFileProcessor.AdOutputFileProcessor": BUILTINS["AdOutputFileProcessor"],
     "pvapy.hpc.hdf5AdImageWriter.Hdf5AdImageWriter": BUILTINS["Hdf5AdImageWriter"],
+    "pvapy.hpc.dataEncryptor.DataEncryptor": BUILTINS["DataEncryptor"],
+    "pvapy.hpc.dataDecryptor.DataDecryptor": BUILTINS["DataDecryptor"],
+    "pvapy.hpc.adImageDataEncryptor.AdImageDataEncryptor": BUILTINS["AdImageDataEncryptor"],
+    "pvapy.hpc.adImageDataDecryptor.AdImageDataDecryptor": BUILTINS["AdImageDataDecryptor"],
 }
 PVAPY_PREFIX = "pvapy."
 HOST_CALLED_METHODS = (

@@ -51,14 +51,19 @@ class PvasPublisher:
             self.prepare(processor, None, record)
 
     def prepare(self, processor: Any, first_object: pva.PvObject | None, record: pva.PvObject | None = None) -> None:
-        """Create the output record from the processor's output type (once; then ``ready``)."""
+        """Create the output record from the processor's output type (once; then ``ready``).
+
+        If the output type raises (say, a decryptor cannot decrypt the first
+        object), the next object tries again.
+        """
         if self.ready:
             return
-        self.ready = True  # also with no output channel: nothing left to prepare per object
         if not self.channel_name or self.server is None:
+            self.ready = True  # no output channel: nothing left to prepare per object
             return
         if record is None:
             record = output_type(processor, first_object)
+        self.ready = True
         if record is None:
             logger.info("processor defines no output type: %s is not created", self.channel_name)
             self.channel_name = None
