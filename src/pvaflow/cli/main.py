@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import ConfigError, PvaflowError
+from ..memory import reuse_freed_buffers
 from . import collector, consumer, sim_server
 
 # subcommand name -> module with add_parser(subparsers) and run(args) -> int
@@ -38,6 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     args.argv = argv  # the command line as given, for child processes
+    reuse_freed_buffers()  # every tool moves frame-sized buffers
     try:
         return SUBCOMMANDS[args.command].run(args)
     except ConfigError as ex:
