@@ -45,10 +45,11 @@ channel.monitor(callback, 'record[queueSize=%d]field()' % int(sys.argv[2]))
 try:
     while True:
         time.sleep(0.2)
+        print(count[0], flush=True)  # the count so far: readable even if the process must be killed
 except KeyboardInterrupt:
     pass
+print(count[0], flush=True)
 channel.stopMonitor()
-print(count[0])
 """
 
 
@@ -87,7 +88,8 @@ def consumer_command(tool: str, consumers: int) -> list[str]:
 
 def processed_total(tool: str, consumers: int, bare_output: str) -> int:
     if tool.startswith("bare"):
-        return int(bare_output.strip().splitlines()[-1]) - 1  # minus the initial update
+        lines = bare_output.strip().splitlines()
+        return int(lines[-1]) - 1 if lines else 0  # minus the initial update
     return sum(processed_count(f"bench:{consumer_id}:status") for consumer_id in range(1, consumers + 1))
 
 
@@ -114,7 +116,11 @@ def measure(tool: str, size: int, consumers: int, rate: float) -> Run:
         cpu = tree_cpu(consumer.pid) - cpu_before
         processed = processed_total(tool, consumers, "") if not tool.startswith("bare") else 0
         consumer.send_signal(signal.SIGINT)
-        consumer.wait(30)
+        try:
+            consumer.wait(30)
+        except subprocess.TimeoutExpired:  # the count is printed already
+            consumer.kill()
+            consumer.wait()
         if tool.startswith("bare"):
             output.seek(0)
             processed = processed_total(tool, consumers, output.read())

@@ -15,6 +15,11 @@ from pvaflow.loopback import server_env
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
+# A benchmark started in the background (`cmd &` in a script) inherits SIGINT ignored, and so would
+# every tool it starts: they could not be stopped with Ctrl-C. A handler here is reset to the default
+# in the children, which then install Python's own.
+signal.signal(signal.SIGINT, signal.default_int_handler)
+
 
 def wait_for(channel_name: str, timeout: float = 20.0) -> None:
     """Return once ``channel_name`` answers a get; RuntimeError after ``timeout`` seconds."""

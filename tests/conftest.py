@@ -21,6 +21,9 @@ import pytest
 from pvaflow.loopback import loopback_env, server_env
 
 os.environ.update(loopback_env())
+# Children are stopped with SIGINT, as a user's Ctrl-C. Run in the background, pytest would inherit
+# SIGINT ignored and pass that on to them; a handler here is reset to the default in the children.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 READY_TIMEOUT = 20.0
 STOP_TIMEOUT = 15.0
