@@ -1,4 +1,4 @@
-"""Freed frame buffers are reused: a frame-sized processing loop page-faults far less with the malloc thresholds raised."""
+"""Freed frame buffers are reused: a frame-sized loop page-faults far less with the malloc thresholds raised."""
 
 from __future__ import annotations
 
