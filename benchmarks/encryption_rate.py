@@ -2,16 +2,19 @@
 
 For each tool and frame size the sim-server publishes uint8 frames; an
 encryptor consumer publishes encrypted objects and a decryptor consumer
-(``--oid-field objectId``) turns them back. Each processor reports its
-processing rate (objects per second of time spent in ``process()``,
-publishing included, as pvaPy measures it); the table gives that as MB/s
-of image data, plus each consumer's whole CPU time per frame (receive,
+(``--oid-field objectId``) turns them back. After a warm-up (the first
+frames fill the servers' monitor queues with new buffers) both consumers'
+statistics are reset; then each processor reports its processing rate
+(objects per second of time spent in ``process()``, publishing included,
+as pvaPy measures it). The table gives that as MB/s of image data, plus
+each consumer's whole CPU time per frame after the warm-up (receive,
 process, publish). pvaPy's processors need the ``rsa`` and
 ``pycryptodome`` packages (``pip install -e '.[peer]'``); without them its
 rows are skipped. Loopback only.
 
     .venv/bin/python benchmarks/encryption_rate.py                 # 2048x2048 and 512x512, both tools
     .venv/bin/python benchmarks/encryption_rate.py --repeats 3 --sign
+    .venv/bin/python benchmarks/encryption_rate.py --in-process       # the processors alone, no consumers
 """
 
 from __future__ import annotations
@@ -37,9 +40,10 @@ from pvaflow.loopback import loopback_env
 SOURCE = "bench:image"
 ENCRYPTED = "bench:encrypted"
 STATUS = {"encrypt": "bench:status:1", "decrypt": "bench:status:2"}
+CONTROL = {"encrypt": "bench:control:1", "decrypt": "bench:control:2"}
 BYTES_IN_MEGABYTE = 1000000
-# size -> (frames per second, frames): pvaPy's encryptor needs ~50 ms for a 4 MB frame
-SIZES = {2048: (10, 60), 512: (100, 400)}
+# size -> (frames per second, frames, warm-up frames): pvaPy's encryptor needs ~50 ms for a 4 MB frame
+SIZES = {2048: (10, 200, 80), 512: (100, 1200, 400)}
 PROCESSORS = {
     "pvaflow": ("AdImageDataEncryptor", "AdImageDataDecryptor"),
     "pvapy": ("pvapy.hpc.adImageDataEncryptor.AdImageDataEncryptor",
@@ -70,20 +74,27 @@ def consumer(tool: str, role: str, key: Path, sign: bool) -> list[str]:
         args = ["-ic", SOURCE, "-oc", ENCRYPTED, "-pc", encryptor]
     else:
         args = ["-ic", ENCRYPTED, "-of", "objectId", "-oc", "bench:decrypted", "-pc", decryptor]
-    args += ["-pa", json.dumps(config), "-sc", STATUS[role], "-sqs", "50", "-rqs", "500", "-dc"]
+    args += ["-pa", json.dumps(config), "-sc", STATUS[role], "-cc", CONTROL[role], "-sqs", "50", "-rqs", "500", "-dc"]
     if tool == "pvaflow":
         return [sys.executable, "-m", "pvaflow", "consumer", *args]
     return [pvapy_tool("pvapy-hpc-consumer"), *args]
 
 
-def processing_rate(status_channel: str) -> float:
+def user_stats(status_channel: str) -> dict:
     channel = pva.Channel(status_channel)
     channel.setTimeout(5)
-    return float(channel.get("field(userStats)")["userStats"]["processingRate"])
+    return channel.get("field(userStats)")["userStats"]
+
+
+def reset_stats(control_channel: str) -> None:
+    channel = pva.Channel(control_channel)
+    channel.setTimeout(5)
+    channel.put(pva.PvObject({"command": pva.STRING, "args": pva.STRING}, {"command": "reset_stats", "args": ""}),
+                "field(command,args)")
 
 
 def measure(tool: str, size: int, key: Path, sign: bool) -> Result:
-    fps, n_frames = SIZES[size]
+    fps, n_frames, warm_up = SIZES[size]
     sim = start([sys.executable, "-m", "pvaflow", "sim-server", "-cn", SOURCE, "-nx", str(size), "-ny", str(size),
                  "-dt", "uint8", "-fps", str(fps), "-nf", str(n_frames), "-cs", "20", "-std", "8", "-shd", "3",
                  "-rp", "0", "-dc"])
@@ -93,21 +104,59 @@ def measure(tool: str, size: int, key: Path, sign: bool) -> Result:
         for role in ("decrypt", "encrypt"):
             consumers[role] = start(consumer(tool, role, key, sign))
             wait_for(STATUS[role])
+        # steady state only: the first frames fill the server's monitor queues (new buffers each frame)
+        while processed_count(STATUS["encrypt"]) < warm_up:
+            time.sleep(0.2)
+        for role in consumers:
+            reset_stats(CONTROL[role])
         cpu_before = {role: tree_cpu(process.pid) for role, process in consumers.items()}
         sim.wait()
         deadline = time.monotonic() + 60
         while processed_count(STATUS["decrypt"]) < n_frames and time.monotonic() < deadline:
             time.sleep(0.5)
         time.sleep(1.5)  # the status refreshes every second
-        processed = {role: processed_count(STATUS[role]) for role in consumers}
+        stats = {role: user_stats(STATUS[role]) for role in consumers}  # since the reset
+        processed = {"encrypt": stats["encrypt"]["nEncrypted"], "decrypt": stats["decrypt"]["nDecrypted"]}
         frame_mb = size * size / BYTES_IN_MEGABYTE
-        mbps = {role: processing_rate(STATUS[role]) * frame_mb for role in consumers}
+        mbps = {role: stats[role]["processingRate"] * frame_mb for role in consumers}
         cpu_ms = {role: (tree_cpu(process.pid) - cpu_before[role]) * 1000 / max(1, processed[role])
                   for role, process in consumers.items()}
         return Result(processed, mbps, cpu_ms)
     finally:
         for process in [*consumers.values(), sim]:
             stop(process)
+
+
+def in_process(tool: str, size: int, key: Path, sign: bool) -> tuple[float, float]:
+    """MB/s of encrypting and decrypting back to back in this process, no PVA: the processors alone."""
+    import numpy as np
+
+    if tool == "pvaflow":
+        from pvaflow.processors.encryption import AdImageDataDecryptor, AdImageDataEncryptor
+    else:  # pvaPy as the peer under comparison (never imported by pvaflow itself)
+        from pvapy.hpc.adImageDataDecryptor import AdImageDataDecryptor
+        from pvapy.hpc.adImageDataEncryptor import AdImageDataEncryptor
+    encryptor = AdImageDataEncryptor({"privateKeyFilePath": str(key), "sign": sign})
+    decryptor = AdImageDataDecryptor({"privateKeyFilePath": str(key), "verify": sign})
+    encryptor.objectIdField, decryptor.objectIdField = "uniqueId", "objectId"  # what the consumers set
+    frames = []
+    for image_id in range(1, 5):
+        frame = pva.NtNdArray()
+        frame["value"] = {"ubyteValue": np.random.default_rng(image_id).integers(0, 255, size * size, np.uint8)}
+        frame["uniqueId"] = image_id
+        frames.append(frame)
+    n_frames = max(8, int(2e8 // (size * size)) if tool == "pvaflow" else int(2e7 // (size * size)))
+    encrypted = [encryptor.process(frames[index % 4]) for index in range(4)]  # warm-up
+    started = time.perf_counter()
+    for index in range(n_frames):
+        encrypted[index % 4] = encryptor.process(frames[index % 4])
+    encrypting = time.perf_counter() - started
+    started = time.perf_counter()
+    for index in range(n_frames):
+        decryptor.process(encrypted[index % 4])
+    decrypting = time.perf_counter() - started
+    megabytes = n_frames * size * size / BYTES_IN_MEGABYTE
+    return megabytes / encrypting, megabytes / decrypting
 
 
 def pvapy_available() -> bool:
@@ -121,6 +170,8 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=1, help="runs per tool and size (the table shows each)")
     parser.add_argument("--sign", action="store_true", help="sign every object and verify it")
     parser.add_argument("--tools", default="pvaflow,pvapy")
+    parser.add_argument("--in-process", action="store_true",
+                        help="only the processors, back to back in this process (no consumers)")
     args = parser.parse_args()
     os.environ.update(loopback_env())
     tools = [tool for tool in args.tools.split(",") if tool != "pvapy" or pvapy_available()]
@@ -128,6 +179,14 @@ def main() -> int:
         print("pvaPy rows skipped: pvapy-hpc-consumer, rsa or pycryptodome missing (pip install -e '.[peer]')")
     with tempfile.TemporaryDirectory() as directory:
         key = write_key(Path(directory))
+        if args.in_process:
+            print(f"in process, uint8 frames, sign/verify {'on' if args.sign else 'off'}")
+            for size in [int(size) for size in args.sizes.split(",")]:
+                for tool in tools:
+                    encrypting, decrypting = in_process(tool, size, key, args.sign)
+                    print(f"{tool:8} {size:4d}x{size:<4d} encrypt {encrypting:6.0f} MB/s  "
+                          f"decrypt {decrypting:6.0f} MB/s", flush=True)
+            return 0
         print(f"uint8 frames, sign/verify {'on' if args.sign else 'off'}; MB/s of image data in process()")
         print(f"{'tool':8} {'size':>9} {'encrypted':>9} {'decrypted':>9} {'encrypt MB/s':>12} {'decrypt MB/s':>12} "
               f"{'enc CPU ms/frame':>16} {'dec CPU ms/frame':>16}")
