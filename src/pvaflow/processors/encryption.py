@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pvaccess as pva
 
+from ..config_values import checked_flag, checked_int, checked_positive
 from ..crypto.envelope import KEY_WRAP_NAME, SIGNATURE_NAME, Opener, Sealed, Sealer
 from ..crypto.keys import load_private_key
 from ..errors import ConfigError, FrameFormatError, IntegrityError, SerializationError, SignatureError
@@ -50,20 +51,6 @@ NTNDARRAY_TYPE_ID = "epics:nt/NTNDArray:1.0"
 BYTES_IN_MEGABYTE = 1000000
 DEFAULT_KEY_ROTATION_OBJECTS = 1000
 DEFAULT_KEY_ROTATION_SECONDS = 60.0
-
-
-def _flag(config: dict[str, Any], key: str, current: bool) -> bool:
-    value = config.get(key, current)
-    if not isinstance(value, bool):
-        raise ConfigError(f"{key} must be true or false, not {value!r}")
-    return value
-
-
-def _positive(config: dict[str, Any], key: str, current: float, kind: type) -> Any:
-    value = config.get(key, current)
-    if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int) or value <= 0:
-        raise ConfigError(f"{key} must be a positive {'number' if kind is float else 'integer'}, not {value!r}")
-    return kind(value)
 
 
 def _to_bytes(value: Any) -> bytes:
@@ -150,9 +137,10 @@ class DataEncryptor(UserDataProcessor):
 
     def configure(self, configDict: dict[str, Any]) -> None:  # noqa: N803
         """Check every given key first (loading a new key file), then apply them together."""
-        sign = _flag(configDict, "sign", self.sign)
-        objects = _positive(configDict, "keyRotationObjects", self.keyRotationObjects, int)
-        seconds = _positive(configDict, "keyRotationSeconds", self.keyRotationSeconds, float)
+        sign = checked_flag("sign", configDict.get("sign", self.sign))
+        objects = checked_int("keyRotationObjects", configDict.get("keyRotationObjects", self.keyRotationObjects), 1)
+        seconds = checked_positive("keyRotationSeconds",
+                                   configDict.get("keyRotationSeconds", self.keyRotationSeconds))
         key = self.keys.load_key(configDict)
         self.sign = sign
         self.keyRotationObjects, self.keyRotationSeconds = objects, seconds
@@ -235,7 +223,7 @@ class DataDecryptor(UserDataProcessor):
 
     def configure(self, configDict: dict[str, Any]) -> None:  # noqa: N803
         """Check every given key first (loading a new key file), then apply them together."""
-        verify = _flag(configDict, "verify", self.verify)
+        verify = checked_flag("verify", configDict.get("verify", self.verify))
         key = self.keys.load_key(configDict)
         self.verify = verify
         if key is not None and self.opener is None:

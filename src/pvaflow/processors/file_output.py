@@ -26,6 +26,7 @@ import pvaccess as pva
 
 from .. import ntnd
 from ..ad_image_processor import AdImageProcessor
+from ..config_values import checked_int
 from ..errors import ConfigError
 from ..files.naming import FRAME_FIELDS, check_name_format, field_names, file_path
 from ..stream.accounting import MissedObjects
@@ -58,9 +59,7 @@ class FileOutputProcessor(AdImageProcessor):
             raise ConfigError(f"outputDirectory must be a non-empty string, not {directory!r}")
         name_format = configDict.get("outputFileNameFormat", self.outputFileNameFormat)
         self.check_name(check_name_format(name_format))
-        offset = configDict.get("objectIdOffset", self.objectIdOffset)
-        if not isinstance(offset, int) or isinstance(offset, bool) or offset < 1:
-            raise ConfigError(f"objectIdOffset must be an integer >= 1, not {offset!r}")
+        offset = checked_int("objectIdOffset", configDict.get("objectIdOffset", self.objectIdOffset), 1)
         self.outputDirectory = directory
         self.outputFileNameFormat = name_format
         self.needs_attributes = bool(field_names(name_format) - self.NAME_FIELDS)

@@ -41,6 +41,7 @@ import numpy as np
 import pvaccess as pva
 
 from .. import ntnd
+from ..config_values import checked_int
 from ..errors import ConfigError
 from ..files.atomic import discard, partial_name
 from ..files.naming import FRAME_FIELDS
@@ -164,18 +165,14 @@ class Hdf5AdImageWriter(FileOutputProcessor):
     def configure(self, configDict: dict[str, Any]) -> None:  # noqa: N803
         settings = dict(self.settings)
         settings.update({key: configDict[key] for key in settings if key in configDict})
-        n_images = settings["nImagesPerFile"]
-        if not isinstance(n_images, int) or isinstance(n_images, bool) or n_images < 1:
-            raise ConfigError(f"nImagesPerFile must be an integer >= 1, not {n_images!r}")
+        checked_int("nImagesPerFile", settings["nImagesPerFile"], 1)
         if not isinstance(settings["datasetName"], str) or settings["datasetName"].strip("/") in (
             "", "uniqueId", "timeStamp", "dataTimeStamp", ATTRIBUTE_GROUP
         ):
             raise ConfigError(f"datasetName {settings['datasetName']!r} is empty or taken by another dataset")
         if settings["compression"] not in COMPRESSIONS:
             raise ConfigError(f"compression must be one of {COMPRESSIONS}, not {settings['compression']!r}")
-        level = settings["compressionLevel"]
-        if not isinstance(level, int) or not 0 <= level <= 9:
-            raise ConfigError(f"compressionLevel must be an integer 0-9, not {level!r}")
+        checked_int("compressionLevel", settings["compressionLevel"], 0, 9)
         super().configure(configDict)
         self.close_file()  # new settings start a new file
         self.settings = settings

@@ -1,0 +1,30 @@
+"""Checks of processor configuration values (from -pa JSON or a control-channel configure), one line per error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import ConfigError
+
+
+def checked_int(key: str, value: Any, minimum: int, maximum: int | None = None) -> int:
+    """``value`` if it is an integer (not a bool) within [minimum, maximum]."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum or (
+            maximum is not None and value > maximum):
+        bounds = f">= {minimum}" if maximum is None else f"{minimum}-{maximum}"
+        raise ConfigError(f"{key} must be an integer {bounds}, not {value!r}")
+    return value
+
+
+def checked_positive(key: str, value: Any) -> float:
+    """``value`` as a float if it is a number (not a bool) above zero."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ConfigError(f"{key} must be a number > 0, not {value!r}")
+    return float(value)
+
+
+def checked_flag(key: str, value: Any) -> bool:
+    """``value`` if it is true or false."""
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key} must be true or false, not {value!r}")
+    return value
