@@ -80,10 +80,24 @@ def consumer(tool: str, role: str, key: Path, sign: bool) -> list[str]:
     return [pvapy_tool("pvapy-hpc-consumer"), *args]
 
 
-def user_stats(status_channel: str) -> dict:
+def user_stats(status_channel: str, attempts: int = 4) -> dict:
+    """The processor's statistics; a saturated consumer (pvaPy's at 512x512) may answer late."""
     channel = pva.Channel(status_channel)
     channel.setTimeout(5)
-    return channel.get("field(userStats)")["userStats"]
+    for attempt in range(attempts):
+        try:
+            return channel.get("field(userStats)")["userStats"]
+        except pva.PvaException:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def processed_or_zero(status_channel: str) -> int:
+    try:
+        return processed_count(status_channel)
+    except pva.PvaException:  # busy: ask again later
+        return 0
 
 
 def reset_stats(control_channel: str) -> None:
@@ -93,8 +107,10 @@ def reset_stats(control_channel: str) -> None:
                 "field(command,args)")
 
 
-def measure(tool: str, size: int, key: Path, sign: bool) -> Result:
+def measure(tool: str, size: int, key: Path, sign: bool, reset: bool = True) -> Result:
     fps, n_frames, warm_up = SIZES[size]
+    if not reset:
+        n_frames, warm_up = n_frames - warm_up, 0
     sim = start([sys.executable, "-m", "pvaflow", "sim-server", "-cn", SOURCE, "-nx", str(size), "-ny", str(size),
                  "-dt", "uint8", "-fps", str(fps), "-nf", str(n_frames), "-cs", "20", "-std", "8", "-shd", "3",
                  "-rp", "0", "-dc"])
@@ -105,14 +121,14 @@ def measure(tool: str, size: int, key: Path, sign: bool) -> Result:
             consumers[role] = start(consumer(tool, role, key, sign))
             wait_for(STATUS[role])
         # steady state only: the first frames fill the server's monitor queues (new buffers each frame)
-        while processed_count(STATUS["encrypt"]) < warm_up:
+        while processed_or_zero(STATUS["encrypt"]) < warm_up:
             time.sleep(0.2)
-        for role in consumers:
+        for role in consumers if reset else ():
             reset_stats(CONTROL[role])
         cpu_before = {role: tree_cpu(process.pid) for role, process in consumers.items()}
         sim.wait()
         deadline = time.monotonic() + 60
-        while processed_count(STATUS["decrypt"]) < n_frames and time.monotonic() < deadline:
+        while processed_or_zero(STATUS["decrypt"]) < n_frames and time.monotonic() < deadline:
             time.sleep(0.5)
         time.sleep(1.5)  # the status refreshes every second
         stats = {role: user_stats(STATUS[role]) for role in consumers}  # since the reset
@@ -170,6 +186,8 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=1, help="runs per tool and size (the table shows each)")
     parser.add_argument("--sign", action="store_true", help="sign every object and verify it")
     parser.add_argument("--tools", default="pvaflow,pvapy")
+    parser.add_argument("--no-reset", action="store_true",
+                        help="no warm-up: statistics of the whole run (pvaPy stalled after a reset at 512x512)")
     parser.add_argument("--in-process", action="store_true",
                         help="only the processors, back to back in this process (no consumers)")
     args = parser.parse_args()
@@ -195,7 +213,7 @@ def main() -> int:
             for tool in tools:
                 results = []
                 for _ in range(args.repeats):
-                    result = measure(tool, size, key, args.sign)
+                    result = measure(tool, size, key, args.sign, reset=not args.no_reset)
                     results.append(result)
                     print(f"{tool:8} {size:4d}x{size:<4d} {result.processed['encrypt']:9d} "
                           f"{result.processed['decrypt']:9d} {result.mbps['encrypt']:12.0f} "

@@ -10,7 +10,9 @@ frame-sized blocks to one file (dd-style, no fsync, like the writers), just
 before each writer runs, twice: back to back (as dd does) and paced at the
 stream's frame rate (timing only the writes). On the development VM a write
 that follows an idle gap is slower than one that follows another write, so
-the paced figure is the raw speed a streaming writer can reach. Dirty pages are flushed (sync) before every
+the paced figure is the raw speed a streaming writer can reach. The
+"raw (consumer)" row appends the frames to one file from inside a consumer
+(`raw_frame_writer.py`), under the same stream as the writers. Dirty pages are flushed (sync) before every
 measurement: otherwise the kernel's writeback throttling, which depends on
 what ran before, decides the figures. Loopback only.
 
@@ -47,7 +49,10 @@ WRITERS = {
     "pvaflow HDF5": ("pvaflow", "Hdf5AdImageWriter", {"nImagesPerFile": 1000}),
     "pvapy TIFF": ("pvapy", "pvapy.hpc.adOutputFileProcessor.AdOutputFileProcessor",
                    {"outputFileNameFormat": "{uniqueId:06}.tiff"}),
+    # frames appended to one file, dd-style, inside the consumer: raw disk speed under the same stream
+    "raw (consumer)": ("pvaflow", "RawFrameWriter", {}),
 }
+RAW_WRITER_FILE = Path(__file__).with_name("raw_frame_writer.py")
 
 
 def raw_disk_mbps(directory: Path, n_frames: int, fps: float | None = None) -> float:
@@ -74,6 +79,8 @@ def raw_disk_mbps(directory: Path, n_frames: int, fps: float | None = None) -> f
 def consumer_command(tool: str, processor: str, config: dict) -> list[str]:
     common = ["-ic", SOURCE, "-sc", STATUS, "-sqs", "50", "-rqs", "1000", "-pc", processor,
               "-pa", json.dumps(config), "-dc"]
+    if processor == "RawFrameWriter":
+        common += ["-pf", str(RAW_WRITER_FILE)]
     if tool == "pvaflow":
         return [sys.executable, "-m", "pvaflow", "consumer", *common]
     return [pvapy_tool("pvapy-hpc-consumer"), *common]
