@@ -20,6 +20,8 @@ import pytest
 
 from pvaflow.loopback import loopback_env, server_env
 
+pytest.register_assert_rewrite("tests.pv_compare")  # its asserts explain a mismatch, as in a test
+
 os.environ.update(loopback_env())
 # Children are stopped with SIGINT, as a user's Ctrl-C. Run in the background, pytest would inherit
 # SIGINT ignored and pass that on to them; a handler here is reset to the default in the children.

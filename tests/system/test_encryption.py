@@ -9,7 +9,7 @@ import pvaccess as pva
 import pytest
 
 from ..keyfiles import write_key_files
-from ..unit.test_pvbytes import values_equal
+from ..pv_compare import values_equal
 from .helpers import control, get, wait_until
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(120)]

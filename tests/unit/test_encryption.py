@@ -26,7 +26,7 @@ from pvaflow.processors.encryption import (
 from pvaflow.pvbytes import Serializer
 
 from ..keyfiles import PASSPHRASE, write_key_files
-from .test_pvbytes import assert_same
+from ..pv_compare import assert_same
 
 pytestmark = pytest.mark.timeout(60)
 

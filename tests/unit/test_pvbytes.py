@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import pickle
 import struct
 
@@ -13,30 +12,15 @@ import pytest
 
 from pvaflow import ntnd
 from pvaflow.errors import SerializationError
-from pvaflow.pvbytes import MAGIC, Deserializer, Serializer, describe
+from pvaflow.pvbytes import MAGIC, Deserializer, Serializer
+
+from ..pv_compare import assert_same
 
 pytestmark = pytest.mark.timeout(30)
 
 
-def values_equal(first, second) -> bool:
-    if isinstance(first, np.ndarray) or isinstance(second, np.ndarray):
-        return np.array_equal(np.asarray(first), np.asarray(second), equal_nan=True)
-    if isinstance(first, dict):
-        return first.keys() == second.keys() and all(values_equal(first[key], second[key]) for key in first)
-    if isinstance(first, (list, tuple)):
-        return len(first) == len(second) and all(values_equal(a, b) for a, b in zip(first, second, strict=True))
-    if isinstance(first, float) and math.isnan(first):
-        return isinstance(second, float) and math.isnan(second)
-    return first == second and type(first) is type(second)
-
-
 def round_trip(pv: pva.PvObject) -> pva.PvObject:
     return Deserializer().deserialize(Serializer().serialize(pv).to_bytes())
-
-
-def assert_same(original: pva.PvObject, copy: pva.PvObject) -> None:
-    assert describe(copy) == describe(original)  # structure and the type id of every structure
-    assert values_equal(copy.toDict(), original.toDict())
 
 
 @pytest.mark.parametrize("dtype", [str(dtype) for dtype in ntnd.DTYPE_FIELDS])
