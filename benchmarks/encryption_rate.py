@@ -187,7 +187,7 @@ def main() -> int:
     parser.add_argument("--sign", action="store_true", help="sign every object and verify it")
     parser.add_argument("--tools", default="pvaflow,pvapy")
     parser.add_argument("--no-reset", action="store_true",
-                        help="no warm-up: statistics of the whole run (pvaPy stalled after a reset at 512x512)")
+                        help="no warm-up: statistics of the whole run (pvaPy stalled in warm-up runs at 512x512)")
     parser.add_argument("--in-process", action="store_true",
                         help="only the processors, back to back in this process (no consumers)")
     args = parser.parse_args()
