@@ -200,10 +200,11 @@ class _Arrays:
 class Serialized:
     """An encoded PvObject: a header and the array buffers that follow it (not yet joined)."""
 
-    def __init__(self, type_id: str, header: bytes, buffers: list[memoryview]) -> None:
+    def __init__(self, type_id: str, header: bytes, arrays: _Arrays) -> None:
         self.type_id = type_id
         self.header = header
-        self.buffers = buffers
+        self.buffers = arrays.buffers
+        self.size = len(header) + arrays.size  # bytes in all, padding included
 
     def parts(self) -> Iterable[bytes | memoryview]:
         """The byte pieces in order, padding included."""
@@ -212,10 +213,6 @@ class Serialized:
             yield buffer
             if pad := _padding(buffer.nbytes):
                 yield bytes(pad)
-
-    @property
-    def size(self) -> int:
-        return len(self.header) + sum(buffer.nbytes + _padding(buffer.nbytes) for buffer in self.buffers)
 
     def to_bytes(self) -> bytes:
         return b"".join(self.parts())
@@ -253,7 +250,7 @@ class Serializer:
         arrays = _Arrays()
         text = json.dumps(values, default=arrays.default, separators=(",", ":")).encode()
         header = _PREFIX.pack(MAGIC, len(description.text), len(text)) + description.text + text
-        return Serialized(description.kind["id"], header + bytes(_padding(len(header))), arrays.buffers)
+        return Serialized(description.kind["id"], header + bytes(_padding(len(header))), arrays)
 
 
 # --- decoding -------------------------------------------------------------------

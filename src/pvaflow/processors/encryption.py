@@ -24,6 +24,7 @@ count, is counted here, and the stream goes on.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -117,12 +118,46 @@ class _KeyConfig:
         return key
 
 
-class DataEncryptor(UserDataProcessor):
-    """Encrypts every object (AES-256-GCM, RSA-OAEP wrapped data keys, optional RSA-PSS signature)."""
+class _KeyedProcessor(UserDataProcessor):
+    """What both directions share: the key file settings and the timed, counted ``process()``."""
 
     def __init__(self, configDict: dict[str, Any] | None = None) -> None:  # noqa: N803
         super().__init__(configDict)
         self.keys = _KeyConfig()
+        self.nFailed = 0
+        self.processingTime = 0.0
+
+    @property
+    def privateKeyFilePath(self) -> str | None:  # noqa: N802 (pvaPy attribute name)
+        return self.keys.privateKeyFilePath
+
+    def timed(self, transform: Callable[[pva.PvObject], pva.PvObject], pvObject: pva.PvObject) -> pva.PvObject:  # noqa: N803
+        """``transform`` the object and publish the result; the processing time covers both (as in pvaPy)."""
+        started = time.perf_counter()
+        try:
+            output = transform(pvObject)
+            self.updateOutputChannel(output)
+        except Exception:
+            self.nFailed += 1  # the host logs the error (once per kind) and counts it too
+            raise
+        finally:
+            self.processingTime += time.perf_counter() - started
+        return output
+
+    def rates(self, n_objects: int, n_bytes: int) -> dict[str, float]:
+        seconds = self.processingTime
+        return {
+            "processingTime": seconds,
+            "processingRate": n_objects / seconds if seconds > 0 else 0.0,
+            "dataRateMBps": n_bytes / seconds / BYTES_IN_MEGABYTE if seconds > 0 else 0.0,
+        }
+
+
+class DataEncryptor(_KeyedProcessor):
+    """Encrypts every object (AES-256-GCM, RSA-OAEP wrapped data keys, optional RSA-PSS signature)."""
+
+    def __init__(self, configDict: dict[str, Any] | None = None) -> None:  # noqa: N803
+        super().__init__(configDict)
         self.sign = False
         self.keyRotationObjects = DEFAULT_KEY_ROTATION_OBJECTS
         self.keyRotationSeconds = DEFAULT_KEY_ROTATION_SECONDS
@@ -130,10 +165,6 @@ class DataEncryptor(UserDataProcessor):
         self.sealer: Sealer | None = None
         self.resetStats()
         self.configure(dict(configDict or {}))
-
-    @property
-    def privateKeyFilePath(self) -> str | None:  # noqa: N802 (pvaPy attribute name)
-        return self.keys.privateKeyFilePath
 
     def configure(self, configDict: dict[str, Any]) -> None:  # noqa: N803
         """Check every given key first (loading a new key file), then apply them together."""
@@ -165,16 +196,7 @@ class DataEncryptor(UserDataProcessor):
         return encrypted_object(sealed)
 
     def process(self, pvObject: pva.PvObject) -> pva.PvObject:  # noqa: N803
-        """Encrypt and publish; the processing time covers both (as in pvaPy)."""
-        started = time.perf_counter()
-        try:
-            encrypted = self.encrypt(pvObject)
-            self.updateOutputChannel(encrypted)
-        except Exception:
-            self.nFailed += 1  # the host logs the error (once per kind) and counts it too
-            raise
-        finally:
-            self.processingTime += time.perf_counter() - started
+        encrypted = self.timed(self.encrypt, pvObject)
         self.nEncrypted += 1
         return encrypted
 
@@ -189,15 +211,12 @@ class DataEncryptor(UserDataProcessor):
         self.keys_at_reset = self.sealer.n_keys if self.sealer else 0
 
     def getStats(self) -> dict[str, Any]:  # noqa: N802
-        seconds = self.processingTime
         return {
             "nEncrypted": self.nEncrypted,
             "nBytesEncrypted": self.nBytesEncrypted,
             "nFailed": self.nFailed,
             "nDataKeys": self.sealer.n_keys - self.keys_at_reset,
-            "processingTime": seconds,
-            "processingRate": self.nEncrypted / seconds if seconds > 0 else 0.0,
-            "dataRateMBps": self.nBytesEncrypted / seconds / BYTES_IN_MEGABYTE if seconds > 0 else 0.0,
+            **self.rates(self.nEncrypted, self.nBytesEncrypted),
         }
 
     def getStatsPvaTypes(self) -> dict[str, Any]:  # noqa: N802
@@ -205,21 +224,16 @@ class DataEncryptor(UserDataProcessor):
                 "processingTime": pva.DOUBLE, "processingRate": pva.DOUBLE, "dataRateMBps": pva.DOUBLE}
 
 
-class DataDecryptor(UserDataProcessor):
+class DataDecryptor(_KeyedProcessor):
     """Decrypts objects made by ``DataEncryptor`` with the same key pair; rejects any that are not authentic."""
 
     def __init__(self, configDict: dict[str, Any] | None = None) -> None:  # noqa: N803
         super().__init__(configDict)
-        self.keys = _KeyConfig()
         self.verify = False
         self.deserializer = Deserializer()
         self.opener: Opener | None = None
         self.resetStats()
         self.configure(dict(configDict or {}))
-
-    @property
-    def privateKeyFilePath(self) -> str | None:  # noqa: N802 (pvaPy attribute name)
-        return self.keys.privateKeyFilePath
 
     def configure(self, configDict: dict[str, Any]) -> None:  # noqa: N803
         """Check every given key first (loading a new key file), then apply them together."""
@@ -236,9 +250,8 @@ class DataDecryptor(UserDataProcessor):
 
     def decrypt(self, pvObject: pva.PvObject) -> pva.PvObject:  # noqa: N803
         sealed = sealed_from(pvObject)
-        opener = self.opener
         try:
-            plaintext = opener.open(sealed, self.verify)
+            plaintext = self.opener.open(sealed, self.verify)
         except SignatureError:
             self.nVerificationFailures += 1
             raise
@@ -248,16 +261,7 @@ class DataDecryptor(UserDataProcessor):
         return decrypted
 
     def process(self, pvObject: pva.PvObject) -> pva.PvObject:  # noqa: N803
-        """Decrypt and publish; the processing time covers both (as in pvaPy)."""
-        started = time.perf_counter()
-        try:
-            decrypted = self.decrypt(pvObject)
-            self.updateOutputChannel(decrypted)
-        except Exception:
-            self.nFailed += 1  # the host logs the error (once per kind) and counts it too
-            raise
-        finally:
-            self.processingTime += time.perf_counter() - started
+        decrypted = self.timed(self.decrypt, pvObject)
         self.nDecrypted += 1
         return decrypted
 
@@ -276,16 +280,13 @@ class DataDecryptor(UserDataProcessor):
         self.unwrapped_at_reset = self.opener.n_unwrapped if self.opener else 0
 
     def getStats(self) -> dict[str, Any]:  # noqa: N802
-        seconds = self.processingTime
         return {
             "nDecrypted": self.nDecrypted,
             "nBytesDecrypted": self.nBytesDecrypted,
             "nFailed": self.nFailed,
             "nVerificationFailures": self.nVerificationFailures,
             "nDataKeysUnwrapped": self.opener.n_unwrapped - self.unwrapped_at_reset,
-            "processingTime": seconds,
-            "processingRate": self.nDecrypted / seconds if seconds > 0 else 0.0,
-            "dataRateMBps": self.nBytesDecrypted / seconds / BYTES_IN_MEGABYTE if seconds > 0 else 0.0,
+            **self.rates(self.nDecrypted, self.nBytesDecrypted),
         }
 
     def getStatsPvaTypes(self) -> dict[str, Any]:  # noqa: N802
