@@ -18,6 +18,7 @@ from .errors import (
 )
 from .processor import UserDataProcessor
 from .processors.hdf5_writer import Hdf5AdImageWriter
+from .processors.metadata import AdMetadataProcessor
 from .processors.output_file import AdOutputFileProcessor
 
 try:
@@ -39,6 +40,7 @@ __all__ = [
     "AdImageDataDecryptor",
     "AdImageDataEncryptor",
     "AdImageProcessor",
+    "AdMetadataProcessor",
     "AdOutputFileProcessor",
     "ChannelError",
     "CodecUnavailableError",

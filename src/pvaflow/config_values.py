@@ -1,7 +1,9 @@
-"""Checks of processor configuration values (from -pa JSON or a control-channel configure), one line per error."""
+"""Checks of configuration values (-pa, --input-args / --output-args, control-channel configure), one line
+per error."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from .errors import ConfigError
@@ -27,4 +29,15 @@ def checked_flag(key: str, value: Any) -> bool:
     """``value`` if it is true or false."""
     if not isinstance(value, bool):
         raise ConfigError(f"{key} must be true or false, not {value!r}")
+    return value
+
+
+def json_object(what: str, text: str) -> dict[str, Any]:
+    """``text`` parsed as a JSON object (never evaluated as Python); ``what`` names it in errors."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as ex:
+        raise ConfigError(f"{what} are not valid JSON ({ex.msg} at column {ex.colno})") from ex
+    if not isinstance(value, dict):
+        raise ConfigError(f"{what} must be a JSON object, not {type(value).__name__}")
     return value

@@ -321,6 +321,11 @@ def time_stamp(seconds: float) -> dict[str, int]:
     return {"secondsPastEpoch": whole, "nanoseconds": int((seconds - whole) * 1e9)}
 
 
+def seconds(stamp: Mapping[str, int]) -> float:
+    """A ``time_t`` structure value (secondsPastEpoch, nanoseconds) as seconds since the epoch."""
+    return stamp["secondsPastEpoch"] + stamp["nanoseconds"] * 1e-9
+
+
 def stamp(nt: pva.PvObject, image_id: int, seconds: float) -> None:
     """Set ``uniqueId``, ``timeStamp`` and ``dataTimeStamp`` in one call (hot path)."""
     stamp_value = time_stamp(seconds)

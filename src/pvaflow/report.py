@@ -15,6 +15,7 @@ SECTION_KEYS = {
     "processor": "processorStats",
     "user": "userStats",
     "collector": "collectorStats",
+    "metadata": "metadataStats",
 }
 
 
@@ -24,6 +25,17 @@ def _format(value: Any) -> str:
     return str(value)
 
 
+def _flat(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested sections (one per metadata channel, say) as ``outer.inner`` rows."""
+    rows: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            rows.update(_flat(value, f"{prefix}{key}."))
+        else:
+            rows[f"{prefix}{key}"] = value
+    return rows
+
+
 def render(snapshot: dict[str, Any], sections: tuple[str, ...], title: str) -> Table:
     """One table: a row per statistic of the chosen sections."""
     table = Table(title=title, show_lines=False)
@@ -31,7 +43,7 @@ def render(snapshot: dict[str, Any], sections: tuple[str, ...], title: str) -> T
     table.add_column("statistic")
     table.add_column("value", justify="right")
     for section in sections:
-        values = snapshot.get(SECTION_KEYS[section]) or {}
+        values = _flat(snapshot.get(SECTION_KEYS[section]) or {})
         for index, (key, value) in enumerate(values.items()):
             table.add_row(section if index == 0 else "", key, _format(value))
     return table

@@ -9,12 +9,9 @@ import numpy as np
 import pvaccess as pva
 
 from pvaflow import AdImageProcessor
+from pvaflow.ntnd import seconds
 
 CONTROL_REQUEST_TYPE = {"command": pva.STRING, "args": pva.STRING}
-
-
-def seconds(stamp: dict) -> float:
-    return stamp["secondsPastEpoch"] + stamp["nanoseconds"] * 1e-9
 
 
 class Recorder:

@@ -44,10 +44,15 @@ def add_parser(subparsers: Any, name: str) -> None:
     add("-ic", "--input-channel", dest="input_channel", required=True,
         help="input channel ('*' is the consumer id)")
     add("-im", "--input-mode", dest="input_mode", default="pva",
-        help="pva (monitor a remote channel, default) or ca")
-    add("-ia", "--input-args", dest="input_args", default=None, help="JSON options for the input mode")
-    add("-om", "--output-mode", dest="output_mode", default="pvas", help="pvas (default)")
-    add("-oa", "--output-args", dest="output_args", default=None, help="JSON options for the output mode")
+        help="pva (monitor a remote channel, default), ca, pvas (serve the input channel; clients put "
+             "objects into it) or rpc (serve an RPC service; each request is an object)")
+    add("-ia", "--input-args", dest="input_args", default=None,
+        help="JSON options for the input mode (none of pva, ca, pvas, rpc takes any)")
+    add("-om", "--output-mode", dest="output_mode", default="pvas",
+        help="pvas (serve the output channel, default), pva (put into the output channel on a remote "
+             "server) or rpc (send to a remote RPC service)")
+    add("-oa", "--output-args", dest="output_args", default=None,
+        help='JSON options for the output mode: pva and rpc take {"timeout": seconds} (default 5)')
     add_output_channel_options(parser, "consumer")
     receive = parser.add_argument_group("receiving")
     add = receive.add_argument
@@ -64,8 +69,8 @@ def add_parser(subparsers: Any, name: str) -> None:
         help="object id step between consecutive objects of this consumer; 0: derived (default)")
     add("-fr", "--field-request", dest="field_request", default="",
         help="fields to request, e.g. 'value,dimension' (the id field is always added)")
-    add("-siu", "--skip-initial-updates", dest="skip_initial_updates", type=int, default=1,
-        help="initial updates not processed (default: 1)")
+    add("-siu", "--skip-initial-updates", dest="skip_initial_updates", type=int, default=None,
+        help="initial updates not processed (default: 1 for pva and ca input, 0 for pvas and rpc)")
     dist = parser.add_argument_group("distributor plugin")
     add = dist.add_argument
     add("-dpn", "--distributor-plugin-name", dest="distributor_plugin_name", default="pydistributor",

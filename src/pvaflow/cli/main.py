@@ -9,12 +9,13 @@ from collections.abc import Sequence
 from .. import __version__
 from ..errors import ConfigError, PvaflowError
 from ..memory import reuse_freed_buffers
-from . import collector, consumer, sim_server
+from . import collector, consumer, mirror, sim_server
 
 # subcommand name -> module with add_parser(subparsers) and run(args) -> int
 SUBCOMMANDS = {
     "collector": collector,
     "consumer": consumer,
+    "mirror": mirror,
     "sim-server": sim_server,
 }
 

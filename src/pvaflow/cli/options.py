@@ -79,10 +79,12 @@ def add_processor_options(parser: argparse.ArgumentParser) -> None:
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     """-mc, -rt, -rp, -dc, -rs and the logging options of a consumer or collector."""
     parser.add_argument("-mc", "--metadata-channels", dest="metadata_channels", default=None,
-                        help="metadata channels (not supported yet)")
+                        help="metadata PVs as 'pva://x,ca://y,z' (bare names are CA); updates are queued "
+                             "in the processor's metadataQueueMap[name], the oldest dropped when full")
     parser.add_argument("-rt", "--runtime", dest="runtime", type=float, default=0.0,
                         help="seconds to run; 0: until stopped")
     add_report_options(parser, "seconds between reports; 0: none (default: 0)", default=0.0, kind=float)
     parser.add_argument("-rs", "--report-stats", dest="report_stats", default="all",
-                        help="sections to report: all, or some of receiver,publisher,queue,processor,user,collector")
+                        help="sections to report: all, or some of receiver,publisher,queue,processor,user,"
+                             "collector,metadata")
     add_log_options(parser)

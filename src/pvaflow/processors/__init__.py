@@ -1,2 +1,3 @@
 """Built-in processors: file output (AdOutputFileProcessor, Hdf5AdImageWriter) and encryption
-(DataEncryptor, DataDecryptor, AdImageDataEncryptor, AdImageDataDecryptor)."""
+(DataEncryptor, DataDecryptor, AdImageDataEncryptor, AdImageDataDecryptor), metadata
+(AdMetadataProcessor)."""

@@ -101,7 +101,7 @@ class OpenFile:
         self.ids[index] = frame_id
         for name, dataset in self.stamps.items():
             stamp = pvObject[name]
-            dataset[index] = stamp["secondsPastEpoch"] + stamp["nanoseconds"] * 1e-9
+            dataset[index] = ntnd.seconds(stamp)
         for name, value in ntnd.attribute_values(pvObject).items():
             self.store_attribute(name, index, value)
         self.count += 1

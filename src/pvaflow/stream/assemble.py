@@ -1,6 +1,8 @@
 """Assemble a consumer or collector from its configuration: processor, server, channels, receiver, host.
 
-The two differ only in their receiver, chosen by role in ``RECEIVERS``.
+The two differ only in their receiver. The receiver is chosen by input mode
+in ``RECEIVERS`` (the collector's mode is ``collect``), the publisher by
+output mode in ``PUBLISHERS``.
 """
 
 from __future__ import annotations
@@ -11,13 +13,16 @@ from typing import Any
 
 import pvaccess as pva
 
+from ..errors import describe
 from .config import HostConfig
 from .control import ControlChannel
 from .host import Host, HostSettings, SnapshotSink
 from .loader import create_processor, load_processor_class
-from .publisher import PvasPublisher
+from .metadata import MetadataChannels
+from .publisher import CountingPublisher, PutPublisher, PvasPublisher, RpcPublisher
 from .receiver import CollectingReceiver, MonitorReceiver
 from .reorder import ReorderCache
+from .served_input import PvasReceiver, RpcReceiver
 from .status import StatusChannel
 
 logger = logging.getLogger(__name__)
@@ -35,7 +40,9 @@ class Stage:
             self.server.stop()
 
 
-def attach(processor: Any, config: HostConfig, server: Any, publisher: PvasPublisher) -> None:
+def attach(
+    processor: Any, config: HostConfig, server: Any, publisher: CountingPublisher, metadata: MetadataChannels
+) -> None:
     """Set the attributes the processor API promises before start()."""
     if not hasattr(processor, "logger"):
         processor.logger = logging.getLogger(type(processor).__name__)
@@ -45,17 +52,36 @@ def attach(processor: Any, config: HostConfig, server: Any, publisher: PvasPubli
     processor.objectIdField = config.oid_field
     processor.pvaServer = server
     processor.dataPublisher = publisher
-    if not hasattr(processor, "metadataQueueMap"):
-        processor.metadataQueueMap = {}
+    processor.metadataQueueMap = metadata.queues
 
 
-def monitor_receiver(config: HostConfig) -> MonitorReceiver:
+def monitor_receiver(config: HostConfig, server: Any, processor: Any) -> MonitorReceiver:
     return MonitorReceiver(
-        config.input_channel, config.monitor_request, config.receiver_queue_size, config.input_provider
+        config.input_channel, config.monitor_request, config.receiver_queue_size, config.input_mode
     )
 
 
-def collecting_receiver(config: HostConfig) -> CollectingReceiver:
+def input_type(processor: Any) -> Any:
+    """The processor's ``getInputPvObjectType()``, or None when it has none or it fails."""
+    method = getattr(processor, "getInputPvObjectType", None)
+    if method is None:
+        return None
+    try:
+        return method()
+    except Exception as ex:  # noqa: BLE001 (a user method may raise anything)
+        logger.error("getInputPvObjectType() failed: %s", describe(ex))
+        return None
+
+
+def pvas_receiver(config: HostConfig, server: Any, processor: Any) -> PvasReceiver:
+    return PvasReceiver(config.input_channel, config.receiver_queue_size, server, input_type(processor))
+
+
+def rpc_receiver(config: HostConfig, server: Any, processor: Any) -> RpcReceiver:
+    return RpcReceiver(config.input_channel, config.receiver_queue_size, input_type(processor))
+
+
+def collecting_receiver(config: HostConfig, server: Any, processor: Any) -> CollectingReceiver:
     cache = ReorderCache(config.cache_size, config.gap_wait, config.oid_offset)
     return CollectingReceiver(
         config.producer_channels, config.monitor_request, cache, config.oid_field,
@@ -63,19 +89,33 @@ def collecting_receiver(config: HostConfig) -> CollectingReceiver:
     )
 
 
-# role -> how it receives; everything else is shared
-RECEIVERS = {"consumer": monitor_receiver, "collector": collecting_receiver}
+# input mode -> how objects arrive; everything else is shared
+RECEIVERS = {
+    "pva": monitor_receiver,
+    "ca": monitor_receiver,
+    "pvas": pvas_receiver,
+    "rpc": rpc_receiver,
+    "collect": collecting_receiver,
+}
+# output mode -> how processed objects leave
+PUBLISHERS = {
+    "pvas": lambda config, server: PvasPublisher(server, config.output_channel),
+    "pva": lambda config, server: PutPublisher(config.output_channel, config.send_timeout),
+    "rpc": lambda config, server: RpcPublisher(config.output_channel, config.send_timeout),
+}
 
 
 def build_stage(config: HostConfig, report: SnapshotSink | None = None) -> Stage:
     processor = create_processor(
         load_processor_class(config.processor_file, config.processor_class), config.processor_config()
     )
-    needs_server = config.output_channel or config.status_channel or config.control_channel
+    serves_output = config.output_mode == "pvas" and config.output_channel
+    needs_server = serves_output or config.input_mode == "pvas" or config.status_channel or config.control_channel
     server = pva.PvaServer() if needs_server else None
-    publisher = PvasPublisher(server, config.output_channel)
-    attach(processor, config, server, publisher)
-    receiver = RECEIVERS[config.role](config)
+    publisher = PUBLISHERS[config.output_mode](config, server)
+    metadata = MetadataChannels(config.metadata_channels, config.server_queue_size, config.metadata_queue_size)
+    attach(processor, config, server, publisher, metadata)
+    receiver = RECEIVERS[config.input_mode](config, server, processor)
     settings = HostSettings(
         role=config.role,
         host_id=config.host_id,
@@ -93,9 +133,10 @@ def build_stage(config: HostConfig, report: SnapshotSink | None = None) -> Stage
     status = None
     if server is not None and config.status_channel:
         status = StatusChannel(
-            server, config.status_channel, config.role, config.host_id, user_types, receiver.extra_types()
+            server, config.status_channel, config.role, config.host_id, user_types,
+            receiver.extra_types() | metadata.stat_types(),
         )
-    host = Host(settings, processor, receiver, publisher, user_types, status, report)
+    host = Host(settings, processor, receiver, publisher, user_types, status, report, metadata)
     if server is not None:
         if config.control_channel:
             ControlChannel(server, config.control_channel, config.role, config.host_id, host.submit)

@@ -17,18 +17,18 @@ from collections.abc import Callable
 from typing import Any
 
 
-def keeping_thread_state(callback: Callable[..., None]) -> Callable[..., None]:
+def keeping_thread_state(callback: Callable[..., Any]) -> Callable[..., Any]:
     """``callback`` wrapped so that each calling thread keeps its Python thread state."""
     threads_kept: set[int] = set()
     get_ident = threading.get_ident
     lock = threading.Lock()
 
-    def call(*args: Any) -> None:
+    def call(*args: Any) -> Any:
         if get_ident() not in threads_kept:
             with lock:
                 if get_ident() not in threads_kept:
                     ctypes.pythonapi.PyGILState_Ensure()  # the GIL is held: only raises the thread's count
                     threads_kept.add(get_ident())
-        callback(*args)
+        return callback(*args)
 
     return call

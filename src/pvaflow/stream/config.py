@@ -11,16 +11,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..config_values import json_object
 from ..errors import ConfigError
 from .accounting import default_offset
 from .loader import parse_processor_args
+from .metadata import MetadataSpec, metadata_queue_size, parse_metadata_channels
 from .naming import channel_name, format_id, parse_id_list
 from .request import DistributorOptions, monitor_request
 from .stats import STATS_SECTIONS
 
-INPUT_MODES = ("pva", "ca")
-OUTPUT_MODES = ("pvas",)
-LATER_MODES = ("pvas", "rpc", "ejfat")  # accepted by pvaPy, not by pvaflow yet
+INPUT_MODES = ("pva", "ca", "pvas", "rpc")
+MONITOR_MODES = ("pva", "ca")  # the only inputs that deliver initial (connect-time) updates
+OUTPUT_MODES = ("pvas", "pva", "rpc")
+REMOTE_OUTPUT_MODES = ("pva", "rpc")  # the output channel is on the receiver's server
+UNAVAILABLE_MODES = {  # accepted by pvaPy, needing what this installation lacks
+    "ejfat": "EJFAT needs the e2sar_py module (JeffersonLab E2SAR), which is not available here",
+}
+DEFAULT_SEND_TIMEOUT = 5.0  # seconds a pva put or rpc request may take (--output-args timeout)
 
 
 @dataclass(frozen=True)
@@ -49,7 +56,7 @@ class ConsumerOptions:
     oid_field: str = "uniqueId"
     oid_offset: int = 0
     field_request: str = ""
-    skip_initial_updates: int = 1
+    skip_initial_updates: int | None = None  # None: 1 for monitor inputs, 0 for pvas and rpc
     distributor_plugin_name: str = "pydistributor"
     distributor_group: str | None = None
     distributor_set: str | None = None
@@ -73,12 +80,14 @@ class ConsumerOptions:
 class HostConfig:
     """Everything one consumer or collector process needs, resolved and checked."""
 
-    role: str  # "consumer" or "collector": picks the receiver
+    role: str  # "consumer" or "collector"
     host_id: int
     input_channel: str  # the consumer's input; the collector's producer channels, comma-joined
-    input_provider: str
+    input_mode: str  # picks the receiver: pva, ca, pvas, rpc, or collect (the collector's producers)
     monitor_request: str
     output_channel: str | None
+    output_mode: str
+    send_timeout: float  # pva and rpc output: seconds per object
     status_channel: str | None
     control_channel: str | None
     receiver_queue_size: int | None  # None: no receiver queue
@@ -97,6 +106,9 @@ class HostConfig:
     producer_channels: dict[int, str] = field(default_factory=dict)  # collector: producer id -> channel
     cache_size: int = 0  # collector: reorder cache capacity
     gap_wait: float = 0.0  # collector: seconds before a gap is skipped
+    metadata_channels: tuple[MetadataSpec, ...] = ()
+    metadata_queue_size: int = 0  # updates kept per metadata channel (0: unbounded)
+    server_queue_size: int = 0  # also the metadata monitors' server queue
 
     def processor_config(self) -> dict[str, Any]:
         """The processor's configDict: -pa plus the keys pvaPy adds for processors."""
@@ -137,11 +149,38 @@ def report_sections(text: str) -> tuple[str, ...]:
     return tuple(names)
 
 
+def mode_args(option: str, text: str | None, allowed: tuple[str, ...]) -> dict[str, Any]:
+    """The JSON object of --input-args / --output-args, with only the keys the mode knows."""
+    if not text:
+        return {}
+    args = json_object(option, text)
+    unknown = sorted(set(args) - set(allowed))
+    if unknown:
+        known = ", ".join(allowed) if allowed else "none for this mode"
+        raise ConfigError(f"{option}: unknown keys {unknown} (known: {known})")
+    return args
+
+
+def send_timeout(options: ConsumerOptions) -> float:
+    allowed = ("timeout",) if options.output_mode in REMOTE_OUTPUT_MODES else ()
+    args = mode_args("--output-args", options.output_args, allowed)
+    value = args.get("timeout", DEFAULT_SEND_TIMEOUT)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ConfigError(f"--output-args timeout must be a number of seconds > 0, not {value!r}")
+    return float(value)
+
+
+def check_mode(option: str, mode: str, modes: tuple[str, ...]) -> None:
+    if mode in UNAVAILABLE_MODES:
+        raise ConfigError(f"{option} {mode}: {UNAVAILABLE_MODES[mode]}")
+    if mode not in modes:
+        raise ConfigError(f"unknown {option[2:].replace('-', ' ')} '{mode}' (choose from {', '.join(modes)})")
+
+
 def check_common(options: ConsumerOptions | CollectorOptions) -> None:
     """Checks shared by consumer and collector options."""
-    if options.metadata_channels:
-        raise ConfigError("--metadata-channels is not supported yet")
-    if options.skip_initial_updates < 0:
+    parse_metadata_channels(options.metadata_channels)
+    if options.skip_initial_updates is not None and options.skip_initial_updates < 0:
         raise ConfigError(f"--skip-initial-updates must be >= 0, not {options.skip_initial_updates}")
     if options.processor_file and not options.processor_class:
         raise ConfigError("--processor-file needs --processor-class")
@@ -152,14 +191,18 @@ def check_common(options: ConsumerOptions | CollectorOptions) -> None:
 def check_options(options: ConsumerOptions) -> None:
     """Refuse invalid values and combinations with one line each."""
     check_common(options)
-    if options.input_mode not in INPUT_MODES:
-        if options.input_mode in LATER_MODES:
-            raise ConfigError(f"input mode '{options.input_mode}' is not supported yet (use pva or ca)")
-        raise ConfigError(f"unknown input mode '{options.input_mode}' (choose from {', '.join(INPUT_MODES)})")
-    if options.output_mode not in OUTPUT_MODES:
-        if options.output_mode in LATER_MODES + ("pva",):
-            raise ConfigError(f"output mode '{options.output_mode}' is not supported yet (use pvas)")
-        raise ConfigError(f"unknown output mode '{options.output_mode}' (choose from pvas)")
+    check_mode("--input-mode", options.input_mode, INPUT_MODES)
+    check_mode("--output-mode", options.output_mode, OUTPUT_MODES)
+    mode_args("--input-args", options.input_args, ())
+    send_timeout(options)
+    if options.output_mode in REMOTE_OUTPUT_MODES and not options.output_channel:
+        raise ConfigError(f"--output-mode {options.output_mode} needs --output-channel (the receiver's channel)")
+    if options.input_mode not in MONITOR_MODES and (
+        options.distributor_group or options.distributor_set or options.distributor_trigger
+        or options.distributor_updates or options.server_queue_size > 0
+    ):
+        raise ConfigError(f"--input-mode {options.input_mode}: distributor and server queue options apply to "
+                          "monitors (pva, ca) only")
     if options.n_consumers < 1:
         raise ConfigError(f"--n-consumers must be >= 1, not {options.n_consumers}")
     if options.oid_offset < 0:
@@ -194,11 +237,13 @@ def consumer_config(options: ConsumerOptions, consumer_id: int) -> HostConfig:
         role="consumer",
         host_id=consumer_id,
         input_channel=options.input_channel.replace("*", format_id(consumer_id, spec)),
-        input_provider=options.input_mode,
+        input_mode=options.input_mode,
         monitor_request=monitor_request(
             options.server_queue_size, options.field_request, options.oid_field, distributor
         ),
         output_channel=channel_name(options.output_channel, "consumer", "output", consumer_id, spec),
+        output_mode=options.output_mode,
+        send_timeout=send_timeout(options),
         status_channel=channel_name(options.status_channel, "consumer", "status", consumer_id, spec),
         control_channel=channel_name(options.control_channel, "consumer", "control", consumer_id, spec),
         receiver_queue_size=options.receiver_queue_size if options.receiver_queue_size >= 0 else None,
@@ -210,11 +255,29 @@ def consumer_config(options: ConsumerOptions, consumer_id: int) -> HostConfig:
         oid_field=options.oid_field,
         oid_offset=offset,
         updates=updates or 1,
-        skip_initial_updates=options.skip_initial_updates,
+        skip_initial_updates=initial_updates(options.skip_initial_updates, options.input_mode in MONITOR_MODES),
         runtime=options.runtime,
         report_period=options.report_period,
         report_sections=report_sections(options.report_stats),
+        **metadata_settings(options),
     )
+
+
+def initial_updates(given: int | None, monitored: bool) -> int:
+    """-siu, or its default: a monitor's first update is the value it found on connect (skip 1);
+    objects put or sent to us (pvas, rpc) are all new (skip none)."""
+    if given is not None:
+        return given
+    return 1 if monitored else 0
+
+
+def metadata_settings(options: ConsumerOptions | CollectorOptions) -> dict[str, Any]:
+    """The HostConfig fields of the metadata channels (consumer and collector alike)."""
+    return {
+        "metadata_channels": parse_metadata_channels(options.metadata_channels),
+        "metadata_queue_size": metadata_queue_size(options.receiver_queue_size),
+        "server_queue_size": options.server_queue_size,
+    }
 
 
 CACHE_SCALE = 10  # default cache: this many objects per producer (as pvaPy)
@@ -241,7 +304,7 @@ class CollectorOptions:
     oid_field: str = "uniqueId"
     oid_offset: int = 1
     field_request: str = ""
-    skip_initial_updates: int = 1
+    skip_initial_updates: int | None = None  # None: 1 (producers are monitored)
     metadata_channels: str | None = None
     runtime: float = 0.0
     report_period: float = 0.0
@@ -270,9 +333,11 @@ def collector_config(options: CollectorOptions) -> HostConfig:
         role="collector",
         host_id=collector_id,
         input_channel=",".join(channels.values()),
-        input_provider="pva",
+        input_mode="collect",
         monitor_request=monitor_request(options.server_queue_size, options.field_request, options.oid_field),
         output_channel=channel_name(options.output_channel, "collector", "output", collector_id, spec),
+        output_mode="pvas",
+        send_timeout=DEFAULT_SEND_TIMEOUT,
         status_channel=channel_name(options.status_channel, "collector", "status", collector_id, spec),
         control_channel=channel_name(options.control_channel, "collector", "control", collector_id, spec),
         receiver_queue_size=queue_size,
@@ -284,11 +349,12 @@ def collector_config(options: CollectorOptions) -> HostConfig:
         oid_field=options.oid_field,
         oid_offset=options.oid_offset,
         updates=1,
-        skip_initial_updates=options.skip_initial_updates,
+        skip_initial_updates=initial_updates(options.skip_initial_updates, True),
         runtime=options.runtime,
         report_period=options.report_period,
         report_sections=report_sections(options.report_stats),
         producer_channels=channels,
         cache_size=cache_size,
         gap_wait=options.collector_gap_wait,
+        **metadata_settings(options),
     )

@@ -8,7 +8,6 @@ dictionary are handled by the host and checked here.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +15,8 @@ from typing import Any
 import pvaccess as pva
 
 from .. import ntnd
+from ..config_values import json_object
+from ..errors import ConfigError
 
 CONFIGURE = "configure"
 RESET_STATS = "reset_stats"
@@ -73,11 +74,9 @@ def parse_command(command: str, args: str) -> Command:
     if not args.strip():
         return Command(name, {})
     try:
-        config = json.loads(args)
-    except json.JSONDecodeError as ex:
-        raise ControlError(f"configure args are not valid JSON ({ex.msg} at column {ex.colno})") from ex
-    if not isinstance(config, dict):
-        raise ControlError(f"configure args must be a JSON object, not {type(config).__name__}")
+        config = json_object("configure args", args)
+    except ConfigError as ex:
+        raise ControlError(str(ex)) from ex
     check_system_keys(config)
     return Command(name, config)
 

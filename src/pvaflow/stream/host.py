@@ -22,7 +22,7 @@ from .. import ntnd
 from ..errors import ProcessorLoadError, describe, location
 from .accounting import MissedObjects
 from .control import CONFIGURE, GET_STATS, REFUSED, RESET_STATS, STOP, Command
-from .publisher import PvasPublisher
+from .publisher import CountingPublisher
 from .stats import PUBLISHER_RATES, RECEIVER_RATES, ProcessorCounters, user_stats, with_rates
 
 logger = logging.getLogger(__name__)
@@ -72,6 +72,15 @@ class Receiver(Protocol):
     def reset_stats(self) -> None: ...
 
 
+class MetadataSource(Protocol):
+    """The metadata channels (see :mod:`pvaflow.stream.metadata`)."""
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def stats(self) -> dict[str, Any]: ...
+    def reset_stats(self) -> None: ...
+
+
 class SnapshotSink(Protocol):
     def publish(self, snapshot: dict[str, Any]) -> None: ...
 
@@ -100,10 +109,11 @@ class Host:
         settings: HostSettings,
         processor: Any,
         receiver: Receiver,
-        publisher: PvasPublisher,
+        publisher: CountingPublisher,
         user_types: dict[str, Any],
         status: SnapshotSink | None = None,
         report: SnapshotSink | None = None,
+        metadata: MetadataSource | None = None,
     ) -> None:
         self.settings = settings
         self.processor = processor
@@ -111,6 +121,7 @@ class Host:
         self.publisher = publisher
         self.status = status  # refreshed every status period and on get_stats
         self.report = report  # the terminal view, every report period
+        self.metadata = metadata  # metadata channels, started before and stopped after the receiver
         self.lock = threading.Lock()
         self.inbox: queue.Queue[tuple[Command, Callable[[str], None]]] = queue.Queue()
         self.stop_event = threading.Event()
@@ -249,6 +260,8 @@ class Host:
             self.accounting.reset()
             self.receiver.reset_stats()
             self.publisher.reset_stats()
+            if self.metadata is not None:
+                self.metadata.reset_stats()
             try:
                 self.processor.resetStats()
             except Exception as ex:  # noqa: BLE001
@@ -266,7 +279,8 @@ class Host:
                 self.log_once(ex, "getStats() failed")
                 own_stats = {}
             self.n_snapshots += 1
-            return self.receiver.extra_stats() | {
+            metadata_stats = self.metadata.stats() if self.metadata is not None else {}
+            return self.receiver.extra_stats() | metadata_stats | {
                 f"{self.settings.role}Id": self.settings.host_id,
                 "inputChannel": self.receiver.channel_name,
                 "objectId": self.n_snapshots,
@@ -299,7 +313,11 @@ class Host:
                 raise ProcessorLoadError(f"{location(ex)}: processor start() failed: {describe(ex)}") from ex
             self.counters = ProcessorCounters()
             self.publisher.prepare_at_start(self.processor)
+        if self.metadata is not None:
+            self.metadata.start()
         self.receiver.start(self.handle_object)
+        if not self.publisher.ready:
+            self.prepare_from_sample()  # a served input knows its type: the output can exist before any object
 
     def take_from_queue(self) -> None:
         """Process queued objects, honouring accumulation; waits at most POLL_SECONDS."""
@@ -354,6 +372,8 @@ class Host:
                     break
         finally:
             self.receiver.stop()
+            if self.metadata is not None:
+                self.metadata.stop()
             with self.lock:
                 self.counters.end_time = time.time()
                 try:

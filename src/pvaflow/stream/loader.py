@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import json
 import logging
 import sys
 from pathlib import Path
 from typing import Any
 
+from ..config_values import json_object
 from ..errors import ConfigError, ProcessorLoadError, describe, location
 
 logger = logging.getLogger(__name__)
@@ -32,6 +32,7 @@ BUILTINS = {
     "DataDecryptor": "pvaflow.processors.encryption.DataDecryptor",
     "AdImageDataEncryptor": "pvaflow.processors.encryption.AdImageDataEncryptor",
     "AdImageDataDecryptor": "pvaflow.processors.encryption.AdImageDataDecryptor",
+    "AdMetadataProcessor": "pvaflow.processors.metadata.AdMetadataProcessor",
 }
 # pvaPy class paths users copy from its documentation -> ours
 PVAPY_ALIASES = {
@@ -56,12 +57,9 @@ def parse_processor_args(text: str | None) -> dict[str, Any]:
     if not text:
         return {}
     try:
-        args = json.loads(text)
-    except json.JSONDecodeError as ex:
-        raise ConfigError(f"processor args are not valid JSON ({ex.msg} at column {ex.colno}): {text}") from ex
-    if not isinstance(args, dict):
-        raise ConfigError(f"processor args must be a JSON object, not {type(args).__name__}: {text}")
-    return args
+        return json_object("processor args", text)
+    except ConfigError as ex:
+        raise ConfigError(f"{ex}: {text}") from ex
 
 
 def _module_from_file(path: str) -> Any:

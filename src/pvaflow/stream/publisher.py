@@ -1,4 +1,14 @@
-"""Publishers: send processed objects out. ``pvas``: a record on the host's PvaServer."""
+"""Publishers: send processed objects out (``--output-mode``).
+
+- ``pvas`` (default): a record on the host's PvaServer that clients monitor;
+- ``pva``: a put into a channel on a remote server (a consumer with
+  ``--input-mode pvas``), for firewalls that let us connect out only;
+- ``rpc``: a request to a remote RPC service (a consumer with
+  ``--input-mode rpc``), whose reply says whether it took the object.
+
+``pva`` and ``rpc`` wait for the receiver to take each object, so the order
+is kept and a refused object is counted here as an error.
+"""
 
 from __future__ import annotations
 
@@ -24,16 +34,44 @@ def output_type(processor: Any, first_object: pva.PvObject) -> pva.PvObject | No
     return method(first_object) if takes_object else method()
 
 
-class PvasPublisher:
-    """Hosts the output channel on a PvaServer; the record is typed by the first output type."""
+class CountingPublisher:
+    """Counts published objects and errors; logs each kind of error once."""
 
-    def __init__(self, server: pva.PvaServer | None, channel_name: str | None) -> None:
-        self.server = server
+    def __init__(self, channel_name: str | None) -> None:
         self.channel_name = channel_name
-        self.ready = False  # prepare() has run (record created, or there is none to create)
+        self.ready = False  # prepare() has run
         self.n_published = 0
         self.n_errors = 0
         self.error_kinds: set[str] = set()
+
+    def failed(self, ex: Exception | str) -> None:
+        self.n_errors += 1
+        kind = type(ex).__name__ if isinstance(ex, Exception) else "refused"
+        if kind not in self.error_kinds:
+            self.error_kinds.add(kind)
+            logger.error("cannot publish on %s (%s, counted from now on): %s", self.channel_name, kind, ex)
+
+    def prepare_at_start(self, processor: Any) -> None:
+        """Nothing to create: the remote channel belongs to the receiver."""
+        self.ready = True
+
+    def prepare(self, processor: Any, first_object: pva.PvObject | None, record: pva.PvObject | None = None) -> None:
+        self.ready = True
+
+    def counts(self) -> dict[str, int]:
+        return {"nPublished": self.n_published, "nErrors": self.n_errors}
+
+    def reset_stats(self) -> None:
+        self.n_published = 0
+        self.n_errors = 0
+
+
+class PvasPublisher(CountingPublisher):
+    """Hosts the output channel on a PvaServer; the record is typed by the first output type."""
+
+    def __init__(self, server: pva.PvaServer | None, channel_name: str | None) -> None:
+        super().__init__(channel_name)
+        self.server = server
 
     def prepare_at_start(self, processor: Any) -> None:
         """Create the output record at once if the processor defines its type without an input object.
@@ -82,15 +120,41 @@ class PvasPublisher:
                 self.server.update(self.channel_name, pvObject)
             self.n_published += 1
         except Exception as ex:  # pvaccess raises its own types, e.g. for a structure mismatch
-            self.n_errors += 1
-            kind = type(ex).__name__
-            if kind not in self.error_kinds:
-                self.error_kinds.add(kind)
-                logger.error("cannot publish on %s (%s, counted from now on): %s", self.channel_name, kind, ex)
+            self.failed(ex)
 
-    def counts(self) -> dict[str, int]:
-        return {"nPublished": self.n_published, "nErrors": self.n_errors}
 
-    def reset_stats(self) -> None:
-        self.n_published = 0
-        self.n_errors = 0
+class PutPublisher(CountingPublisher):
+    """Puts every output object into a channel on a remote server (``--output-mode pva``)."""
+
+    def __init__(self, channel_name: str, timeout: float) -> None:
+        super().__init__(channel_name)
+        self.channel = pva.Channel(channel_name)
+        self.channel.setTimeout(timeout)
+
+    def updateOutputChannel(self, pvObject: pva.PvObject) -> None:  # noqa: N802, N803 (processor API)
+        try:
+            self.channel.put(pvObject, "")
+            self.n_published += 1
+        except Exception as ex:  # noqa: BLE001 (pvaccess raises its own types: timeout, no connection)
+            self.failed(ex)
+
+
+class RpcPublisher(CountingPublisher):
+    """Sends every output object as an RPC request (``--output-mode rpc``); a refusal is an error."""
+
+    def __init__(self, channel_name: str, timeout: float) -> None:
+        super().__init__(channel_name)
+        self.client = pva.RpcClient(channel_name)
+        self.client.setTimeout(timeout)
+
+    def updateOutputChannel(self, pvObject: pva.PvObject) -> None:  # noqa: N802, N803 (processor API)
+        try:
+            reply = self.client.invoke(pvObject)
+        except Exception as ex:  # noqa: BLE001 (pvaccess raises its own types: timeout, no connection)
+            self.failed(ex)
+            return
+        status = reply.get().get("status", 0) if reply is not None else 0
+        if status != 0:
+            self.failed(f"refused by the receiver: {reply.get().get('errorMessage', '')}")
+            return
+        self.n_published += 1

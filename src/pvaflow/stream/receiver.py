@@ -29,34 +29,25 @@ QUIET_POLL_SECONDS = 0.02  # ... and this often once nothing came for QUIET_SECO
 QUIET_SECONDS = 1.0
 
 
-class MonitorReceiver:
-    """Monitors one channel; counts received objects, overruns and queue rejections."""
+class QueuedInput:
+    """The receiver queue side shared by every single-input receiver (monitor, pvas, rpc).
 
-    def __init__(self, channel_name: str, request: str, queue_size: int | None, provider: str = "pva") -> None:
+    ``queue`` is None without ``--receiver-queue-size``: objects then go
+    straight to the host on the thread that received them.
+    """
+
+    def __init__(self, channel_name: str, queue_size: int | None) -> None:
         self.channel_name = channel_name
-        self.request = request
-        self.channel = pva.Channel(channel_name, PROVIDERS[provider])
         # queue_size None: direct calls; 0: unbounded queue; N: at most N queued
         self.queue: pva.PvObjectQueue | None = None
         if queue_size is not None:
             self.queue = pva.PvObjectQueue(queue_size) if queue_size > 0 else pva.PvObjectQueue()
         self.n_errors = 0
 
-    def start(self, on_object: Callable[[pva.PvObject], None]) -> None:
-        logger.debug("monitoring %s with request %s", self.channel_name, self.request)
-        if self.queue is None:
-            self.channel.monitor(keeping_thread_state(on_object), self.request)
-        else:
-            self.channel.qMonitor(self.queue, self.request)
-
-    def stop(self) -> None:
-        self.channel.stopMonitor()
-
     def sample(self) -> pva.PvObject | None:
         """An object to type the output channel by before any is processed (the host sees them all)."""
         return None
 
-    # --- queue mode -------------------------------------------------------
     def get(self, timeout: float) -> pva.PvObject | None:
         """The next queued object, or None after ``timeout`` seconds."""
         try:
@@ -75,17 +66,6 @@ class MonitorReceiver:
             raise ValueError("receiverQueueSize can only change when a receiver queue was configured at start")
         self.queue.maxLength = size
 
-    # --- statistics -------------------------------------------------------
-    def counts(self) -> dict[str, int]:
-        monitor = self.channel.getMonitorCounters()
-        queue = self.queue_counts()
-        return {
-            "nReceived": int(monitor.get("nReceived", 0)),
-            "nRejected": int(queue.get("nRejected", 0)),
-            "nErrors": self.n_errors,
-            "nOverruns": int(monitor.get("nOverruns", 0)),
-        }
-
     def queue_counts(self) -> dict[str, Any]:
         if self.queue is None:
             return {"nReceived": 0, "nRejected": 0, "nDelivered": 0, "nQueued": 0}
@@ -97,11 +77,43 @@ class MonitorReceiver:
     def extra_stats(self) -> dict[str, Any]:
         return {}
 
-    def reset_stats(self) -> None:
-        self.channel.resetMonitorCounters()
+    def reset_queue_stats(self) -> None:
         if self.queue is not None:
             self.queue.resetCounters()
         self.n_errors = 0
+
+
+class MonitorReceiver(QueuedInput):
+    """Monitors one channel; counts received objects, overruns and queue rejections."""
+
+    def __init__(self, channel_name: str, request: str, queue_size: int | None, provider: str = "pva") -> None:
+        super().__init__(channel_name, queue_size)
+        self.request = request
+        self.channel = pva.Channel(channel_name, PROVIDERS[provider])
+
+    def start(self, on_object: Callable[[pva.PvObject], None]) -> None:
+        logger.debug("monitoring %s with request %s", self.channel_name, self.request)
+        if self.queue is None:
+            self.channel.monitor(keeping_thread_state(on_object), self.request)
+        else:
+            self.channel.qMonitor(self.queue, self.request)
+
+    def stop(self) -> None:
+        self.channel.stopMonitor()
+
+    def counts(self) -> dict[str, int]:
+        monitor = self.channel.getMonitorCounters()
+        queue = self.queue_counts()
+        return {
+            "nReceived": int(monitor.get("nReceived", 0)),
+            "nRejected": int(queue.get("nRejected", 0)),
+            "nErrors": self.n_errors,
+            "nOverruns": int(monitor.get("nOverruns", 0)),
+        }
+
+    def reset_stats(self) -> None:
+        self.channel.resetMonitorCounters()
+        self.reset_queue_stats()
 
 
 class CollectingReceiver:

@@ -48,7 +48,7 @@ PROCESSOR_TYPES = {
     "nMissed": pva.UINT,
     "missedRate": pva.DOUBLE,
 }
-STATS_SECTIONS = ("receiver", "publisher", "queue", "processor", "user", "collector")
+STATS_SECTIONS = ("receiver", "publisher", "queue", "processor", "user", "collector", "metadata")
 
 
 def status_types(role: str, user_types: dict[str, Any]) -> dict[str, Any]:

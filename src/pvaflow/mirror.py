@@ -1,0 +1,129 @@
+"""The mirror server: serve copies of other servers' channels, so that many clients load the mirror, not the IOC.
+
+Built on pvaccess's ``PvaMirrorServer`` (its C++ monitor-to-record path;
+the Python relay it replaces measured slower, see docs/performance.md). A
+mirror channel is an ordinary record of a PVA server, so consumers can use
+the distributor plugin on it. The source is monitored with the given server
+queue size and, for the distributor on the source side, several monitors
+with a request descriptor.
+
+Channel map, as pvapy-mirror-server:
+``(mirror,source[,pva|ca][,queueSize[,nMonitors[,request]]])``, several
+tuples in one string, e.g. ``"(m:image,det:image,pva,100),(m:x,x,ca)"``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pvaccess as pva
+
+from .errors import ChannelError, ConfigError
+
+logger = logging.getLogger(__name__)
+
+PROVIDERS = {"pva": pva.PVA, "ca": pva.CA}
+MAX_FIELDS = 6
+TUPLE = re.compile(r"\(((?:[^()]|\([^()]*\))*)\)")  # one tuple; its request may hold field(...)
+
+
+@dataclass(frozen=True)
+class MirrorEntry:
+    """One mirrored channel."""
+
+    mirror: str
+    source: str
+    provider: str = "pva"
+    queue_size: int = 0
+    n_monitors: int = 1
+    request: str = ""
+
+
+def _count(entry: str, name: str, text: str, minimum: int) -> int:
+    try:
+        value = int(text)
+    except ValueError as ex:
+        raise ConfigError(f"channel map entry ({entry}): {name} must be an integer, not '{text}'") from ex
+    if value < minimum:
+        raise ConfigError(f"channel map entry ({entry}): {name} must be >= {minimum}, not {value}")
+    return value
+
+
+def parse_entry(text: str) -> MirrorEntry:
+    """``mirror,source[,provider[,queueSize[,nMonitors[,request]]]]`` (the inside of one tuple)."""
+    fields = [field.strip() for field in text.split(",", MAX_FIELDS - 1)]  # the request may hold commas
+    if len(fields) < 2:
+        raise ConfigError(f"channel map entry ({text}): expected mirror,source[,pva|ca][,queueSize[,nMonitors"
+                          "[,request]]]")
+    mirror, source = fields[0], fields[1]
+    if not mirror or not source:
+        raise ConfigError(f"channel map entry ({text}): mirror and source names must not be empty")
+    provider = (fields[2] if len(fields) > 2 else "pva").lower() or "pva"
+    if provider not in PROVIDERS:
+        raise ConfigError(f"channel map entry ({text}): source provider must be pva or ca, not '{provider}'")
+    queue_size = _count(text, "queue size", fields[3], 0) if len(fields) > 3 else 0
+    n_monitors = _count(text, "number of monitors", fields[4], 1) if len(fields) > 4 else 1
+    request = fields[5] if len(fields) > 5 else ""
+    return MirrorEntry(mirror, source, provider, queue_size, n_monitors, request)
+
+
+def parse_channel_map(text: str | None) -> tuple[MirrorEntry, ...]:
+    """Every ``(...)`` tuple of the channel map; anything else between them is an error."""
+    if not text or not text.strip():
+        raise ConfigError("--channel-map is required, e.g. '(mirror:image,source:image,pva,100)'")
+    leftover = ",".join(part.strip() for part in TUPLE.sub(",", text).split(",") if part.strip())
+    if leftover:
+        raise ConfigError(f"channel map: '{leftover}' is outside any (mirror,source,...) tuple")
+    entries = tuple(parse_entry(body) for body in TUPLE.findall(text))
+    names = [entry.mirror for entry in entries]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ConfigError(f"channel map: mirror channel {duplicates[0]} is given twice")
+    return entries
+
+
+class MirrorServer:
+    """A PvaMirrorServer with one record per entry, and per-channel rates between reports."""
+
+    def __init__(self, entries: tuple[MirrorEntry, ...]) -> None:
+        self.entries = entries
+        self.server = pva.PvaMirrorServer()
+        self.last_counts: dict[str, tuple[float, int]] = {}
+
+    def start(self) -> None:
+        self.server.start()
+        for entry in self.entries:
+            logger.info("mirroring %s as %s (%s, queue %d, %d monitor(s), request '%s')", entry.source,
+                        entry.mirror, entry.provider, entry.queue_size, entry.n_monitors, entry.request)
+            try:
+                self.server.addMirrorRecord(entry.mirror, entry.source, PROVIDERS[entry.provider],
+                                            entry.queue_size, entry.n_monitors, entry.request)
+            except Exception as ex:  # pvaccess raises its own types (InvalidRequest, PvaException)
+                raise ChannelError(f"cannot mirror {entry.source} as {entry.mirror}: {ex}") from ex
+        now = time.monotonic()
+        self.last_counts = {entry.mirror: (now, 0) for entry in self.entries}
+
+    def stats(self) -> dict[str, dict[str, Any]]:
+        """Per mirror channel: source, updates received, overruns, and the update rate since the last call."""
+        now = time.monotonic()
+        result: dict[str, dict[str, Any]] = {}
+        for entry in self.entries:
+            counters = self.server.getMirrorRecordCounters(entry.mirror)
+            received = int(counters.get("nReceived", 0))
+            then, before = self.last_counts.get(entry.mirror, (now, received))
+            rate = (received - before) / (now - then) if now > then else 0.0
+            self.last_counts[entry.mirror] = (now, received)
+            result[entry.mirror] = {
+                "source": entry.source,
+                "nReceived": received,
+                "nOverruns": int(counters.get("nOverruns", 0)),
+                "receivedRate": rate,
+            }
+        return result
+
+    def stop(self) -> None:
+        self.server.stop()

@@ -1,0 +1,198 @@
+"""AdMetadataProcessor: attach metadata channel values to the frames they belong to.
+
+The host fills ``metadataQueueMap`` from ``--metadata-channels``. For each
+frame and each channel, the update whose time stamp is nearest to the
+frame's, within ``timestampTolerance`` seconds, becomes an NTNDArray
+attribute named after the channel. Updates older than the frame minus the
+tolerance can match no later frame (frames arrive in time order) and are
+discarded; newer ones wait for later frames. Metadata that arrives after its
+frame is matched when frames are accumulated first (``--accumulate-objects``).
+
+Config keys: ``timestampTolerance`` (seconds, default 0.001),
+``metadataTimestampOffset`` (seconds added to metadata time stamps, for a
+source whose clock is off; default 0), ``frameTimestampField``
+(``timeStamp``, default, or ``dataTimeStamp``).
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pvaccess as pva
+
+from .. import ntnd
+from ..ad_image_processor import AdImageProcessor
+from ..errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TOLERANCE = 0.001
+TIMESTAMP_FIELDS = ("timeStamp", "dataTimeStamp")
+ATTRIBUTE_TYPES = (bool, int, float, str)
+
+
+@dataclass
+class Match:
+    """What one frame found in one channel."""
+
+    value: Any = None
+    found: bool = False
+    n_discarded: int = 0
+
+
+class MetadataMatcher:
+    """The pending updates of one channel, matched to frames by time stamp (no PVA here)."""
+
+    def __init__(self, tolerance: float) -> None:
+        self.tolerance = tolerance
+        self.pending: collections.deque[tuple[float, Any]] = collections.deque()
+
+    def add(self, stamp: float, value: Any) -> None:
+        self.pending.append((stamp, value))
+
+    def match(self, frame_time: float) -> Match:
+        """Take the update nearest to ``frame_time`` within the tolerance; drop the older ones."""
+        result = Match()
+        pending = self.pending
+        while pending and pending[0][0] < frame_time - self.tolerance:
+            pending.popleft()
+            result.n_discarded += 1
+        best_index = -1
+        best_distance = self.tolerance
+        for index, (stamp, _) in enumerate(pending):
+            if stamp > frame_time + self.tolerance:
+                break
+            distance = abs(stamp - frame_time)
+            if distance <= best_distance:
+                best_index, best_distance = index, distance
+        if best_index >= 0:
+            for _ in range(best_index):  # older than the match: no later frame is nearer to them
+                pending.popleft()
+                result.n_discarded += 1
+            result.value = pending.popleft()[1]
+            result.found = True
+        return result
+
+
+def _tolerance(config: dict[str, Any], current: float) -> float:
+    value = config.get("timestampTolerance", current)
+    try:
+        tolerance = float(value)
+    except (TypeError, ValueError) as ex:
+        raise ConfigError(f"timestampTolerance must be a number of seconds, not {value!r}") from ex
+    if tolerance < 0:
+        raise ConfigError(f"timestampTolerance must be >= 0, not {tolerance}")
+    return tolerance
+
+
+class AdMetadataProcessor(AdImageProcessor):
+    """Adds the metadata channels' values to each frame as attributes, matched by time stamp."""
+
+    def __init__(self, configDict: dict[str, Any] | None = None) -> None:  # noqa: N803
+        super().__init__(configDict)
+        self.tolerance = DEFAULT_TOLERANCE
+        self.offset = 0.0
+        self.frame_field = "timeStamp"
+        self.matchers: dict[str, MetadataMatcher] = {}
+        self.invalid_kinds: set[str] = set()
+        self.apply(self.configDict)
+        self.resetStats()
+
+    def apply(self, config: dict[str, Any]) -> None:
+        tolerance = _tolerance(config, self.tolerance)
+        try:
+            offset = float(config.get("metadataTimestampOffset", self.offset))
+        except (TypeError, ValueError) as ex:
+            raise ConfigError(f"metadataTimestampOffset must be a number of seconds: {ex}") from ex
+        frame_field = config.get("frameTimestampField", self.frame_field)
+        if frame_field not in TIMESTAMP_FIELDS:
+            raise ConfigError(f"frameTimestampField must be one of {', '.join(TIMESTAMP_FIELDS)}, not {frame_field!r}")
+        self.tolerance, self.offset, self.frame_field = tolerance, offset, frame_field
+        for matcher in self.matchers.values():
+            matcher.tolerance = tolerance
+
+    def start(self) -> None:
+        self.matchers = {name: MetadataMatcher(self.tolerance) for name in self.metadataQueueMap}
+        if not self.matchers:
+            self.logger.warning("no metadata channels (--metadata-channels): frames pass unchanged")
+
+    def configure(self, configDict: dict[str, Any]) -> None:  # noqa: N803
+        self.apply(configDict)
+
+    def _drain(self, name: str, matcher: MetadataMatcher) -> None:
+        """Move every queued update of channel ``name`` to its matcher."""
+        queue = self.metadataQueueMap[name]
+        while True:
+            try:
+                update = queue.get(0)
+            except pva.QueueEmpty:
+                return
+            self.nMetadataReceived += 1
+            try:
+                value = update["value"]
+                if not isinstance(value, ATTRIBUTE_TYPES):
+                    raise TypeError(f"{type(value).__name__} values cannot be attributes")
+                stamp = ntnd.seconds(update["timeStamp"]) + self.offset
+            except Exception as ex:  # noqa: BLE001 (any malformed update: counted, the frame goes on)
+                self.nMetadataInvalid += 1
+                if name not in self.invalid_kinds:
+                    self.invalid_kinds.add(name)
+                    self.logger.error("metadata channel %s: unusable update (%s: %s); further ones are counted only",
+                                      name, type(ex).__name__, ex)
+                continue
+            matcher.add(stamp, value)
+
+    def process(self, pvObject: pva.PvObject) -> pva.PvObject:  # noqa: N803
+        started = time.perf_counter()
+        frame_time = ntnd.seconds(pvObject[self.frame_field])
+        values: dict[str, Any] = {}
+        for name, matcher in self.matchers.items():
+            self._drain(name, matcher)
+            match = matcher.match(frame_time)
+            self.nMetadataDiscarded += match.n_discarded
+            if match.found:
+                values[name] = match.value
+                self.nMetadataProcessed += 1
+        if len(values) < len(self.matchers):
+            self.nFramesMissingMetadata += 1
+        if values:
+            ntnd.set_attributes(pvObject, values)
+        self.nFramesProcessed += 1
+        self.processingTime += time.perf_counter() - started
+        self.updateOutputChannel(pvObject)
+        return pvObject
+
+    def resetStats(self) -> None:  # noqa: N802
+        self.nFramesProcessed = 0
+        self.nFramesMissingMetadata = 0
+        self.nMetadataReceived = 0
+        self.nMetadataProcessed = 0
+        self.nMetadataDiscarded = 0
+        self.nMetadataInvalid = 0
+        self.processingTime = 0.0
+
+    def getStats(self) -> dict[str, Any]:  # noqa: N802
+        return {
+            "nFramesProcessed": self.nFramesProcessed,
+            "nFramesMissingMetadata": self.nFramesMissingMetadata,
+            "nMetadataReceived": self.nMetadataReceived,
+            "nMetadataProcessed": self.nMetadataProcessed,
+            "nMetadataDiscarded": self.nMetadataDiscarded,
+            "nMetadataInvalid": self.nMetadataInvalid,
+            "processingTime": self.processingTime,
+        }
+
+    def getStatsPvaTypes(self) -> dict[str, Any]:  # noqa: N802
+        return {
+            "nFramesProcessed": pva.UINT,
+            "nFramesMissingMetadata": pva.UINT,
+            "nMetadataReceived": pva.UINT,
+            "nMetadataProcessed": pva.UINT,
+            "nMetadataDiscarded": pva.UINT,
+            "nMetadataInvalid": pva.UINT,
+            "processingTime": pva.DOUBLE,
+        }

@@ -1,0 +1,202 @@
+"""Metadata channels (``--metadata-channels``): PVs monitored beside the input.
+
+Each channel's updates go into a bounded :class:`MetadataQueue`, which the
+processor reads as ``metadataQueueMap[name]``. When a queue is full the
+oldest update is dropped and counted: for metadata the newest values are the
+ones a frame still waiting to be processed can match.
+
+Channel specs: ``pva://name``, ``ca://name`` or a bare ``name`` (CA), as
+pvaPy. CA channels go through pvaccess's CA provider and request
+``value`` and ``timeStamp``; PVA channels request the whole structure.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pvaccess as pva
+
+from ..errors import ConfigError
+from .callback_thread import keeping_thread_state
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_QUEUE_SIZE = 1000  # updates kept per channel when -rqs is not given (as pvaPy)
+PROTOCOLS = {"pva://": "pva", "ca://": "ca"}
+PROVIDERS = {"pva": pva.PVA, "ca": pva.CA}
+CA_FIELDS = "field(value,timeStamp)"
+
+
+@dataclass(frozen=True)
+class MetadataSpec:
+    """One metadata channel: its name (the ``metadataQueueMap`` key) and protocol."""
+
+    name: str
+    protocol: str  # "pva" or "ca"
+
+
+def parse_metadata_channels(text: str | None) -> tuple[MetadataSpec, ...]:
+    """``pva://x,ca://y,z`` -> specs; bare names are CA (as pvaPy)."""
+    specs: list[MetadataSpec] = []
+    for item in (text or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        protocol = "ca"
+        for prefix, name in PROTOCOLS.items():
+            if item.startswith(prefix):
+                protocol, item = name, item[len(prefix) :]
+                break
+        else:
+            if "://" in item:
+                raise ConfigError(f"metadata channel '{item}': protocol must be pva:// or ca://")
+        if not item:
+            raise ConfigError("metadata channel names must not be empty")
+        if any(spec.name == item for spec in specs):
+            raise ConfigError(f"metadata channel '{item}' is given twice")
+        specs.append(MetadataSpec(item, protocol))
+    return tuple(specs)
+
+
+def metadata_queue_size(receiver_queue_size: int) -> int:
+    """Queue length per metadata channel: -rqs when given (0: unbounded), else DEFAULT_QUEUE_SIZE."""
+    return DEFAULT_QUEUE_SIZE if receiver_queue_size < 0 else receiver_queue_size
+
+
+class MetadataQueue:
+    """A bounded queue that drops its oldest entry when full; reads like ``pvaccess.PvObjectQueue``.
+
+    ``get(timeout)`` raises ``pvaccess.QueueEmpty`` when nothing arrives in
+    time, so processors written for pvaPy's queues work unchanged.
+    """
+
+    def __init__(self, max_length: int = DEFAULT_QUEUE_SIZE) -> None:
+        self.maxLength = max_length  # 0: unbounded (pvaccess's attribute name)
+        self.items: collections.deque[Any] = collections.deque()
+        self.ready = threading.Condition()
+        self.n_received = 0
+        self.n_dropped = 0
+        self.n_delivered = 0
+        self.last_put = 0.0
+
+    def put(self, item: Any) -> None:
+        with self.ready:
+            if self.maxLength > 0:
+                while len(self.items) >= self.maxLength:
+                    self.items.popleft()
+                    self.n_dropped += 1
+            self.items.append(item)
+            self.n_received += 1
+            self.last_put = time.monotonic()
+            self.ready.notify()
+
+    def get(self, timeout: float = 0.0) -> Any:
+        """The oldest update; waits up to ``timeout`` seconds, then raises ``pvaccess.QueueEmpty``."""
+        with self.ready:
+            if not self.items and timeout > 0:
+                self.ready.wait_for(lambda: self.items, timeout)
+            if not self.items:
+                raise pva.QueueEmpty("metadata queue is empty")
+            self.n_delivered += 1
+            return self.items.popleft()
+
+    def waitForPut(self, timeout: float) -> None:  # noqa: N802 (pvaccess's name)
+        with self.ready:
+            self.ready.wait_for(lambda: self.items, timeout)
+
+    def clear(self) -> None:
+        with self.ready:
+            self.items.clear()
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def getCounters(self) -> dict[str, int]:  # noqa: N802 (pvaccess's name)
+        with self.ready:
+            return {
+                "nReceived": self.n_received,
+                "nRejected": self.n_dropped,  # pvaccess's name for what did not stay queued
+                "nDelivered": self.n_delivered,
+                "nQueued": len(self.items),
+            }
+
+    def resetCounters(self) -> None:  # noqa: N802 (pvaccess's name)
+        with self.ready:
+            self.n_received = self.n_dropped = self.n_delivered = 0
+
+
+def stats_key(index: int) -> str:
+    """Field name of a metadata channel's stats in the status structure (1-based, as pvaPy's ids)."""
+    return f"metadata_{index}"
+
+
+METADATA_STAT_TYPES = {
+    "channel": pva.STRING,
+    "nReceived": pva.UINT,
+    "nDropped": pva.UINT,
+    "nDelivered": pva.UINT,
+    "nQueued": pva.UINT,
+    "nOverruns": pva.UINT,
+}
+
+
+class MetadataChannels:
+    """Monitors every metadata channel into its queue; owned and started by the host."""
+
+    def __init__(self, specs: tuple[MetadataSpec, ...], server_queue_size: int, queue_size: int) -> None:
+        self.specs = specs
+        record = f"record[queueSize={server_queue_size}]" if server_queue_size > 0 else ""
+        self.requests = {
+            spec.name: record + (CA_FIELDS if spec.protocol == "ca" else "field()") for spec in specs
+        }
+        self.queues = {spec.name: MetadataQueue(queue_size) for spec in specs}
+        self.channels = {spec.name: pva.Channel(spec.name, PROVIDERS[spec.protocol]) for spec in specs}
+
+    def start(self) -> None:
+        for name, channel in self.channels.items():
+            logger.debug("monitoring metadata channel %s with request %s", name, self.requests[name])
+            channel.monitor(keeping_thread_state(self._enqueue(self.queues[name])), self.requests[name])
+
+    @staticmethod
+    def _enqueue(queue: MetadataQueue) -> Callable[[pva.PvObject], None]:
+        def on_update(pv: pva.PvObject) -> None:
+            queue.put(pv.copy())  # pvaccess reuses the monitor's object
+
+        return on_update
+
+    def stop(self) -> None:
+        for channel in self.channels.values():
+            channel.stopMonitor()
+
+    def stat_types(self) -> dict[str, Any]:
+        if not self.specs:
+            return {}
+        return {"metadataStats": {stats_key(i): METADATA_STAT_TYPES for i in range(1, len(self.specs) + 1)}}
+
+    def stats(self) -> dict[str, Any]:
+        if not self.specs:
+            return {}
+        section: dict[str, Any] = {}
+        for index, spec in enumerate(self.specs, start=1):
+            counters = self.queues[spec.name].getCounters()
+            monitor = self.channels[spec.name].getMonitorCounters()
+            section[stats_key(index)] = {
+                "channel": spec.name,
+                "nReceived": counters["nReceived"],
+                "nDropped": counters["nRejected"],
+                "nDelivered": counters["nDelivered"],
+                "nQueued": counters["nQueued"],
+                "nOverruns": int(monitor.get("nOverruns", 0)),
+            }
+        return {"metadataStats": section}
+
+    def reset_stats(self) -> None:
+        for name, queue in self.queues.items():
+            queue.resetCounters()
+            self.channels[name].resetMonitorCounters()

@@ -1,0 +1,126 @@
+"""Inputs the consumer serves itself, for clients that can only connect towards it.
+
+- ``pvas``: a record on the consumer's PvaServer, typed by the processor's
+  ``getInputPvObjectType()``; every put into it is one input object
+  (``--output-mode pva`` of an upstream consumer, or ``pvput``).
+- ``rpc``: an RPC service on a pvaccess ``RpcServer``; every request is one
+  input object and gets a reply ``{status, errorMessage}`` (0: accepted).
+
+A put or request returns only after the object was processed (no receiver
+queue) or queued, so the sender's order is kept and a full queue is reported
+back to an RPC sender instead of being lost in silence.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pvaccess as pva
+
+from ..errors import ConfigError
+from .callback_thread import keeping_thread_state
+from .receiver import QueuedInput
+
+logger = logging.getLogger(__name__)
+
+REPLY_TYPE = {"status": pva.INT, "errorMessage": pva.STRING}
+STATUS_OK = 0
+STATUS_ERROR = -1
+
+
+class ServedInput(QueuedInput):
+    """Counts and routes objects that clients send to us: to the host directly or through the queue."""
+
+    def __init__(self, channel_name: str, queue_size: int | None) -> None:
+        super().__init__(channel_name, queue_size)
+        self.n_received = 0
+        self.n_rejected = 0
+        self.on_object: Callable[[pva.PvObject], None] | None = None
+
+    def accept(self, pv: pva.PvObject) -> str:
+        """Take one sent object; an error message, or "" when it was processed or queued."""
+        self.n_received += 1
+        if self.on_object is None:  # not started yet, or stopped
+            self.n_rejected += 1
+            return f"{self.channel_name} is not accepting objects"
+        if self.queue is None:
+            self.on_object(pv)  # the host counts and logs what the processor does with it
+            return ""
+        try:
+            self.queue.put(pv.copy())  # pvaccess may reuse the object after the call
+        except pva.QueueFull:
+            self.n_rejected += 1
+            return f"receiver queue of {self.channel_name} is full"
+        return ""
+
+    def counts(self) -> dict[str, int]:
+        return {"nReceived": self.n_received, "nRejected": self.n_rejected, "nErrors": self.n_errors,
+                "nOverruns": 0}
+
+    def reset_stats(self) -> None:
+        self.n_received = self.n_rejected = 0
+        self.reset_queue_stats()
+
+
+class PvasReceiver(ServedInput):
+    """The input channel as a record on the consumer's own PvaServer; clients put objects into it."""
+
+    def __init__(self, channel_name: str, queue_size: int | None, server: pva.PvaServer, input_type: Any) -> None:
+        super().__init__(channel_name, queue_size)
+        if input_type is None:
+            raise ConfigError(
+                "input mode pvas needs the processor's getInputPvObjectType() to return the input structure "
+                "(AdImageProcessor returns an NTNDArray)"
+            )
+        self.server = server
+        self.input_type = input_type
+        # the record exists from the start, so senders can connect before processing starts
+        server.addRecord(channel_name, input_type.copy(), keeping_thread_state(self._on_put))
+
+    def _on_put(self, pv: pva.PvObject) -> None:
+        message = self.accept(pv)
+        if message:
+            logger.debug("put into %s refused: %s", self.channel_name, message)
+
+    def start(self, on_object: Callable[[pva.PvObject], None]) -> None:
+        self.on_object = on_object
+
+    def stop(self) -> None:
+        self.on_object = None
+
+    def sample(self) -> pva.PvObject | None:
+        return self.input_type
+
+
+class RpcReceiver(ServedInput):
+    """The input channel as an RPC service; each request carries one object."""
+
+    def __init__(self, channel_name: str, queue_size: int | None, input_type: Any = None) -> None:
+        super().__init__(channel_name, queue_size)
+        self.input_type = input_type  # optional here: only types the output channel before the first request
+        self.server = pva.RpcServer()
+        self.server.registerService(channel_name, keeping_thread_state(self._on_request))
+        self.listening = False
+
+    def _on_request(self, pv: pva.PvObject) -> pva.PvObject:
+        message = self.accept(pv)
+        if message:
+            logger.debug("request to %s refused: %s", self.channel_name, message)
+            return pva.PvObject(REPLY_TYPE, {"status": STATUS_ERROR, "errorMessage": message})
+        return pva.PvObject(REPLY_TYPE, {"status": STATUS_OK})
+
+    def start(self, on_object: Callable[[pva.PvObject], None]) -> None:
+        self.on_object = on_object
+        self.server.startListener()
+        self.listening = True
+
+    def sample(self) -> pva.PvObject | None:
+        return self.input_type
+
+    def stop(self) -> None:
+        self.on_object = None
+        if self.listening:
+            self.server.stopListener()
+            self.listening = False

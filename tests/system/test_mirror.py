@@ -1,0 +1,79 @@
+"""pvaflow mirror on loopback: every frame forwarded with a server queue, distributor on the mirror,
+source restart survived, and its per-channel report.
+
+Each test mirrors under its own channel name: this pytest process keeps its pvAccess client
+channels by name, and one left from an earlier test's (stopped) mirror was seen to miss the
+updates a later mirror forwarded after its source restarted.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .helpers import Recorder, get, wait_until
+
+pytestmark = [pytest.mark.system, pytest.mark.timeout(120)]
+
+SOURCE = "mirror:src"
+N_FRAMES = 60
+
+
+def start_sim(start_process, wait_for_channel, *extra: str):
+    server = start_process("sim-server", "-cn", SOURCE, "-nx", "64", "-ny", "64", "-cs", "10", "-shd", "2",
+                           "-rp", "0", "-dc", *extra)
+    wait_for_channel(SOURCE, server)
+    return server
+
+
+def start_mirror(start_process, wait_for_channel, name: str, *extra: str):
+    mirror = start_process("mirror", "-cm", f"({name},{SOURCE},pva,100)", "-dc", *extra)
+    wait_for_channel(name, mirror)
+    return mirror
+
+
+def test_mirror_forwards_every_frame_in_order(start_process, wait_for_channel) -> None:
+    server = start_sim(start_process, wait_for_channel, "-fps", "200", "-nf", str(N_FRAMES), "-std", "4")
+    mirror = start_mirror(start_process, wait_for_channel, "mirror:ordered", "-rp", "1")
+    output = Recorder("mirror:ordered")
+    assert server.wait(40) == 0
+    ids = output.wait_for(N_FRAMES)
+    output.stop()
+    assert ids == list(range(1, N_FRAMES + 1))
+    mirror.stop()
+    assert mirror.process.returncode == 0
+    final = mirror.output.split("mirror (final")[1]
+    # the first update is the source's value on connect (an empty array), then every frame
+    assert "mirror:ordered " in final and f" {N_FRAMES + 1} " in final, mirror.output
+    assert "mirror @ " in mirror.output, "periodic reports with -rp"
+
+
+def test_consumers_split_a_mirrored_stream_with_the_distributor(start_process, wait_for_channel) -> None:
+    server = start_sim(start_process, wait_for_channel, "-fps", "50", "-nf", str(N_FRAMES), "-std", "6")
+    start_mirror(start_process, wait_for_channel, "mirror:split")
+    consumers = start_process("consumer", "-ic", "mirror:split", "-nc", "2", "-dt", "uniqueId", "-du", "1",
+                              "-oc", "mc:*:out", "-sc", "mc:*:status", "-dc")
+    wait_for_channel("mc:1:status", consumers)
+    wait_for_channel("mc:2:status", consumers)
+    outputs = [Recorder("mc:1:out"), Recorder("mc:2:out")]
+    assert server.wait(40) == 0
+    wait_until(lambda: sum(len(output.ids) for output in outputs) >= N_FRAMES, what=f"{N_FRAMES} frames out")
+    first, second = (sorted(frame[0] for frame in output.stop()) for output in outputs)
+    assert sorted(first + second) == list(range(1, N_FRAMES + 1)), "every frame once, over both consumers"
+    assert len(first) == len(second) == N_FRAMES // 2
+    for consumer_id in (1, 2):
+        assert get(f"mc:{consumer_id}:status").toDict()["processorStats"]["nMissed"] == 0
+
+
+def test_mirror_survives_a_source_restart(start_process, wait_for_channel) -> None:
+    first = start_sim(start_process, wait_for_channel, "-fps", "20", "-rt", "60", "-std", "0")
+    start_mirror(start_process, wait_for_channel, "mirror:restart")
+    output = Recorder("mirror:restart")
+    wait_until(lambda: len(output.ids) >= 5, what="frames through the mirror")
+    first.stop()
+    count_after_first = len(output.ids)
+    second = start_sim(start_process, wait_for_channel, "-fps", "20", "-nf", "20", "-std", "0")
+    assert second.wait(40) == 0
+    wait_until(lambda: output.ids[-1:] == [20], what="the restarted source's last frame through the mirror")
+    ids = output.stop()
+    restarted = [frame[0] for frame in ids[count_after_first:]]
+    assert restarted[-5:] == [16, 17, 18, 19, 20]  # ids start again at 1 with the new source
