@@ -1,4 +1,4 @@
-# pvaflow: `make demo` streams simulated frames, `make test` runs the tests.
+# pvaflow: `make demo` runs a whole pipeline (source -> processing -> files), `make test` runs the tests.
 # Both create .venv and install what they need on a fresh machine.
 PYTHON ?= python3
 VENV ?= .venv
@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) examples/demo.py
+	$(PY) examples/demo_pipeline.py
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -39,13 +39,13 @@ def child_env() -> dict[str, str]:
 class Child:
     """A started child process whose output goes to a file."""
 
-    def __init__(self, args: list[str], log_path: Path) -> None:
+    def __init__(self, args: list[str], log_path: Path, cwd: Path | None = None) -> None:
         self.args = args
         self.log_path = log_path
         self.log = open(log_path, "w")  # noqa: SIM115 (closed in stop())
         self.process = subprocess.Popen(
             args, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.PIPE, env=child_env(),
-            start_new_session=True,
+            start_new_session=True, cwd=cwd,
         )
 
     def send_line(self, line: str = "") -> None:
@@ -88,9 +88,9 @@ def start_process(tmp_path: Path) -> Iterator:
     """start_process(*args) runs ``python -m pvaflow *args``; all are stopped at teardown."""
     children: list[Child] = []
 
-    def start(*args: str, script: str | None = None) -> Child:
+    def start(*args: str, script: str | None = None, cwd: Path | None = None) -> Child:
         command = [sys.executable, script, *args] if script else [sys.executable, "-m", "pvaflow", *args]
-        child = Child(command, tmp_path / f"child{len(children)}.log")
+        child = Child(command, tmp_path / f"child{len(children)}.log", cwd)
         children.append(child)
         return child
 

@@ -10,8 +10,7 @@ import pvaccess as pva
 
 from pvaflow import AdImageProcessor
 from pvaflow.ntnd import seconds
-
-CONTROL_REQUEST_TYPE = {"command": pva.STRING, "args": pva.STRING}
+from pvaflow.stream.client import send_command
 
 
 class Recorder:
@@ -66,18 +65,7 @@ def get(channel_name: str, request: str = "field()") -> pva.PvObject:
 
 def control(channel_name: str, command: str, args: str = "", timeout: float = 10.0) -> str:
     """Put a command and return the host's answer (waits for objectTime to change)."""
-    channel = pva.Channel(channel_name)
-    channel.setTimeout(15)
-    before = channel.get("field(objectTime)")["objectTime"]
-    channel.put(pva.PvObject(CONTROL_REQUEST_TYPE, {"command": command, "args": args}), "field(command,args)")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = channel.get("field(statusMessage,objectTime)")
-        message = value["statusMessage"]
-        if value["objectTime"] != before:
-            return message
-        time.sleep(0.02)
-    raise AssertionError(f"no reply to {command} on {channel_name} within {timeout}s")
+    return send_command(channel_name, command, args, timeout)
 
 
 def wait_until(predicate, timeout: float = 20.0, what: str = "condition") -> None:

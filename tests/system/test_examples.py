@@ -1,4 +1,4 @@
-"""Every example runs: the demo streams frames and reports that all arrived in order."""
+"""Every example runs: the demos (frames arriving in order; a pipeline writing files) and the processors."""
 
 from __future__ import annotations
 
@@ -20,6 +20,21 @@ def test_demo_streams_every_frame() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "every frame arrived in order" in result.stdout
+
+
+def test_make_demo_pipeline_writes_every_frame_to_files(tmp_path: Path) -> None:
+    """examples/demo_pipeline.py (make demo) runs examples/pipelines/chain_to_files.toml end to end."""
+    import json
+
+    result = subprocess.run([sys.executable, str(EXAMPLES / "demo_pipeline.py"), "--output", str(tmp_path)],
+                            capture_output=True, text=True, timeout=80)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "every frame reached the files" in result.stdout
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["sourceFrames"] == summary["lastStageFrames"] == 100
+    assert all(stage["nMissed"] == 0 and stage["nErrors"] == 0 for stage in summary["stages"].values())
+    assert summary["stages"]["files"]["userStats"]["nFilesSaved"] == 100
+    assert len(list((tmp_path / "pipeline-output" / "frames").glob("frame_*.tiff"))) == 100
 
 
 def test_threshold_example_processor_in_a_consumer(start_process, wait_for_channel, tmp_path) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from .. import __version__
 from ..log import configure_logging
-from ..stream.config import CollectorOptions, collector_config
+from ..stream.config import CollectorOptions, HostConfig, collector_config
 from ..stream.loader import load_processor_class
 from .hosting import install_stop_handlers, run_stage
 from .options import add_output_channel_options, add_processor_options, add_run_options, options_from
@@ -53,11 +53,17 @@ def add_parser(subparsers: Any, name: str) -> None:
     add_run_options(parser)
 
 
-def run(args: argparse.Namespace) -> int:
-    configure_logging(args.log_level, args.log_file)
+def check(args: argparse.Namespace) -> HostConfig:
+    """Everything checked at start (also by ``pvaflow run`` before a pipeline starts)."""
     options = options_from(CollectorOptions, args)
     config = collector_config(options)
     load_processor_class(options.processor_file, options.processor_class)
+    return config
+
+
+def run(args: argparse.Namespace) -> int:
+    configure_logging(args.log_level, args.log_file)
+    config = check(args)
     stop = threading.Event()
     install_stop_handlers(stop)
     return run_stage(config, args.disable_curses, stop)

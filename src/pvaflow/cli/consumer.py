@@ -13,7 +13,7 @@ from typing import Any
 
 from .. import __version__
 from ..log import configure_logging
-from ..stream.config import ConsumerOptions, consumer_config
+from ..stream.config import ConsumerOptions, HostConfig, consumer_config
 from ..stream.loader import load_processor_class
 from ..stream.naming import parse_id_list
 from ..supervisor import Supervisor
@@ -112,12 +112,18 @@ def child_argv(argv: Sequence[str], consumer_id: int, oid_offset: int) -> list[s
     return [*result, "--consumer-id", str(consumer_id), "--oid-offset", str(oid_offset)]
 
 
+def check(args: argparse.Namespace) -> list[HostConfig]:
+    """Everything checked at start (also by ``pvaflow run`` before a pipeline starts): one config per id."""
+    options = options_from_args(args)
+    configs = [consumer_config(options, consumer_id) for consumer_id in options.consumer_ids]
+    load_processor_class(options.processor_file, options.processor_class)  # refused here, not in N children
+    return configs
+
+
 def run(args: argparse.Namespace) -> int:
     configure_logging(args.log_level, args.log_file)
-    options = options_from_args(args)
-    ids = options.consumer_ids
-    configs = [consumer_config(options, consumer_id) for consumer_id in ids]  # checks every one at start
-    load_processor_class(options.processor_file, options.processor_class)  # refused here, not in N children
+    configs = check(args)
+    ids = [config.host_id for config in configs]
     stop = threading.Event()
     install_stop_handlers(stop)
     if len(ids) > 1:

@@ -9,14 +9,17 @@ from collections.abc import Sequence
 from .. import __version__
 from ..errors import ConfigError, PvaflowError
 from ..memory import reuse_freed_buffers
-from . import collector, consumer, mirror, sim_server
+from . import collector, consumer, control, mirror, run, sim_server, status
 
 # subcommand name -> module with add_parser(subparsers) and run(args) -> int
 SUBCOMMANDS = {
     "collector": collector,
     "consumer": consumer,
+    "control": control,
     "mirror": mirror,
+    "run": run,
     "sim-server": sim_server,
+    "status": status,
 }
 
 EXIT_RUNTIME_ERROR = 1

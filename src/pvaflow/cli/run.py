@@ -1,0 +1,77 @@
+"""``pvaflow run PIPELINE.toml``: check a whole pipeline file, start its stages, show them, stop them cleanly."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from ..log import configure_logging
+from ..mirror import parse_channel_map
+from ..pipeline.runner import Runner
+from ..pipeline.spec import load_pipeline, select
+from ..pipeline.view import PipelineView
+from . import collector, consumer, mirror, sim_server
+from .hosting import install_stop_handlers
+from .options import add_log_options
+
+# stage kind -> the stand-alone command's module (its parser checks the stage's options)
+COMMANDS = {"sim-server": sim_server, "consumer": consumer, "collector": collector, "mirror": mirror}
+CHECKS = {
+    "consumer": consumer.check,
+    "collector": collector.check,
+    "mirror": lambda args: parse_channel_map(args.channel_map),
+}
+
+
+def add_parser(subparsers: Any, name: str) -> None:
+    parser = subparsers.add_parser(
+        name, help="run a whole pipeline from a TOML file",
+        description="Check a pipeline file, start its stages as supervised processes in dependency order, "
+                    "show them live, and stop them in reverse order on Ctrl-C, SIGTERM, the runtime, or "
+                    "when the sources have finished and the pipeline has drained.",
+    )
+    parser.add_argument("pipeline", type=Path, metavar="PIPELINE", help="pipeline file (TOML)")
+    parser.add_argument("--only", default=None, metavar="STAGE[,STAGE]",
+                        help="start only these stages (the others run elsewhere, found by channel name)")
+    parser.add_argument("--check", action="store_true", help="check the file and print the stage commands only")
+    parser.add_argument("--summary", type=Path, default=None, metavar="FILE",
+                        help="also write the final figures (frames per stage, restarts) to FILE as JSON")
+    parser.add_argument("-rt", "--runtime", type=float, default=None,
+                        help="seconds to run (overrides [pipeline] runtime; 0: until the pipeline drains)")
+    add_log_options(parser)
+
+
+def stage_parsers() -> dict[str, argparse.ArgumentParser]:
+    """A parser per stage kind, built by the commands themselves."""
+    subparsers = argparse.ArgumentParser(prog="pvaflow").add_subparsers()
+    for kind, module in COMMANDS.items():
+        module.add_parser(subparsers, kind)
+    return {kind: subparsers.choices[kind] for kind in COMMANDS}
+
+
+def run(args: argparse.Namespace) -> int:
+    configure_logging(args.log_level or "info", args.log_file)
+    pipeline = load_pipeline(args.pipeline, stage_parsers(), CHECKS)
+    stages = select(pipeline, args.only)
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=160)  # a log file: wide enough for the stage table
+    if args.check:
+        for stage in stages:
+            command = "pvaflow " + " ".join(stage.argv) if stage.argv else f"(external channel {stage.output})"
+            console.print(f"{stage.name}: {command}", soft_wrap=True, markup=False)
+        return 0
+    if args.runtime is not None:
+        pipeline.settings = type(pipeline.settings)(**(vars(pipeline.settings) | {"runtime": args.runtime}))
+    stop = threading.Event()
+    install_stop_handlers(stop)
+    runner = Runner(pipeline, stages, PipelineView(console, pipeline.settings.name))
+    code = runner.run(stop)
+    if args.summary is not None:
+        args.summary.write_text(json.dumps(runner.summary(), indent=2) + "\n")
+    return code

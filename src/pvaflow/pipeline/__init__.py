@@ -1,0 +1,1 @@
+"""Pipelines: a TOML file of stages (spec), run as supervised processes (runner) with a live view (view)."""

@@ -1,0 +1,280 @@
+"""Run a checked pipeline: one supervised child process per stage, a live view, a clean stop.
+
+Stages start in dependency order (each after the stage it reads); sim-server
+sources wait ``start-delay`` seconds before their first frame, so the rest
+of the pipeline is up by then (the runner warns when a stage was not). The
+runner stops every stage, last started first, on Ctrl-C or SIGTERM, at the
+runtime, or when every source has finished and nothing has moved for
+``drain-seconds``. A stage process that dies is restarted (``restart =
+"on-failure"``, at most ``max-restarts`` times); the counts it had reached
+are kept in the totals.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pvaccess as pva
+
+from ..errors import ChannelError
+from ..stream.client import read_status
+from .spec import Pipeline, Stage
+
+logger = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.5
+READY_TIMEOUT = 60.0
+STOP_TIMEOUT = 20.0
+STATUS_TIMEOUT = 1.0
+COUNTS = ("nReceived", "nProcessed", "nPublished", "nMissed", "nErrors", "nQueued", "nRejected")
+
+
+@dataclass
+class StageState:
+    """A stage's process and what the runner knows of it."""
+
+    stage: Stage
+    process: subprocess.Popen | None = None
+    restarts: int = 0
+    finished: bool = False  # exited by itself with code 0 (a source that published everything)
+    failed: bool = False  # died and was not restarted
+    counts: dict[str, float] = field(default_factory=dict)  # from the status channels, this incarnation
+    user: dict[str, float] = field(default_factory=dict)  # the processors' numeric userStats, summed
+    carried: dict[str, float] = field(default_factory=dict)  # from earlier incarnations
+    rate: float = 0.0
+
+    def total(self, key: str) -> float:
+        return self.carried.get(key, 0) + self.counts.get(key, 0)
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def stop_with_parent() -> None:
+    """In a stage process before it runs: get SIGTERM (a clean stop) if the runner dies (Linux)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: stages then outlive a killed runner
+        pass
+
+
+def stage_counts(stage: Stage) -> tuple[dict[str, float], float, dict[str, float]] | None:
+    """Summed counts, processing rate and numeric userStats from a stage's status channels; None when none
+    answers."""
+    totals = dict.fromkeys(COUNTS, 0.0)
+    user: dict[str, float] = {}
+    rate = 0.0
+    answered = False
+    for channel in stage.status:
+        try:
+            status = read_status(channel, STATUS_TIMEOUT)
+        except ChannelError:
+            continue
+        answered = True
+        receiver, processor = status.get("receiverStats", {}), status.get("processorStats", {})
+        publisher, queue = status.get("publisherStats", {}), status.get("queueStats", {})
+        totals["nReceived"] += receiver.get("nReceived", 0)
+        totals["nRejected"] += receiver.get("nRejected", 0)
+        totals["nProcessed"] += processor.get("nProcessed", 0)
+        totals["nPublished"] += publisher.get("nPublished", 0)
+        totals["nMissed"] += processor.get("nMissed", 0)
+        totals["nErrors"] += processor.get("nErrors", 0) + receiver.get("nErrors", 0) + publisher.get("nErrors", 0)
+        totals["nQueued"] += queue.get("nQueued", 0)
+        rate += processor.get("processedRate", 0.0)
+        for key, value in status.get("userStats", {}).items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                user[key] = user.get(key, 0) + value
+    return (totals, rate, user) if answered else None
+
+
+class SourceCounter:
+    """Counts the frames a source publishes: a monitor on its channel that asks for the id only."""
+
+    def __init__(self, channel_name: str) -> None:
+        self.channel = pva.Channel(channel_name)
+        self.ids: set[int] = set()
+        self.lock = threading.Lock()
+
+    def start(self) -> None:
+        self.channel.monitor(self._on_update, "record[queueSize=1000]field(uniqueId)")
+
+    def _on_update(self, pv: pva.PvObject) -> None:
+        unique_id = pv["uniqueId"]
+        if unique_id:  # 0: a record's value before the first frame
+            with self.lock:
+                self.ids.add(unique_id)
+
+    @property
+    def count(self) -> int:
+        with self.lock:
+            return len(self.ids)
+
+    def stop(self) -> None:
+        self.channel.stopMonitor()
+
+
+class Runner:
+    """Owns the stage processes of one runner (all stages, or those of ``--only``)."""
+
+    def __init__(self, pipeline: Pipeline, stages: list[Stage], show: Callable[[Runner, bool], None]) -> None:
+        self.pipeline = pipeline
+        self.settings = pipeline.settings
+        self.states = [StageState(stage) for stage in stages]
+        self.show = show  # the view: show(runner, final)
+        sources = [stage for stage in pipeline.sources()]
+        self.counter = SourceCounter(sources[0].output) if len(sources) == 1 else None
+        self.started = 0.0
+        self.stopping = False
+
+    # --- processes -----------------------------------------------------------
+    def launch(self, state: StageState) -> None:
+        argv = [sys.executable, "-m", "pvaflow", *state.stage.argv]
+        logger.info("starting stage %s: pvaflow %s", state.stage.name, " ".join(state.stage.argv))
+        # own session: a Ctrl-C on the terminal reaches the runner only, which stops the stages in order
+        state.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=None, stdin=subprocess.DEVNULL,
+                                         start_new_session=True, preexec_fn=stop_with_parent)
+
+    def wait_ready(self) -> None:
+        """Wait until every stage answers (status channel, or its own channel); warn about late ones."""
+        deadline = time.monotonic() + READY_TIMEOUT
+        for state in self.states:
+            channels = state.stage.status or ([state.stage.output] if state.stage.kind == "mirror" else [])
+            for name in channels:
+                client = pva.Channel(name)
+                client.setTimeout(0.5)
+                while True:
+                    if not state.alive:
+                        return  # reported by the main loop
+                    try:
+                        client.get("field()")
+                        break
+                    except pva.PvaException:
+                        if time.monotonic() > deadline:
+                            logger.warning("stage %s: %s not answering after %.0f s", state.stage.name, name,
+                                           READY_TIMEOUT)
+                            break
+        elapsed = time.monotonic() - self.started
+        if self.counter is not None and any(s.stage.kind == "sim-server" for s in self.states) and \
+                elapsed > self.settings.start_delay:
+            logger.warning("the pipeline took %.1f s to start, longer than start-delay (%.1f s): the first frames "
+                           "may be missed; raise start-delay in [pipeline]", elapsed, self.settings.start_delay)
+
+    def supervise(self) -> None:
+        """Notice stages that ended: finished sources, or failures to restart (or give up on)."""
+        for state in self.states:
+            if state.process is None or state.finished or state.failed or state.alive:
+                continue
+            code = state.process.returncode
+            if code == 0:
+                state.finished = True
+                logger.info("stage %s finished", state.stage.name)
+                continue
+            state.carried = {key: state.total(key) for key in COUNTS}
+            state.counts = {}
+            if self.settings.restart == "on-failure" and state.restarts < self.settings.max_restarts:
+                state.restarts += 1
+                logger.warning("stage %s exited with %s: restarting (%d of %d)", state.stage.name, code,
+                               state.restarts, self.settings.max_restarts)
+                self.launch(state)
+            else:
+                state.failed = True
+                logger.error("stage %s exited with %s and is not restarted", state.stage.name, code)
+
+    def stop_all(self) -> None:
+        """SIGINT to every stage, last started first; a timed wait each, then kill."""
+        self.stopping = True
+        for state in reversed(self.states):
+            if state.alive:
+                state.process.send_signal(signal.SIGINT)
+                try:
+                    state.process.wait(STOP_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    logger.error("stage %s did not stop in %.0f s: killed", state.stage.name, STOP_TIMEOUT)
+                    state.process.kill()
+                    state.process.wait()
+
+    # --- counts ----------------------------------------------------------------
+    def poll_counts(self) -> None:
+        for state in self.states:
+            if state.stage.status and state.alive:
+                found = stage_counts(state.stage)
+                if found is not None:
+                    state.counts, state.rate, state.user = found
+
+    def moved(self) -> float:
+        """A number that grows while anything moves through the stages this runner sees."""
+        return sum(state.total("nReceived") + state.total("nProcessed") for state in self.states) + (
+            self.counter.count if self.counter is not None else 0)
+
+    def source_frames(self) -> int | None:
+        return self.counter.count if self.counter is not None else None
+
+    def sink_frames(self) -> float | None:
+        names = {stage.name for stage in self.pipeline.sinks()}
+        sinks = [state for state in self.states if state.stage.name in names and state.stage.status]
+        return sum(state.total("nProcessed") for state in sinks) if sinks else None
+
+    # --- the run -----------------------------------------------------------------
+    def sources_done(self) -> bool:
+        processes = [state for state in self.states if state.stage.kind == "sim-server"]
+        return bool(processes) and all(state.finished or state.failed for state in processes)
+
+    def run(self, stop: threading.Event) -> int:
+        self.started = time.monotonic()
+        if self.counter is not None:
+            self.counter.start()
+        for state in self.states:
+            if state.stage.argv is not None:
+                self.launch(state)
+        try:
+            self.wait_ready()
+            last_moved, last_change = -1.0, time.monotonic()
+            next_view = time.monotonic()
+            while not stop.wait(POLL_SECONDS):
+                self.supervise()
+                self.poll_counts()
+                now = time.monotonic()
+                if now >= next_view:
+                    self.show(self, False)
+                    next_view = now + self.settings.report_period
+                moved = self.moved()
+                if moved != last_moved:
+                    last_moved, last_change = moved, now
+                if self.settings.runtime > 0 and now - self.started >= self.settings.runtime:
+                    logger.info("runtime of %.0f s reached", self.settings.runtime)
+                    break
+                if self.sources_done() and now - last_change >= self.settings.drain_seconds:
+                    logger.info("sources finished and the pipeline drained")
+                    break
+                if all(not state.alive for state in self.states if state.stage.argv is not None):
+                    break
+            self.poll_counts()
+        finally:
+            self.stop_all()
+            if self.counter is not None:
+                self.counter.stop()
+        self.show(self, True)
+        return 1 if any(state.failed for state in self.states) else 0
+
+    def summary(self) -> dict[str, Any]:
+        """Plain figures of the run (the final view shows them)."""
+        return {
+            "sourceFrames": self.source_frames(),
+            "lastStageFrames": None if self.sink_frames() is None else int(self.sink_frames()),
+            "stages": {state.stage.name: {key: int(state.total(key)) for key in COUNTS} | {
+                "restarts": state.restarts, "failed": state.failed, "userStats": state.user}
+                for state in self.states},
+        }

@@ -1,0 +1,153 @@
+"""pvaflow run on loopback: every example pipeline end to end, a killed stage restarted, one pipeline
+split over two runners with --only, and the status and control tools against live stages."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.keyfiles import write_key_files
+
+from .helpers import get, wait_until
+
+pytestmark = [pytest.mark.system, pytest.mark.timeout(150)]
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "pipelines"
+# example -> (source frames, frames processed by the last stage, expected userStats of the last stage);
+# chain_to_files.toml is make demo's pipeline, run by tests/system/test_examples.py
+EXPECTED = {
+    "single_consumer.toml": (200, 200, {}),
+    "distributed.toml": (400, 400, {}),
+    "split_stitch.toml": (40, 160, {"nStitched": 40, "nIncomplete": 0}),
+    "encryption.toml": (200, 200, {"nDecrypted": 200, "nFailed": 0, "nVerificationFailures": 0}),
+    "metadata.toml": (100, 100, {"nFramesMissingMetadata": 0, "nMetadataProcessed": 200}),
+}
+
+
+def run_pipeline(start_process, path: Path, summary: Path, *extra: str, cwd: Path | None = None):
+    return start_process("run", str(path), "--summary", str(summary), *extra, cwd=cwd)
+
+
+@pytest.mark.parametrize("example", sorted(EXPECTED))
+def test_example_pipeline_runs_to_completion(start_process, tmp_path: Path, example: str) -> None:
+    if example == "encryption.toml":
+        shutil.copy(write_key_files(tmp_path / "keys")["pkcs8.pem"], tmp_path / "pipeline-key.pem")
+    summary_path = tmp_path / "summary.json"
+    runner = run_pipeline(start_process, EXAMPLES / example, summary_path, cwd=tmp_path)
+    assert runner.wait(120) == 0, runner.output
+    summary = json.loads(summary_path.read_text())
+    source_frames, last_frames, user = EXPECTED[example]
+    assert summary["sourceFrames"] == source_frames, runner.output
+    assert summary["lastStageFrames"] == last_frames, runner.output
+    for name, stage in summary["stages"].items():
+        assert stage["nMissed"] == 0 and stage["nErrors"] == 0 and stage["restarts"] == 0, (name, stage)
+    last = list(summary["stages"].values())[-1]
+    assert {key: last["userStats"].get(key) for key in user} == user
+    assert "summary" in runner.output and "sources finished and the pipeline drained" in runner.output
+
+
+def stage_pid(status_channel_pattern: str) -> int:
+    """The pid of the stage process started with this status channel option."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"--status-channel" in argv and status_channel_pattern.encode() in argv:
+            found.append(int(entry.name))
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_killed_stage_is_restarted_and_the_run_ends_cleanly(start_process, tmp_path: Path) -> None:
+    path = tmp_path / "restart.toml"
+    path.write_text(textwrap.dedent("""
+        [pipeline]
+        name = "restart"
+        start-delay = 4
+        [stages.source]
+        kind = "sim-server"
+        n-x-pixels = 64
+        n-y-pixels = 64
+        frame-rate = 20
+        n-frames = 240
+        cache-size = 10
+        [stages.work]
+        kind = "consumer"
+        reads = "source"
+    """))
+    summary_path = tmp_path / "summary.json"
+    runner = run_pipeline(start_process, path, summary_path)
+    wait_until(lambda: get("restart:work:1:status").toDict()["processorStats"]["nProcessed"] >= 40,
+               timeout=40, what="frames through the stage")
+    before = get("restart:work:1:status").toDict()["processorStats"]["nProcessed"]
+    os.kill(stage_pid("restart:work:*:status"), signal.SIGKILL)
+    assert runner.wait(60) == 0, runner.output
+    summary = json.loads(summary_path.read_text())
+    work = summary["stages"]["work"]
+    assert work["restarts"] == 1 and not work["failed"]
+    assert "stage work exited with -9: restarting (1 of 3)" in runner.output
+    # the frames of both incarnations are counted; only those sent while it was down are lost
+    assert before < summary["lastStageFrames"] <= 240
+    assert summary["lastStageFrames"] >= 240 - 60, "restarted within a few seconds (20 fps)"
+
+
+def test_only_runs_two_halves_of_one_pipeline_that_find_each_other(start_process, wait_for_channel,
+                                                                   tmp_path: Path) -> None:
+    pipeline = EXAMPLES / "distributed.toml"
+    workers = run_pipeline(start_process, pipeline, tmp_path / "workers.json", "--only", "workers,ordered")
+    wait_for_channel("distributed:ordered:status", workers)
+    source = run_pipeline(start_process, pipeline, tmp_path / "source.json", "--only", "source")
+    assert source.wait(60) == 0, source.output
+    wait_until(lambda: get("distributed:ordered:status").toDict()["processorStats"]["nProcessed"] == 400,
+               timeout=20, what="400 frames through the other runner's collector")
+    workers.process.send_signal(signal.SIGINT)
+    assert workers.wait(40) == 0, workers.output
+    summary = json.loads((tmp_path / "workers.json").read_text())
+    assert summary["sourceFrames"] == 400 and summary["lastStageFrames"] == 400
+    assert list(summary["stages"]) == ["workers", "ordered"]
+    assert all(stage["nMissed"] == 0 for stage in summary["stages"].values())
+    assert json.loads((tmp_path / "source.json").read_text())["sourceFrames"] == 400
+
+
+def tool(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pvaflow", *args], capture_output=True, text=True, timeout=60)
+
+
+def test_status_and_control_tools_against_a_live_consumer(start_process, wait_for_channel) -> None:
+    consumer = start_process("consumer", "-ic", "tools:none", "-sc", "tools:status", "-cc", "tools:control", "-dc")
+    wait_for_channel("tools:status", consumer)
+    wait_for_channel("tools:control", consumer)
+    as_json = tool("status", "tools:status", "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    status = json.loads(as_json.stdout)
+    assert status["channel"] == "tools:status" and status["status"]["consumerId"] == 1
+    table = tool("status", "tools:status")
+    assert table.returncode == 0 and "nProcessed" in table.stdout and "consumer 1" in table.stdout
+    missing = tool("status", "tools:nothing", "-t", "1")
+    assert missing.returncode == 1 and "status channel tools:nothing does not answer" in missing.stdout
+    configured = tool("control", "tools:control", "configure", '{"skipInitialUpdates": 0}')
+    assert (configured.returncode, configured.stdout.strip()) == (0, "configuration applied")
+    refused = tool("control", "tools:control", "configure", '{"skipInitialUpdates": "x"}')
+    assert refused.returncode == 1 and refused.stdout.startswith("error: skipInitialUpdates must be an integer")
+    unknown = tool("control", "tools:control", "restart")
+    assert unknown.returncode == 2 and "unknown command 'restart'" in unknown.stderr
+    watch = subprocess.Popen([sys.executable, "-m", "pvaflow", "status", "tools:status", "--json", "--watch", "0.3"],
+                             stdout=subprocess.PIPE, text=True)
+    time.sleep(3)
+    watch.send_signal(signal.SIGINT)
+    lines = watch.communicate(timeout=20)[0].splitlines()
+    assert watch.returncode == 0 and len(lines) >= 3
+    stopped = tool("control", "tools:control", "stop")
+    assert (stopped.returncode, stopped.stdout.strip()) == (0, "stopping")
+    assert consumer.wait(20) == 0

@@ -1,0 +1,142 @@
+"""Pipeline files: wiring of channels between stages and one clear message per mistake, before anything starts."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from pvaflow import ConfigError
+from pvaflow.cli.run import CHECKS, stage_parsers
+from pvaflow.pipeline.spec import load_pipeline, select, start_order
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "pipelines"
+SOURCE = """
+[stages.source]
+kind = "sim-server"
+frame-rate = 10
+"""
+
+
+def load(tmp_path: Path, text: str):
+    path = tmp_path / "p.toml"
+    path.write_text(textwrap.dedent(text))
+    return load_pipeline(path, stage_parsers(), CHECKS)
+
+
+def test_channels_are_wired_by_stage_name(tmp_path: Path) -> None:
+    pipeline = load(tmp_path, SOURCE + """
+        [pipeline]
+        name = "demo"
+        [stages.work]
+        kind = "consumer"
+        reads = "source"
+        n-consumers = 2
+        distributor-updates = "1"
+        [stages.pair]
+        kind = "consumer"
+        reads = "work"
+        n-consumers = 2
+        [stages.gather]
+        kind = "collector"
+        reads = "pair"
+        [stages.copy]
+        kind = "mirror"
+        reads = "gather"
+        queue-size = 7
+    """)
+    stages = pipeline.stages
+    assert list(stages) == ["source", "work", "pair", "gather", "copy"]
+    assert stages["source"].argv[:3] == ["sim-server", "--channel-name", "demo:source:image"]
+    assert "--start-delay" in stages["source"].argv  # the pipeline's start delay by default
+    work = stages["work"].argv
+    assert work[work.index("--input-channel") + 1] == "demo:source:image"
+    assert work[work.index("--n-consumers") + 1] == "2"
+    assert stages["work"].status == ["demo:work:1:status", "demo:work:2:status"]
+    pair = stages["pair"].argv
+    assert pair[pair.index("--input-channel") + 1] == "demo:work:*:output"  # consumer i reads consumer i
+    gather = stages["gather"].argv
+    assert gather[gather.index("--input-channel") + 1] == "demo:pair:*:output"
+    assert gather[gather.index("--producer-id-list") + 1] == "1,2"
+    assert stages["copy"].argv[stages["copy"].argv.index("--channel-map") + 1] == "(demo:copy:image,demo:gather:output,pva,7)"
+    assert [stage.name for stage in pipeline.sinks()] == ["copy"]
+
+
+def test_external_channel_source_and_relative_processor_file(tmp_path: Path) -> None:
+    (tmp_path / "proc.py").write_text("from pvaflow import UserDataProcessor\nclass P(UserDataProcessor):\n    pass\n")
+    pipeline = load(tmp_path, """
+        [stages.detector]
+        kind = "channel"
+        channel = "13SIM1:Pva1:Image"
+        [stages.work]
+        kind = "consumer"
+        reads = "detector"
+        processor-file = "proc.py"
+        processor-class = "P"
+    """)
+    argv = pipeline.stages["work"].argv
+    assert argv[argv.index("--input-channel") + 1] == "13SIM1:Pva1:Image"
+    assert argv[argv.index("--processor-file") + 1] == str(tmp_path / "proc.py")
+    assert pipeline.stages["detector"].argv is None
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[stages.a\n", "not valid TOML"),
+        ("[stage.a]\nkind='sim-server'\n", "unknown tables \\['stage'\\]"),
+        ("[pipeline]\nnmae='x'\n" + SOURCE, "\\[pipeline\\]: unknown keys \\['nmae'\\]"),
+        ("[pipeline]\nrestart='always'\n" + SOURCE, "restart must be one of never, on-failure"),
+        ("[pipeline]\nmax-restarts=-1\n" + SOURCE, "max-restarts must be a number >= 0"),
+        ("", "no stages"),
+        (SOURCE + "frme-rate = 5\n", "stage source: unknown sim-server option 'frme-rate' \\(did you mean frame-rate\\?\\)"),
+        (SOURCE + "n-frames = 'many'\n", "stage source: argument -nf/--n-frames: invalid int value"),
+        (SOURCE + "channel-name = 'x'\n", "stage source: channel-name is set by the runner"),
+        (SOURCE + "reads = 'x'\n", "a sim-server stage is a source and reads nothing"),
+        (SOURCE + "[stages.w]\nkind = 'consumer'\n", "stage w: a consumer stage needs reads"),
+        (SOURCE + "[stages.w]\nkind = 'worker'\nreads = 'source'\n", "kind must be one of"),
+        (SOURCE + "[stages.w]\nkind = 'consumer'\nreads = 'nowhere'\n", "stage w: reads unknown stage 'nowhere'"),
+        (SOURCE + "[stages.w]\nkind = 'consumer'\nreads = 'source'\nprocessor-class = 'NoSuch'\n",
+         "stage w: .*NoSuch"),
+        (SOURCE + "[stages.w]\nkind = 'consumer'\nreads = 'source'\nprocessor-args = '{bad'\n",
+         "stage w: processor args are not valid JSON"),
+        (SOURCE + "[stages.w]\nkind = 'consumer'\nreads = 'source'\ninput-channel = 'x'\n",
+         "input-channel is set by the runner"),
+        (SOURCE + "[stages.w]\nkind = 'consumer'\nreads = 'source'\nn-consumers = 2\n"
+                  "[stages.v]\nkind = 'consumer'\nreads = 'w'\n", "reads 2 consumers of stage w"),
+        (SOURCE + "[stages.w]\nkind = 'consumer'\nreads = 'v'\n[stages.v]\nkind = 'consumer'\nreads = 'w'\n",
+         "stages form a cycle: w -> v -> w"),
+        ("[stages.w]\nkind = 'consumer'\nreads = 'w'\n", "stages form a cycle: w -> w"),
+        ("[stages.w]\nkind = 'channel'\n", "a channel stage needs channel"),
+        (SOURCE + "[stages.m]\nkind = 'mirror'\nreads = 'source'\nqueue-size = -2\n", "queue-size must be an integer"),
+        (SOURCE + "[stages.w]\nkind = 'consumer'\nreads = 'source'\nqueue-size = 2\n", "queue-size is for mirror"),
+    ],
+)
+def test_mistakes_are_one_line_each(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as info:
+        load(tmp_path, text)
+    assert "\n" not in str(info.value)
+
+
+def test_start_order_puts_each_stage_after_what_it_reads() -> None:
+    class S:
+        def __init__(self, name, reads):
+            self.name, self.reads = name, reads
+
+    stages = {"c": S("c", "b"), "b": S("b", "a"), "a": S("a", None), "d": S("d", "a")}
+    order = start_order(stages)
+    assert order.index("a") < order.index("b") < order.index("c") and order.index("a") < order.index("d")
+
+
+def test_only_selects_stages_and_refuses_unknown_ones() -> None:
+    pipeline = load_pipeline(EXAMPLES / "distributed.toml", stage_parsers(), CHECKS)
+    assert [stage.name for stage in select(pipeline, "ordered, workers")] == ["workers", "ordered"]
+    with pytest.raises(ConfigError, match="--only: unknown stages \\['wrkers'\\]"):
+        select(pipeline, "wrkers")
+
+
+@pytest.mark.parametrize("example", sorted(path.name for path in EXAMPLES.glob("*.toml")))
+def test_every_example_pipeline_is_valid(example: str) -> None:
+    pipeline = load_pipeline(EXAMPLES / example, stage_parsers(), CHECKS)
+    assert pipeline.sources() and pipeline.sinks()
