@@ -59,7 +59,8 @@ def test_channels_are_wired_by_stage_name(tmp_path: Path) -> None:
     gather = stages["gather"].argv
     assert gather[gather.index("--input-channel") + 1] == "demo:pair:*:output"
     assert gather[gather.index("--producer-id-list") + 1] == "1,2"
-    assert stages["copy"].argv[stages["copy"].argv.index("--channel-map") + 1] == "(demo:copy:image,demo:gather:output,pva,7)"
+    copy = stages["copy"].argv
+    assert copy[copy.index("--channel-map") + 1] == "(demo:copy:image,demo:gather:output,pva,7)"
     assert [stage.name for stage in pipeline.sinks()] == ["copy"]
 
 
@@ -90,7 +91,8 @@ def test_external_channel_source_and_relative_processor_file(tmp_path: Path) -> 
         ("[pipeline]\nrestart='always'\n" + SOURCE, "restart must be one of never, on-failure"),
         ("[pipeline]\nmax-restarts=-1\n" + SOURCE, "max-restarts must be a number >= 0"),
         ("", "no stages"),
-        (SOURCE + "frme-rate = 5\n", "stage source: unknown sim-server option 'frme-rate' \\(did you mean frame-rate\\?\\)"),
+        (SOURCE + "frme-rate = 5\n",
+         "stage source: unknown sim-server option 'frme-rate' \\(did you mean frame-rate\\?\\)"),
         (SOURCE + "n-frames = 'many'\n", "stage source: argument -nf/--n-frames: invalid int value"),
         (SOURCE + "channel-name = 'x'\n", "stage source: channel-name is set by the runner"),
         (SOURCE + "reads = 'x'\n", "a sim-server stage is a source and reads nothing"),
