@@ -81,6 +81,9 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-mc", "--metadata-channels", dest="metadata_channels", default=None,
                         help="metadata PVs as 'pva://x,ca://y,z' (bare names are CA); updates are queued "
                              "in the processor's metadataQueueMap[name], the oldest dropped when full")
+    parser.add_argument("-asf", "--access-security-file", dest="access_security_file", default=None,
+                        help="EPICS access security file (ACF): groups CONTROL (control channel), INPUT (pvas "
+                             "input channel), DEFAULT (the rest) decide who may write (pvaflow only)")
     parser.add_argument("-rt", "--runtime", dest="runtime", type=float, default=0.0,
                         help="seconds to run; 0: until stopped")
     add_report_options(parser, "seconds between reports; 0: none (default: 0)", default=0.0, kind=float)

@@ -14,6 +14,7 @@ from typing import Any
 import pvaccess as pva
 
 from ..errors import describe
+from .access import CONTROL_GROUP, INPUT_GROUP, SecuredServer
 from .config import HostConfig
 from .control import ControlChannel
 from .host import Host, HostSettings, SnapshotSink
@@ -112,6 +113,11 @@ def build_stage(config: HostConfig, report: SnapshotSink | None = None) -> Stage
     serves_output = config.output_mode == "pvas" and config.output_channel
     needs_server = serves_output or config.input_mode == "pvas" or config.status_channel or config.control_channel
     server = pva.PvaServer() if needs_server else None
+    if server is not None and config.access_security_file:
+        groups = {config.control_channel: CONTROL_GROUP}
+        if config.input_mode == "pvas":
+            groups[config.input_channel] = INPUT_GROUP
+        server = SecuredServer(server, config.access_security_file, groups)
     publisher = PUBLISHERS[config.output_mode](config, server)
     metadata = MetadataChannels(config.metadata_channels, config.server_queue_size, config.metadata_queue_size)
     attach(processor, config, server, publisher, metadata)

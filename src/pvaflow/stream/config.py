@@ -13,6 +13,7 @@ from typing import Any
 
 from ..config_values import json_object
 from ..errors import ConfigError
+from .access import check_access_file
 from .accounting import default_offset
 from .loader import parse_processor_args
 from .metadata import MetadataSpec, metadata_queue_size, parse_metadata_channels
@@ -64,6 +65,7 @@ class ConsumerOptions:
     distributor_updates: str | None = None
     n_distributor_sets: int = 1
     metadata_channels: str | None = None
+    access_security_file: str | None = None
     runtime: float = 0.0
     report_period: float = 0.0
     report_stats: str = "all"
@@ -109,6 +111,7 @@ class HostConfig:
     metadata_channels: tuple[MetadataSpec, ...] = ()
     metadata_queue_size: int = 0  # updates kept per metadata channel (0: unbounded)
     server_queue_size: int = 0  # also the metadata monitors' server queue
+    access_security_file: str | None = None  # ACF restricting the control (and pvas input) channel
 
     def processor_config(self) -> dict[str, Any]:
         """The processor's configDict: -pa plus the keys pvaPy adds for processors."""
@@ -180,6 +183,7 @@ def check_mode(option: str, mode: str, modes: tuple[str, ...]) -> None:
 def check_common(options: ConsumerOptions | CollectorOptions) -> None:
     """Checks shared by consumer and collector options."""
     parse_metadata_channels(options.metadata_channels)
+    check_access_file(options.access_security_file)
     if options.skip_initial_updates is not None and options.skip_initial_updates < 0:
         raise ConfigError(f"--skip-initial-updates must be >= 0, not {options.skip_initial_updates}")
     if options.processor_file and not options.processor_class:
@@ -259,7 +263,7 @@ def consumer_config(options: ConsumerOptions, consumer_id: int) -> HostConfig:
         runtime=options.runtime,
         report_period=options.report_period,
         report_sections=report_sections(options.report_stats),
-        **metadata_settings(options),
+        **shared_settings(options),
     )
 
 
@@ -271,12 +275,13 @@ def initial_updates(given: int | None, monitored: bool) -> int:
     return 1 if monitored else 0
 
 
-def metadata_settings(options: ConsumerOptions | CollectorOptions) -> dict[str, Any]:
-    """The HostConfig fields of the metadata channels (consumer and collector alike)."""
+def shared_settings(options: ConsumerOptions | CollectorOptions) -> dict[str, Any]:
+    """The HostConfig fields of the metadata channels and access security (consumer and collector alike)."""
     return {
         "metadata_channels": parse_metadata_channels(options.metadata_channels),
         "metadata_queue_size": metadata_queue_size(options.receiver_queue_size),
         "server_queue_size": options.server_queue_size,
+        "access_security_file": options.access_security_file,
     }
 
 
@@ -306,6 +311,7 @@ class CollectorOptions:
     field_request: str = ""
     skip_initial_updates: int | None = None  # None: 1 (producers are monitored)
     metadata_channels: str | None = None
+    access_security_file: str | None = None
     runtime: float = 0.0
     report_period: float = 0.0
     report_stats: str = "all"
@@ -356,5 +362,5 @@ def collector_config(options: CollectorOptions) -> HostConfig:
         producer_channels=channels,
         cache_size=cache_size,
         gap_wait=options.collector_gap_wait,
-        **metadata_settings(options),
+        **shared_settings(options),
     )
