@@ -4,6 +4,10 @@ Optional "writable" channels are string records that print every value written t
 
     python publish_ids.py '{"channels": ["p:1:out"], "updates": [["p:1:out", 1], ...], "interval": 0.05}'
 
+An update may name a defect as third item (``["p:1:out", 2, "dims"]``): ``dims`` (sizes that do
+not match the data), ``colorMode`` (an unknown colour mode), ``empty`` (an empty value union),
+``codec`` (an unknown codec).
+
 It serves the channels at once, publishes the updates when a line arrives on
 standard input, and exits at end of input. Keeping PVA servers out of the
 pytest process leaves that process a plain client.
@@ -23,6 +27,21 @@ def report_write(pv: pva.PvObject) -> None:
     print("written", pv["value"], flush=True)
 
 
+def frame(object_id: int, defect: str | None = None) -> pva.PvObject:
+    nt = ntnd.generate(object_id, np.full((2, 2), object_id % 256, np.uint8))
+    if defect == "dims":
+        nt["dimension"] = ntnd.dimensions(5, 7)
+    elif defect == "colorMode":
+        ntnd.set_attributes(nt, {"ColorMode": 9})
+    elif defect == "empty":
+        nt = pva.NtNdArray()
+        nt["dimension"] = ntnd.dimensions(2, 2)
+        ntnd.stamp(nt, object_id, time.time())
+    elif defect == "codec":
+        nt.set({"codec": {"name": "nosuchcodec"}})
+    return nt
+
+
 def main() -> None:
     plan = json.loads(sys.argv[1])
     server = pva.PvaServer()
@@ -33,8 +52,8 @@ def main() -> None:
     server.start()
     print("serving", flush=True)
     sys.stdin.readline()
-    for channel, object_id in plan["updates"]:
-        server.update(channel, ntnd.generate(object_id, np.full((2, 2), object_id % 256, np.uint8)))
+    for channel, object_id, *defect in plan["updates"]:
+        server.update(channel, frame(object_id, *defect))
         time.sleep(plan.get("interval", 0.05))
     print("published", flush=True)
     sys.stdin.read()

@@ -55,15 +55,16 @@ def test_example_pipeline_runs_to_completion(start_process, tmp_path: Path, exam
     assert "summary" in runner.output and "sources finished and the pipeline drained" in runner.output
 
 
-def stage_pid(status_channel_pattern: str) -> int:
-    """The pid of the stage process started with this status channel option."""
+def stage_pid(status_channel_pattern: str, consumer_id: str | None = None) -> int:
+    """The pid of the stage process started with this status channel option (and consumer id)."""
     found = []
     for entry in Path("/proc").iterdir():
         try:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"--status-channel" in argv and status_channel_pattern.encode() in argv:
+        if b"--status-channel" in argv and status_channel_pattern.encode() in argv and (
+                consumer_id is None or argv[argv.index(b"--consumer-id") + 1] == consumer_id.encode()):
             found.append(int(entry.name))
     assert len(found) == 1, found
     return found[0]
@@ -100,6 +101,50 @@ def test_killed_stage_is_restarted_and_the_run_ends_cleanly(start_process, tmp_p
     # the frames of both incarnations are counted; only those sent while it was down are lost
     assert before < summary["lastStageFrames"] <= 240
     assert summary["lastStageFrames"] >= 240 - 60, "restarted within a few seconds (20 fps)"
+
+
+def test_killed_distributed_consumer_is_restarted_and_every_frame_accounted(start_process, tmp_path: Path) -> None:
+    """One of two consumers sharing the stream is killed: the other goes on, the runner restarts it, and the
+    collector behind them counts exactly the ids that never reached it."""
+    path = tmp_path / "dist.toml"
+    path.write_text(textwrap.dedent("""
+        [pipeline]
+        name = "killdist"
+        start-delay = 4
+        [stages.source]
+        kind = "sim-server"
+        n-x-pixels = 64
+        n-y-pixels = 64
+        frame-rate = 30
+        n-frames = 300
+        cache-size = 10
+        [stages.workers]
+        kind = "consumer"
+        reads = "source"
+        n-consumers = 2
+        distributor-updates = "1"
+        distributor-trigger = "uniqueId"
+        server-queue-size = 20
+        [stages.ordered]
+        kind = "collector"
+        reads = "workers"
+        collector-gap-wait = 1.0
+    """))
+    summary_path = tmp_path / "summary.json"
+    runner = run_pipeline(start_process, path, summary_path)
+    wait_until(lambda: get("killdist:workers:2:status").toDict()["processorStats"]["nProcessed"] >= 30,
+               timeout=40, what="frames through consumer 2")
+    os.kill(stage_pid("killdist:workers:*:status", "2"), signal.SIGKILL)
+    assert runner.wait(90) == 0, runner.output
+    summary = json.loads(summary_path.read_text())
+    workers, ordered = summary["stages"]["workers"], summary["stages"]["ordered"]
+    assert workers["restarts"] == 1 and not workers["failed"]
+    assert summary["sourceFrames"] == 300
+    collected = ordered["collectorStats"]
+    # every id the source sent is either collected or counted missing by the collector: none unaccounted
+    assert collected["nCollected"] + collected["nMissing"] == 300, collected
+    assert ordered["nProcessed"] == collected["nCollected"] and collected["nDuplicates"] == 0
+    assert collected["nCollected"] >= 300 - 90, "consumer 1 went on while consumer 2 was restarted"
 
 
 def test_only_runs_two_halves_of_one_pipeline_that_find_each_other(start_process, wait_for_channel,

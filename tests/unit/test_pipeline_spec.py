@@ -48,18 +48,21 @@ def test_channels_are_wired_by_stage_name(tmp_path: Path) -> None:
     """)
     stages = pipeline.stages
     assert list(stages) == ["source", "work", "pair", "gather", "copy"]
-    assert stages["source"].argv[:3] == ["sim-server", "--channel-name", "demo:source:image"]
-    assert "--start-delay" in stages["source"].argv  # the pipeline's start delay by default
-    work = stages["work"].argv
-    assert work[work.index("--input-channel") + 1] == "demo:source:image"
-    assert work[work.index("--n-consumers") + 1] == "2"
+    (source,) = stages["source"].commands
+    assert source[:3] == ["sim-server", "--channel-name", "demo:source:image"]
+    assert "--start-delay" in source  # the pipeline's start delay by default
+    first, second = stages["work"].commands  # one process per consumer, each with pvaPy's derived id offset
+    assert first[first.index("--input-channel") + 1] == "demo:source:image"
+    assert first[-4:] == ["--consumer-id", "1", "--oid-offset", "2"]
+    assert second[-4:] == ["--consumer-id", "2", "--oid-offset", "2"]
+    assert "--n-consumers" not in first
     assert stages["work"].status == ["demo:work:1:status", "demo:work:2:status"]
-    pair = stages["pair"].argv
+    pair = stages["pair"].commands[0]
     assert pair[pair.index("--input-channel") + 1] == "demo:work:*:output"  # consumer i reads consumer i
-    gather = stages["gather"].argv
+    (gather,) = stages["gather"].commands
     assert gather[gather.index("--input-channel") + 1] == "demo:pair:*:output"
     assert gather[gather.index("--producer-id-list") + 1] == "1,2"
-    copy = stages["copy"].argv
+    (copy,) = stages["copy"].commands
     assert copy[copy.index("--channel-map") + 1] == "(demo:copy:image,demo:gather:output,pva,7)"
     assert [stage.name for stage in pipeline.sinks()] == ["copy"]
 
@@ -76,10 +79,10 @@ def test_external_channel_source_and_relative_processor_file(tmp_path: Path) -> 
         processor-file = "proc.py"
         processor-class = "P"
     """)
-    argv = pipeline.stages["work"].argv
+    (argv,) = pipeline.stages["work"].commands
     assert argv[argv.index("--input-channel") + 1] == "13SIM1:Pva1:Image"
     assert argv[argv.index("--processor-file") + 1] == str(tmp_path / "proc.py")
-    assert pipeline.stages["detector"].argv is None
+    assert pipeline.stages["detector"].commands == []
 
 
 @pytest.mark.parametrize(

@@ -63,8 +63,9 @@ def run(args: argparse.Namespace) -> int:
         console = Console(highlight=False, width=160)  # a log file: wide enough for the stage table
     if args.check:
         for stage in stages:
-            command = "pvaflow " + " ".join(stage.argv) if stage.argv else f"(external channel {stage.output})"
-            console.print(f"{stage.name}: {command}", soft_wrap=True, markup=False)
+            commands = [f"pvaflow {' '.join(command)}" for command in stage.commands]
+            for command in commands or [f"(external channel {stage.output})"]:
+                console.print(f"{stage.name}: {command}", soft_wrap=True, markup=False)
         return 0
     if args.runtime is not None:
         pipeline.settings = type(pipeline.settings)(**(vars(pipeline.settings) | {"runtime": args.runtime}))

@@ -35,21 +35,24 @@ POLL_SECONDS = 0.5
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
 STATUS_TIMEOUT = 1.0
+SECTIONS = ("userStats", "collectorStats")  # status sections summed as they are (not kept across restarts)
 COUNTS = ("nReceived", "nProcessed", "nPublished", "nMissed", "nErrors", "nQueued", "nRejected")
 
 
 @dataclass
-class StageState:
-    """A stage's process and what the runner knows of it."""
+class StageProcess:
+    """One process of a stage (a consumer stage has one per consumer) and what the runner knows of it."""
 
-    stage: Stage
+    stage: str
+    command: list[str]
+    status: list[str]  # its status channel(s)
     process: subprocess.Popen | None = None
     restarts: int = 0
     finished: bool = False  # exited by itself with code 0 (a source that published everything)
     failed: bool = False  # died and was not restarted
-    counts: dict[str, float] = field(default_factory=dict)  # from the status channels, this incarnation
-    user: dict[str, float] = field(default_factory=dict)  # the processors' numeric userStats, summed
+    counts: dict[str, float] = field(default_factory=dict)  # from its status channels, this incarnation
     carried: dict[str, float] = field(default_factory=dict)  # from earlier incarnations
+    sections: dict[str, dict[str, float]] = field(default_factory=dict)  # numeric SECTIONS, this incarnation
     rate: float = 0.0
 
     def total(self, key: str) -> float:
@@ -58,6 +61,54 @@ class StageState:
     @property
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+
+@dataclass
+class StageState:
+    """A stage and its processes (none for an external channel)."""
+
+    stage: Stage
+    processes: list[StageProcess]
+
+    def total(self, key: str) -> float:
+        return sum(process.total(key) for process in self.processes)
+
+    @property
+    def rate(self) -> float:
+        return sum(process.rate for process in self.processes if process.alive)
+
+    def section(self, name: str) -> dict[str, float]:
+        """A numeric status section (userStats, collectorStats) summed over the processes' latest values."""
+        summed: dict[str, float] = {}
+        for process in self.processes:
+            for key, value in process.sections.get(name, {}).items():
+                summed[key] = summed.get(key, 0) + value
+        return summed
+
+    @property
+    def restarts(self) -> int:
+        return sum(process.restarts for process in self.processes)
+
+    @property
+    def failed(self) -> bool:
+        return any(process.failed for process in self.processes)
+
+    @property
+    def finished(self) -> bool:
+        return bool(self.processes) and all(process.finished for process in self.processes)
+
+    @property
+    def alive(self) -> bool:
+        return any(process.alive for process in self.processes)
+
+
+def stage_states(stage: Stage) -> StageState:
+    if stage.kind == "consumer":
+        processes = [StageProcess(stage.name, command, [status])
+                     for command, status in zip(stage.commands, stage.status, strict=True)]
+    else:
+        processes = [StageProcess(stage.name, command, stage.status) for command in stage.commands]
+    return StageState(stage, processes)
 
 
 PR_SET_PDEATHSIG = 1
@@ -71,14 +122,13 @@ def stop_with_parent() -> None:
         pass
 
 
-def stage_counts(stage: Stage) -> tuple[dict[str, float], float, dict[str, float]] | None:
-    """Summed counts, processing rate and numeric userStats from a stage's status channels; None when none
-    answers."""
+def status_counts(channels: list[str]) -> tuple[dict[str, float], float, dict[str, float]] | None:
+    """Summed counts, processing rate and numeric SECTIONS from status channels; None when none answers."""
     totals = dict.fromkeys(COUNTS, 0.0)
-    user: dict[str, float] = {}
+    sections: dict[str, dict[str, float]] = {name: {} for name in SECTIONS}
     rate = 0.0
     answered = False
-    for channel in stage.status:
+    for channel in channels:
         try:
             status = read_status(channel, STATUS_TIMEOUT)
         except ChannelError:
@@ -94,10 +144,11 @@ def stage_counts(stage: Stage) -> tuple[dict[str, float], float, dict[str, float
         totals["nErrors"] += processor.get("nErrors", 0) + receiver.get("nErrors", 0) + publisher.get("nErrors", 0)
         totals["nQueued"] += queue.get("nQueued", 0)
         rate += processor.get("processedRate", 0.0)
-        for key, value in status.get("userStats", {}).items():
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                user[key] = user.get(key, 0) + value
-    return (totals, rate, user) if answered else None
+        for name, summed in sections.items():
+            for key, value in status.get(name, {}).items():
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    summed[key] = summed.get(key, 0) + value
+    return (totals, rate, sections) if answered else None
 
 
 class SourceCounter:
@@ -132,7 +183,8 @@ class Runner:
     def __init__(self, pipeline: Pipeline, stages: list[Stage], show: Callable[[Runner, bool], None]) -> None:
         self.pipeline = pipeline
         self.settings = pipeline.settings
-        self.states = [StageState(stage) for stage in stages]
+        self.states = [stage_states(stage) for stage in stages]
+        self.processes = [process for state in self.states for process in state.processes]
         self.show = show  # the view: show(runner, final)
         sources = [stage for stage in pipeline.sources()]
         self.counter = SourceCounter(sources[0].output) if len(sources) == 1 else None
@@ -140,17 +192,19 @@ class Runner:
         self.stopping = False
 
     # --- processes -----------------------------------------------------------
-    def launch(self, state: StageState) -> None:
-        argv = [sys.executable, "-m", "pvaflow", *state.stage.argv]
-        logger.info("starting stage %s: pvaflow %s", state.stage.name, " ".join(state.stage.argv))
+    def launch(self, process: StageProcess) -> None:
+        argv = [sys.executable, "-m", "pvaflow", *process.command]
+        logger.info("starting stage %s: pvaflow %s", process.stage, " ".join(process.command))
         # own session: a Ctrl-C on the terminal reaches the runner only, which stops the stages in order
-        state.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=None, stdin=subprocess.DEVNULL,
-                                         start_new_session=True, preexec_fn=stop_with_parent)
+        process.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=None, stdin=subprocess.DEVNULL,
+                                           start_new_session=True, preexec_fn=stop_with_parent)
 
     def wait_ready(self) -> None:
         """Wait until every stage answers (status channel, or its own channel); warn about late ones."""
         deadline = time.monotonic() + READY_TIMEOUT
         for state in self.states:
+            if not state.processes:
+                continue
             channels = state.stage.status or ([state.stage.output] if state.stage.kind == "mirror" else [])
             for name in channels:
                 client = pva.Channel(name)
@@ -173,46 +227,47 @@ class Runner:
                            "may be missed; raise start-delay in [pipeline]", elapsed, self.settings.start_delay)
 
     def supervise(self) -> None:
-        """Notice stages that ended: finished sources, or failures to restart (or give up on)."""
-        for state in self.states:
-            if state.process is None or state.finished or state.failed or state.alive:
+        """Notice processes that ended: finished sources, or failures to restart (or give up on)."""
+        for process in self.processes:
+            if process.process is None or process.finished or process.failed or process.alive:
                 continue
-            code = state.process.returncode
+            code = process.process.returncode
             if code == 0:
-                state.finished = True
-                logger.info("stage %s finished", state.stage.name)
+                process.finished = True
+                logger.info("stage %s finished", process.stage)
                 continue
-            state.carried = {key: state.total(key) for key in COUNTS}
-            state.counts = {}
-            if self.settings.restart == "on-failure" and state.restarts < self.settings.max_restarts:
-                state.restarts += 1
-                logger.warning("stage %s exited with %s: restarting (%d of %d)", state.stage.name, code,
-                               state.restarts, self.settings.max_restarts)
-                self.launch(state)
+            process.carried = {key: process.total(key) for key in COUNTS}
+            process.counts = {}
+            if self.settings.restart == "on-failure" and process.restarts < self.settings.max_restarts:
+                process.restarts += 1
+                logger.warning("stage %s exited with %s: restarting (%d of %d)", process.stage, code,
+                               process.restarts, self.settings.max_restarts)
+                self.launch(process)
             else:
-                state.failed = True
-                logger.error("stage %s exited with %s and is not restarted", state.stage.name, code)
+                process.failed = True
+                logger.error("stage %s exited with %s and is not restarted", process.stage, code)
 
     def stop_all(self) -> None:
-        """SIGINT to every stage, last started first; a timed wait each, then kill."""
+        """SIGINT to every stage process, last started first; a timed wait each, then kill."""
         self.stopping = True
-        for state in reversed(self.states):
-            if state.alive:
-                state.process.send_signal(signal.SIGINT)
-                try:
-                    state.process.wait(STOP_TIMEOUT)
-                except subprocess.TimeoutExpired:
-                    logger.error("stage %s did not stop in %.0f s: killed", state.stage.name, STOP_TIMEOUT)
-                    state.process.kill()
-                    state.process.wait()
+        for process in reversed(self.processes):
+            if not process.alive:
+                continue
+            process.process.send_signal(signal.SIGINT)
+            try:
+                process.process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                logger.error("stage %s did not stop in %.0f s: killed", process.stage, STOP_TIMEOUT)
+                process.process.kill()
+                process.process.wait()
 
     # --- counts ----------------------------------------------------------------
     def poll_counts(self) -> None:
-        for state in self.states:
-            if state.stage.status and state.alive:
-                found = stage_counts(state.stage)
+        for process in self.processes:
+            if process.status and process.alive:
+                found = status_counts(process.status)
                 if found is not None:
-                    state.counts, state.rate, state.user = found
+                    process.counts, process.rate, process.sections = found
 
     def moved(self) -> float:
         """A number that grows while anything moves through the stages this runner sees."""
@@ -229,16 +284,15 @@ class Runner:
 
     # --- the run -----------------------------------------------------------------
     def sources_done(self) -> bool:
-        processes = [state for state in self.states if state.stage.kind == "sim-server"]
-        return bool(processes) and all(state.finished or state.failed for state in processes)
+        sources = [process for state in self.states if state.stage.kind == "sim-server" for process in state.processes]
+        return bool(sources) and all(process.finished or process.failed for process in sources)
 
     def run(self, stop: threading.Event) -> int:
         self.started = time.monotonic()
         if self.counter is not None:
             self.counter.start()
-        for state in self.states:
-            if state.stage.argv is not None:
-                self.launch(state)
+        for process in self.processes:
+            self.launch(process)
         try:
             self.wait_ready()
             last_moved, last_change = -1.0, time.monotonic()
@@ -259,7 +313,7 @@ class Runner:
                 if self.sources_done() and now - last_change >= self.settings.drain_seconds:
                     logger.info("sources finished and the pipeline drained")
                     break
-                if all(not state.alive for state in self.states if state.stage.argv is not None):
+                if not any(process.alive for process in self.processes):
                     break
             self.poll_counts()
         finally:
@@ -267,7 +321,7 @@ class Runner:
             if self.counter is not None:
                 self.counter.stop()
         self.show(self, True)
-        return 1 if any(state.failed for state in self.states) else 0
+        return 1 if any(process.failed for process in self.processes) else 0
 
     def summary(self) -> dict[str, Any]:
         """Plain figures of the run (the final view shows them)."""
@@ -275,6 +329,6 @@ class Runner:
             "sourceFrames": self.source_frames(),
             "lastStageFrames": None if self.sink_frames() is None else int(self.sink_frames()),
             "stages": {state.stage.name: {key: int(state.total(key)) for key in COUNTS} | {
-                "restarts": state.restarts, "failed": state.failed, "userStats": state.user}
+                "restarts": state.restarts, "failed": state.failed} | {name: state.section(name) for name in SECTIONS}
                 for state in self.states},
         }

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, PvaflowError
+from ..stream.accounting import default_offset
 
 try:
     import tomllib
@@ -40,7 +41,7 @@ STAGE_KEYS = ("kind", "reads", "channel", "queue-size")  # the runner's own keys
 WIRED_OPTIONS = {
     "sim-server": ("channel-name",),
     "consumer": ("input-channel", "output-channel", "status-channel", "control-channel", "consumer-id",
-                 "consumer-id-list", "output-mode", "input-mode"),
+                 "consumer-id-list", "output-mode", "input-mode"),  # n-consumers: one process per consumer
     "collector": ("input-channel", "output-channel", "status-channel", "control-channel", "producer-id-list",
                   "collector-id"),
     "mirror": ("channel-map",),
@@ -74,9 +75,9 @@ class Stage:
     queue_size: int = 100  # mirror stages: server queue of the source monitor
     count: int = 1  # processes' worth of status channels (consumers of a consumer stage)
     output: str = ""  # the channel (or channel pattern with '*') downstream stages read
-    status: list[str] = field(default_factory=list)
+    status: list[str] = field(default_factory=list)  # consumers: status[i] belongs to commands[i]
     control: list[str] = field(default_factory=list)
-    argv: list[str] | None = None
+    commands: list[list[str]] = field(default_factory=list)  # one command line per process; none: external
 
 
 @dataclass
@@ -232,7 +233,6 @@ def _wire(pipeline_name: str, stage: Stage, upstream: Stage | None, settings: Pi
         wired["channel-map"] = f"({stage.output},{upstream.output},pva,{queue})"
     elif stage.kind == "consumer":
         count = int(options.pop("n-consumers", 1))
-        first = 1
         stage.count = count
         if upstream is not None and upstream.kind == "consumer" and upstream.count > 1:
             if count != upstream.count:
@@ -243,9 +243,9 @@ def _wire(pipeline_name: str, stage: Stage, upstream: Stage | None, settings: Pi
             wired["input-channel"] = upstream.output.replace("*", "1")
         stage.output = f"{prefix}:*:output"
         wired.update({"output-channel": stage.output, "status-channel": f"{prefix}:*:status",
-                      "control-channel": f"{prefix}:*:control", "consumer-id": first, "n-consumers": count})
-        stage.status = [f"{prefix}:{i}:status" for i in range(first, first + count)]
-        stage.control = [f"{prefix}:{i}:control" for i in range(first, first + count)]
+                      "control-channel": f"{prefix}:*:control"})
+        stage.status = [f"{prefix}:{i}:status" for i in range(1, count + 1)]
+        stage.control = [f"{prefix}:{i}:control" for i in range(1, count + 1)]
     elif stage.kind == "collector":
         producers = upstream.count if upstream.kind == "consumer" else 1
         wired["input-channel"] = upstream.output if producers > 1 else upstream.output.replace("*", "1")
@@ -257,7 +257,18 @@ def _wire(pipeline_name: str, stage: Stage, upstream: Stage | None, settings: Pi
         stage.control = [f"{prefix}:control"]
     if stage.kind in ("consumer", "collector"):
         options.setdefault("disable-curses", True)  # the runner shows the view; stages print plain lines
-    stage.argv = [stage.kind, *option_argv(wired), *option_argv(options)]
+    if stage.kind == "consumer":
+        # one process per consumer, so that the runner restarts each on its own; each gets the id offset
+        # that `pvaflow consumer -nc N` would derive for it
+        offset = options.pop("oid-offset", None) or default_offset(
+            stage.count, int(options["distributor-updates"]) if "distributor-updates" in options else None,
+            int(options.get("n-distributor-sets", 1)), "distributor-set" in options)
+    argv = [stage.kind, *option_argv(wired), *option_argv(options)]
+    if stage.kind == "consumer":
+        stage.commands = [[*argv, "--consumer-id", str(i), "--oid-offset", str(offset)]
+                          for i in range(1, stage.count + 1)]
+    else:
+        stage.commands = [argv]
 
 
 Check = Callable[[argparse.Namespace], None]  # a command's own checks of its parsed options (ConfigError)
@@ -300,13 +311,14 @@ def load_pipeline(path: Path, parsers: dict[str, argparse.ArgumentParser], check
                               f"{upstream.count} consumers")
         if stage.kind != "channel":
             _wire(settings.name, stage, upstream, settings)
-            args = parse_with(parsers[stage.kind], stage.argv[1:], name)
-            check = checks.get(stage.kind)
-            if check is not None:
-                try:
-                    check(args)
-                except PvaflowError as ex:  # a bad option, a processor that cannot be loaded
-                    raise ConfigError(f"stage {name}: {ex}") from ex
+            for command in stage.commands:
+                args = parse_with(parsers[stage.kind], command[1:], name)
+                check = checks.get(stage.kind)
+                if check is not None:
+                    try:
+                        check(args)
+                    except PvaflowError as ex:  # a bad option, a processor that cannot be loaded
+                        raise ConfigError(f"stage {name}: {ex}") from ex
     return Pipeline(settings, {name: stages[name] for name in order}, path)
 
 

@@ -16,13 +16,16 @@ def _count(state: StageState, key: str) -> str:
 
 
 def _process(state: StageState) -> str:
-    if state.stage.argv is None:
+    if not state.processes:
         return "external"
     if state.failed:
         return "FAILED"
     if state.finished:
         return "finished"
-    return "running" if state.alive else "stopped"
+    running = sum(process.alive for process in state.processes)
+    if len(state.processes) > 1:
+        return f"{running}/{len(state.processes)} running"
+    return "running" if running else "stopped"
 
 
 def stage_table(runner: Runner, title: str) -> Table:

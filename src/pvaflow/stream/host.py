@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.05
 STOP_REPLY_GRACE = 1.0  # seconds the channels stay up after a stop command
+PROCESSOR_STOP_TIMEOUT = 10.0  # seconds processor.stop() may take at shutdown
 STATUS_PERIOD = 1.0  # seconds between status channel updates (or the report period if shorter)
 
 
@@ -319,6 +320,26 @@ class Host:
         if not self.publisher.ready:
             self.prepare_from_sample()  # a served input knows its type: the output can exist before any object
 
+    def stop_processor(self) -> None:
+        """``processor.stop()``, given PROCESSOR_STOP_TIMEOUT seconds: a stop() that hangs must not keep
+        the consumer (and a pipeline waiting for it) from exiting."""
+        failures: list[BaseException] = []
+
+        def call_stop() -> None:
+            try:
+                self.processor.stop()
+            except Exception as ex:  # noqa: BLE001
+                failures.append(ex)
+
+        stopper = threading.Thread(target=call_stop, name="processor-stop", daemon=True)
+        stopper.start()
+        stopper.join(PROCESSOR_STOP_TIMEOUT)
+        if stopper.is_alive():
+            logger.error("processor stop() did not return within %.0f s: exiting without waiting for it",
+                         PROCESSOR_STOP_TIMEOUT)
+        elif failures:
+            self.log_once(failures[0], "stop() failed")
+
     def take_from_queue(self) -> None:
         """Process queued objects, honouring accumulation; waits at most POLL_SECONDS."""
         settings = self.settings
@@ -376,10 +397,7 @@ class Host:
                 self.metadata.stop()
             with self.lock:
                 self.counters.end_time = time.time()
-                try:
-                    self.processor.stop()
-                except Exception as ex:  # noqa: BLE001
-                    self.log_once(ex, "stop() failed")
+                self.stop_processor()
             self.run_commands(0)  # answer commands that arrived meanwhile
         if self.stop_event.is_set():
             time.sleep(STOP_REPLY_GRACE)  # let the client that sent stop read the reply

@@ -13,7 +13,16 @@ class Recorder(AdImageProcessor):
         self.offset = int(configDict.get("offset", 0))
         self.sleep = float(configDict.get("sleep", 0))
         self.raise_every = int(configDict.get("raiseEvery", 0))
+        self.raise_on_start = bool(configDict.get("raiseOnStart", False))
+        self.stop_seconds = float(configDict.get("stopSeconds", 0))
         self.resetStats()
+
+    def start(self):
+        if self.raise_on_start:
+            raise RuntimeError("detector not armed")
+
+    def stop(self):
+        time.sleep(self.stop_seconds)  # a processor that hangs in stop()
 
     def configure(self, configDict):  # noqa: N803
         self.offset = int(configDict.get("offset", self.offset))
