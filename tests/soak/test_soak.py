@@ -38,7 +38,8 @@ def test_soak_two_consumers_and_a_collector(start_process, wait_for_channel) -> 
                            ("soak:2:status", consumers)):
         wait_for_channel(channel, child)
     server = start_process("sim-server", "-cn", "soak:image", "-nx", "512", "-ny", "512", "-fps", str(RATE),
-                           "-nf", str(frames), "-cs", "100", "-std", "3", "-shd", "3", "-rp", "0", "-dc")
+                           "-nf", str(frames), "-rt", str(SECONDS + 120), "-cs", "100", "-std", "3", "-shd", "3",
+                           "-rp", "0", "-dc")
     watched = {"collector": collector.process.pid}
     watched |= {f"consumer {i}": pid for i, pid in enumerate(consumer_pids(consumers.process.pid), start=1)}
     time.sleep(3 + WARM_UP)

@@ -96,6 +96,8 @@ def test_killed_stage_is_restarted_and_the_run_ends_cleanly(start_process, tmp_p
     assert runner.wait(60) == 0, runner.output
     summary = json.loads(summary_path.read_text())
     work = summary["stages"]["work"]
+    print(f"FIGURES killed stage: sent {summary['sourceFrames']}, processed {summary['lastStageFrames']}, "
+          f"before the kill {before}, restarts {work['restarts']}")
     assert work["restarts"] == 1 and not work["failed"]
     assert "stage work exited with -9: restarting (1 of 3)" in runner.output
     # the frames of both incarnations are counted; only those sent while it was down are lost
@@ -141,6 +143,8 @@ def test_killed_distributed_consumer_is_restarted_and_every_frame_accounted(star
     assert workers["restarts"] == 1 and not workers["failed"]
     assert summary["sourceFrames"] == 300
     collected = ordered["collectorStats"]
+    print(f"FIGURES killed distributed consumer: sent {summary['sourceFrames']}, collected {collected['nCollected']}, "
+          f"missing {collected['nMissing']}, restarts {workers['restarts']}")
     # every id the source sent is either collected or counted missing by the collector: none unaccounted
     assert collected["nCollected"] + collected["nMissing"] == 300, collected
     assert ordered["nProcessed"] == collected["nCollected"] and collected["nDuplicates"] == 0

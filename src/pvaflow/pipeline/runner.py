@@ -152,26 +152,29 @@ def status_counts(channels: list[str]) -> tuple[dict[str, float], float, dict[st
 
 
 class SourceCounter:
-    """Counts the frames a source publishes: a monitor on its channel that asks for the id only."""
+    """Counts the frames a source publishes: a monitor on its channel that asks for the id only.
+
+    One pvaccess thread calls ``_on_update``; ``count`` reads a plain int, so no lock is needed.
+    """
 
     def __init__(self, channel_name: str) -> None:
         self.channel = pva.Channel(channel_name)
-        self.ids: set[int] = set()
-        self.lock = threading.Lock()
+        self.n_frames = 0
+        self.last_id = 0
 
     def start(self) -> None:
         self.channel.monitor(self._on_update, "record[queueSize=1000]field(uniqueId)")
 
     def _on_update(self, pv: pva.PvObject) -> None:
         unique_id = pv["uniqueId"]
-        if unique_id:  # 0: a record's value before the first frame
-            with self.lock:
-                self.ids.add(unique_id)
+        # 0: a record's value before the first frame; the same id again: the value a reconnect delivers
+        if unique_id and unique_id != self.last_id:
+            self.n_frames += 1
+        self.last_id = unique_id
 
     @property
     def count(self) -> int:
-        with self.lock:
-            return len(self.ids)
+        return self.n_frames
 
     def stop(self) -> None:
         self.channel.stopMonitor()
@@ -186,10 +189,9 @@ class Runner:
         self.states = [stage_states(stage) for stage in stages]
         self.processes = [process for state in self.states for process in state.processes]
         self.show = show  # the view: show(runner, final)
-        sources = [stage for stage in pipeline.sources()]
+        sources = pipeline.sources()
         self.counter = SourceCounter(sources[0].output) if len(sources) == 1 else None
         self.started = 0.0
-        self.stopping = False
 
     # --- processes -----------------------------------------------------------
     def launch(self, process: StageProcess) -> None:
@@ -249,7 +251,6 @@ class Runner:
 
     def stop_all(self) -> None:
         """SIGINT to every stage process, last started first; a timed wait each, then kill."""
-        self.stopping = True
         for process in reversed(self.processes):
             if not process.alive:
                 continue
