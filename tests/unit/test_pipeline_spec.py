@@ -116,6 +116,10 @@ def test_external_channel_source_and_relative_processor_file(tmp_path: Path) -> 
         ("[stages.w]\nkind = 'channel'\n", "a channel stage needs channel"),
         (SOURCE + "[stages.m]\nkind = 'mirror'\nreads = 'source'\nqueue-size = -2\n", "queue-size must be an integer"),
         (SOURCE + "[stages.w]\nkind = 'consumer'\nreads = 'source'\nqueue-size = 2\n", "queue-size is for mirror"),
+        (SOURCE + "[stages.w]\nkind = 'consumer'\nreads = 'source'\nn-consumers = 'two'\n",
+         "stage w: n-consumers must be an integer >= 1, not 'two'"),
+        (SOURCE + "[stages.w]\nkind = 'consumer'\nreads = 'source'\ndistributor-updates = 'x'\n",
+         "stage w: distributor-updates must be an integer >= 1, not 'x'"),
     ],
 )
 def test_mistakes_are_one_line_each(tmp_path: Path, text: str, message: str) -> None:

@@ -218,6 +218,17 @@ def start_order(stages: dict[str, Stage]) -> list[str]:
     return order
 
 
+def _integer(stage: str, key: str, value: Any, minimum: int) -> int:
+    """An option the runner computes with (consumer count, distributor settings), checked before use."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = None
+    if number is None or isinstance(value, bool) or number < minimum:
+        raise ConfigError(f"stage {stage}: {key} must be an integer >= {minimum}, not {value!r}")
+    return number
+
+
 def _wire(pipeline_name: str, stage: Stage, upstream: Stage | None, settings: PipelineSettings) -> None:
     """Name the stage's channels and build its command line."""
     prefix = f"{pipeline_name}:{stage.name}"
@@ -232,7 +243,7 @@ def _wire(pipeline_name: str, stage: Stage, upstream: Stage | None, settings: Pi
         queue = stage.queue_size
         wired["channel-map"] = f"({stage.output},{upstream.output},pva,{queue})"
     elif stage.kind == "consumer":
-        count = int(options.pop("n-consumers", 1))
+        count = _integer(stage.name, "n-consumers", options.pop("n-consumers", 1), 1)
         stage.count = count
         if upstream is not None and upstream.kind == "consumer" and upstream.count > 1:
             if count != upstream.count:
@@ -261,8 +272,11 @@ def _wire(pipeline_name: str, stage: Stage, upstream: Stage | None, settings: Pi
         # one process per consumer, so that the runner restarts each on its own; each gets the id offset
         # that `pvaflow consumer -nc N` would derive for it
         offset = options.pop("oid-offset", None) or default_offset(
-            stage.count, int(options["distributor-updates"]) if "distributor-updates" in options else None,
-            int(options.get("n-distributor-sets", 1)), "distributor-set" in options)
+            stage.count,
+            _integer(stage.name, "distributor-updates", options["distributor-updates"], 1)
+            if "distributor-updates" in options else None,
+            _integer(stage.name, "n-distributor-sets", options.get("n-distributor-sets", 1), 1),
+            "distributor-set" in options)
     argv = [stage.kind, *option_argv(wired), *option_argv(options)]
     if stage.kind == "consumer":
         stage.commands = [[*argv, "--consumer-id", str(i), "--oid-offset", str(offset)]
