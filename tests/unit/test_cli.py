@@ -36,7 +36,7 @@ def test_sim_server_help_has_pvapy_option_names(capsys) -> None:
     out = capsys.readouterr().out
     for option in ["-cn", "-nx", "-ny", "-cm", "-dt", "-mn", "-mx", "-fps", "-rt", "-nf", "-cs", "-if",
                    "-mm", "-hds", "-hcm", "-id", "-cfg", "-std", "-shd", "-rp", "-dc", "-npv", "-nvl",
-                   "-mpv"]:
+                   "-mpv", "-sid"]:
         assert f"{option} " in out or f"{option}," in out, option
 
 
@@ -47,6 +47,7 @@ def test_sim_server_help_has_pvapy_option_names(capsys) -> None:
         (["-cm", "1"], "unknown colour mode 1"),
         (["-if", "/nonexistent/frames.npy"], "does not exist"),
         (["-mpv", "http://x"], "protocol must be pva:// or ca://"),
+        (["-sid", "0"], "start id must be between 1 and 2147483647, not 0"),
     ],
 )
 def test_bad_values_give_one_line_and_exit_2(args: list[str], message: str) -> None:

@@ -113,12 +113,24 @@ def run(ids: list[int], offset: int = 1, updates: int = 1) -> tuple[list[int], i
         ([1, 2, 3, 13, 14, 15, 25], 10, 3, [0] * 7, 0),
         ([1, 2, 14, 15], 10, 3, [0, 0, 2, 0], 2),  # missed 3 and 13
         ([1, 2, 3, 27], 10, 3, [0, 0, 0, 5], 5),  # missed 13,14,15,25,26
-        ([10, 11, 3, 4], 1, 1, [0, 0, 0, 0], 0),  # ids restarted: re-anchor, no miss
+        ([10, 11, 3, 4], 1, 1, [0, 0, 2, 0], 2),  # ids restarted from 1: 1 and 2 missed
+        ([10, 11, 1, 2], 1, 1, [0, 0, 0, 0], 0),  # ids restarted from 1, none missed
+        ([21, 23, 5, 7], 2, 1, [0, 0, 2, 0], 2),  # consumer 1 of 2 restarted at 5: 1 and 3 missed
+        ([40, 41, 42, 14, 15], 10, 3, [0, 0, 0, 3, 0], 3),  # 4 x 3: restarted at 14: grid ids 2..4 missed
         ([1, 3, 5, 6, 8], 2, 1, [0, 0, 0, 0, 0], 0),  # rebalanced onto even ids
     ],
 )
 def test_missed_objects(ids, offset, updates, per_object, total) -> None:
     assert run(ids, offset, updates) == (per_object, total)
+
+
+def test_ids_going_back_are_counted_as_restarts_not_missed() -> None:
+    accounting = MissedObjects()
+    for object_id in (10, 11, 11, 3, 4, 6):  # a repeat of 11 (reconnect), restart at 3 (1, 2 missed), 5 missed
+        accounting.observe(object_id)
+    assert (accounting.restarts, accounting.missed) == (1, 3)
+    accounting.reset()
+    assert accounting.restarts == 0
 
 
 def test_reset_and_reconfigure() -> None:

@@ -56,6 +56,30 @@ def test_duplicates_and_late_ids_are_dropped() -> None:
     assert counts["nLate"] == 1  # 2 arrived after its gap was skipped
 
 
+def test_ids_going_back_after_a_quiet_spell_start_a_new_sequence() -> None:
+    """A restarted source numbers from 1 again: after 2 gap waits without a cached object, the collector
+    follows it (counted), even where the new ids repeat ones it already released."""
+    cache = ReorderCache(capacity=10, gap_wait=1.0)
+    cache.next_id = 1
+    assert feed(cache, [(1, 0.0), (2, 0.1), (3, 0.2)]) == [1, 2, 3]
+    assert feed(cache, [(2, 2.3), (3, 2.4)]) == []  # quiet for 2.1 s: a new sequence, which waits to start
+    assert cache.release(3.4) == [2, 3]  # the new sequence's id 1 never came: missing
+    assert feed(cache, [(4, 3.5)]) == [4]
+    counts = cache.counts()
+    assert (counts["nIdRestarts"], counts["nDuplicates"], counts["nLate"], counts["nMissing"]) == (1, 0, 0, 1)
+
+
+def test_a_late_id_soon_after_the_stream_is_not_a_restart() -> None:
+    cache = ReorderCache(capacity=10, gap_wait=1.0)
+    cache.next_id = 1
+    assert feed(cache, [(1, 0.0), (3, 0.1)]) == [1]
+    assert cache.release(1.1) == [3]  # gap at 2 skipped after the wait
+    assert feed(cache, [(2, 1.5), (1, 1.6)]) == []  # late, then a duplicate, within 2 gap waits
+    assert feed(cache, [(4, 1.7)]) == [4]
+    counts = cache.counts()
+    assert (counts["nIdRestarts"], counts["nLate"], counts["nDuplicates"]) == (0, 1, 1)
+
+
 def test_ids_with_a_step() -> None:
     cache = ReorderCache(capacity=3, gap_wait=1.0, step=2)
     cache.next_id = 2

@@ -83,6 +83,8 @@ def add_parser(subparsers: Any, name: str) -> None:
         help="PVA channel name (default: pvapy:image)")
     add("-fps", "--frame-rate", dest="frame_rate", type=float, default=20.0,
         help="frames per second; 0 publishes as fast as possible (default: 20)")
+    add("-sid", "--start-id", dest="start_id", type=int, default=1,
+        help="uniqueId of the first frame, so a restarted source can go on counting (default: 1)")
     add("-rt", "--runtime", dest="runtime", type=float, default=300.0,
         help="publishing time in seconds (default: 300)")
     add("-std", "--start-delay", dest="start_delay", type=float, default=10.0,
@@ -159,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
         notify_pv=args.notify_pv,
         notify_pv_value=args.notify_pv_value,
         metadata_pvs=comma_list(args.metadata_pv),
+        start_id=args.start_id,
     )
     console = Console(highlight=False)
     spec = source.spec

@@ -4,7 +4,8 @@ Frames come from a :class:`~pvaflow.sim.sources.FrameSource`. When all of
 the source's frames fit in memory they are turned into NTNDArray objects
 once and recycled (only ``uniqueId`` and the time stamps change per
 frame); otherwise a producer thread builds them ahead into a bounded
-queue. Every frame gets the next ``uniqueId`` (starting at 1) and the
+queue. Every frame gets the next ``uniqueId`` (starting at ``start_id``, 1
+by default) and the
 same ``timeStamp``/``dataTimeStamp`` as the metadata PVs updated with it.
 """
 
@@ -31,6 +32,7 @@ logger = logging.getLogger(__name__)
 PREBUILT_BYTES = 256 * 1024 * 1024
 QUEUE_POLL_SECONDS = 0.5
 BYTES_IN_MEGABYTE = 1_000_000
+ID_MAX = 2**31 - 1  # NTNDArray uniqueId is a 32-bit int
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class SimServerConfig:
     notify_pv: str | None = None
     notify_pv_value: str = "1"
     metadata_pvs: tuple[str, ...] = ()
+    start_id: int = 1  # uniqueId of the first frame (a restarted source can go on counting)
 
 
 @dataclass(frozen=True)
@@ -154,6 +157,8 @@ class SimServer:
     ) -> None:
         if config.frame_rate < 0:
             raise ConfigError(f"frame rate must not be negative, not {config.frame_rate}")
+        if not 1 <= config.start_id <= ID_MAX:
+            raise ConfigError(f"start id must be between 1 and {ID_MAX}, not {config.start_id}")
         self.config = config
         self.source = source
         self.report = report or logger.info
@@ -171,6 +176,7 @@ class SimServer:
         pacer = Pacer(config.frame_rate)
         published = 0
         first = last = 0.0
+        first_id = config.start_id
         while not stop.is_set():
             if config.publish_limit is not None and published >= config.publish_limit:
                 break
@@ -179,7 +185,7 @@ class SimServer:
                 break
             now = time.time()
             self.metadata.update(now)
-            ntnd.stamp(frame, published + 1, now)
+            ntnd.stamp(frame, first_id + published, now)
             self.server.update(channel, frame)
             published += 1
             last = now
@@ -189,7 +195,7 @@ class SimServer:
             if period > 0 and published % period == 0:
                 rate = (published - 1) / (last - first) if last > first else 0.0
                 self.report(
-                    f"Published frame id {published:6d} @ {last:.3f}s "
+                    f"Published frame id {first_id + published - 1:6d} @ {last:.3f}s "
                     f"(frame rate: {rate:.4f}fps; runtime: {last - first:.3f}s)"
                 )
             if last - first > config.runtime:

@@ -6,7 +6,13 @@ start ``offset + updates - 1`` ids apart (``offset`` is pvaPy's
 ``objectIdOffset``: 1 for a consumer that gets every object, ``(N-1)*updates+1``
 for one of N consumers). The first id processed anchors that grid. An object
 missed is an id of the grid that was skipped. An id off the grid (the
-distributor rebalanced, the source restarted) re-anchors the grid there.
+distributor rebalanced) re-anchors the grid there. An id below the last one
+means the source restarted its numbering: it is counted as an id restart,
+re-anchors the grid, and the grid ids from 1 up to it are counted missed (a
+restarted source numbers from 1, as areaDetector does after a counter
+reset; its first frames may pass before the stream reconnects). Frames the
+old source published but never delivered cannot be known from ids; a source
+that goes on counting after a restart has its gap counted like any other.
 
 Example, 4 consumers with 3 updates each (offset 10, groups 12 apart):
 consumer 1 expects 1,2,3, 13,14,15, 25,26,27; after 2 it receives 14: 3 and
@@ -43,6 +49,7 @@ class MissedObjects:
         self.anchor = None
         self.last_id: int | None = None
         self.missed = 0
+        self.restarts = 0
 
     def _expected_up_to(self, object_id: int) -> int:
         """How many grid ids are <= object_id (grid anchored at self.anchor)."""
@@ -52,6 +59,14 @@ class MissedObjects:
         groups, position = divmod(distance, self.period)
         return groups * self.updates + min(position + 1, self.updates)
 
+    def _grid_ids_below(self, first_id: int) -> int:
+        """Grid ids in 1..first_id-1 for a grid whose group starts at first_id (a restarted sequence)."""
+        if first_id <= 1:
+            return 0
+        groups, _ = divmod(first_id - 1, self.period)
+        partial_top = first_id - (groups + 1) * self.period + self.updates - 1  # last id of the cut group
+        return groups * self.updates + max(0, partial_top)
+
     def on_grid(self, object_id: int) -> bool:
         return (object_id - self.anchor) % self.period < self.updates
 
@@ -60,8 +75,13 @@ class MissedObjects:
         last = self.last_id
         self.last_id = object_id
         if last is None or self.anchor is None or object_id <= last:
-            self.anchor = object_id  # first object, or ids restarted
-            return 0
+            self.anchor = object_id  # first object, a repeat, or ids restarted
+            if last is None or object_id == last:
+                return 0
+            self.restarts += 1
+            missed = self._grid_ids_below(object_id)
+            self.missed += missed
+            return missed
         missed = self._expected_up_to(object_id - 1) - self._expected_up_to(last)
         if not self.on_grid(object_id):
             self.anchor = object_id

@@ -155,11 +155,17 @@ class Host:
                 self.skip_remaining -= 1
                 counters.n_skipped += 1
                 return
+            if self.receiver.initial_in is not None and self.skip_reconnect_value(object_id):
+                return
             now = time.time()
             if counters.first_object_id is None:
                 counters.first_object_id = object_id
                 counters.first_object_time = now
+            last_id = counters.last_object_id
             self.accounting.observe(object_id)
+            if last_id is not None and object_id < last_id:
+                logger.warning("%s went back from %s to %s: the input restarted its numbering "
+                               "(counted in nIdRestarts)", self.oid_field, last_id, object_id)
             counters.last_object_id = object_id
             counters.last_object_time = now
             started = time.perf_counter()
@@ -170,6 +176,21 @@ class Host:
                 counters.n_errors += 1
                 self.log_once(ex, f"process() failed on {self.oid_field} {object_id}")
             counters.processing_time += time.perf_counter() - started
+
+    def skip_reconnect_value(self, object_id: Any) -> bool:
+        """Skip the current value a channel sends on reconnecting when it is no new frame (with -siu > 0).
+
+        A restarted server repeats its last frame or holds a placeholder (an areaDetector IOC before
+        acquisition: an empty array, id 0); either has an id not above the last one processed.
+        """
+        if not self.receiver.is_initial_update() or self.settings.skip_initial_updates <= 0:
+            return False
+        last_id = self.counters.last_object_id
+        if last_id is None or object_id > last_id:
+            return False
+        self.counters.n_skipped += 1
+        logger.info("skipped %s %s, the input's current value sent on reconnecting", self.oid_field, object_id)
+        return True
 
     def prepare_output(self, first_object: Any) -> None:
         try:
@@ -290,7 +311,7 @@ class Host:
                 "receiverStats": with_rates(self.receiver.counts(), receiving, RECEIVER_RATES),
                 "publisherStats": with_rates(self.publisher.counts(), receiving, PUBLISHER_RATES),
                 "queueStats": self.receiver.queue_counts(),
-                "processorStats": counters.snapshot(self.accounting.missed, now),
+                "processorStats": counters.snapshot(self.accounting, now),
                 "userStats": own_stats,
             }
 
@@ -375,6 +396,7 @@ class Host:
         queued_mode = self.receiver.queue is not None
         try:
             while not (stop.is_set() or self.stop_event.is_set()):
+                self.receiver.watch_connection()
                 if queued_mode:
                     self.take_from_queue()
                     self.run_commands(0)

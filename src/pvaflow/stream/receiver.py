@@ -43,6 +43,28 @@ class QueuedInput:
         if queue_size is not None:
             self.queue = pva.PvObjectQueue(queue_size) if queue_size > 0 else pva.PvObjectQueue()
         self.n_errors = 0
+        self.n_reconnects = 0
+        self.connected = False
+        self.connected_once = False
+        # after a disconnect: how many objects are ahead of the channel's current value sent on reconnecting
+        self.initial_in: int | None = None
+
+    def watch_connection(self) -> None:
+        """Called by the host thread on every turn of its loop (a channel's own connection callback
+        crashed pvaccess here): logs the input going away and coming back, counts reconnects, and marks
+        the object that will be the value sent on reconnecting (the first after those still queued).
+        A served input (pvas, rpc) has no channel to watch."""
+
+    def is_initial_update(self) -> bool:
+        """Whether the object the host is about to handle is the current value sent on reconnecting."""
+        ahead = self.initial_in
+        if ahead is None:
+            return False
+        if ahead > 0:
+            self.initial_in = ahead - 1
+            return False
+        self.initial_in = None
+        return True
 
     def sample(self) -> pva.PvObject | None:
         """An object to type the output channel by before any is processed (the host sees them all)."""
@@ -91,6 +113,19 @@ class MonitorReceiver(QueuedInput):
         self.request = request
         self.channel = pva.Channel(channel_name, PROVIDERS[provider])
 
+    def watch_connection(self) -> None:
+        connected = self.channel.isConnected()
+        if connected == self.connected:
+            return
+        self.connected = connected
+        if not connected:
+            self.initial_in = self.queued()
+            logger.warning("%s disconnected; waiting for it to come back", self.channel_name)
+        elif self.connected_once:
+            self.n_reconnects += 1
+            logger.warning("%s connected again", self.channel_name)
+        self.connected_once = True
+
     def start(self, on_object: Callable[[pva.PvObject], None]) -> None:
         logger.debug("monitoring %s with request %s", self.channel_name, self.request)
         if self.queue is None:
@@ -109,10 +144,12 @@ class MonitorReceiver(QueuedInput):
             "nRejected": int(queue.get("nRejected", 0)),
             "nErrors": self.n_errors,
             "nOverruns": int(monitor.get("nOverruns", 0)),
+            "nReconnects": self.n_reconnects,
         }
 
     def reset_stats(self) -> None:
         self.channel.resetMonitorCounters()
+        self.n_reconnects = 0
         self.reset_queue_stats()
 
 
@@ -127,8 +164,11 @@ class CollectingReceiver:
     update measured faster than pvaccess's own queues (``qMonitor``) here:
     at 2,000 fps the latter fell behind. The first ``skip_initial``
     updates of each producer (the values a monitor gets on connect) are not
-    collected.
+    collected. A producer's current value sent again on reconnecting repeats
+    an id: the reorder cache drops it as a duplicate.
     """
+
+    initial_in = None  # see QueuedInput.is_initial_update: never set here
 
     def __init__(
         self,
@@ -155,12 +195,31 @@ class CollectingReceiver:
         self.seen = {producer: 0 for producer in channel_names}  # never reset: initial updates
         self.first_initial: pva.PvObject | None = None  # types the output before anything is collected
         self.last_object_time = 0.0  # time.monotonic() when objects were last drained
+        self.connected: dict[int, bool] = {producer: False for producer in channel_names}
+        self.connected_once: set[int] = set()
         self.reset_stats()
 
     def start(self, on_object: Callable[[pva.PvObject], None]) -> None:
         on_update = keeping_thread_state(self._on_update)
         for producer, channel in self.channels.items():
             channel.monitor(functools.partial(on_update, producer), self.request)
+
+    def watch_connection(self) -> None:
+        """As MonitorReceiver.watch_connection, per producer (no marking: the reorder cache drops the
+        repeated id a producer sends on reconnecting)."""
+        for producer, channel in self.channels.items():
+            connected = channel.isConnected()
+            if connected == self.connected[producer]:
+                continue
+            self.connected[producer] = connected
+            name = self.channel_names[producer]
+            if not connected:
+                logger.warning("producer %s (%s) disconnected; waiting for it to come back", producer, name)
+            elif producer in self.connected_once:
+                with self.lock:
+                    self.reconnects[producer] += 1
+                logger.warning("producer %s (%s) connected again", producer, name)
+            self.connected_once.add(producer)
 
     def _on_update(self, producer: int, pv: pva.PvObject) -> None:
         with self.lock:
@@ -217,6 +276,7 @@ class CollectingReceiver:
                 "nRejected": sum(self.rejected.values()),
                 "nErrors": self.n_errors,
                 "nOverruns": sum(int(c.getMonitorCounters().get("nOverruns", 0)) for c in self.channels.values()),
+                "nReconnects": sum(self.reconnects.values()),
             }
 
     def queue_counts(self) -> dict[str, Any]:
@@ -227,7 +287,7 @@ class CollectingReceiver:
         types: dict[str, Any] = {"collectorStats": {name: pva.UINT for name in self.cache.counts()}}
         for producer in self.channels:
             types[f"producerStats_{producer}"] = {
-                "channel": pva.STRING, "nReceived": pva.UINT, "nRejected": pva.UINT
+                "channel": pva.STRING, "nReceived": pva.UINT, "nRejected": pva.UINT, "nReconnects": pva.UINT
             }
         return types
 
@@ -236,7 +296,8 @@ class CollectingReceiver:
         with self.lock:
             for producer, name in self.channel_names.items():
                 stats[f"producerStats_{producer}"] = {
-                    "channel": name, "nReceived": self.received[producer], "nRejected": self.rejected[producer]
+                    "channel": name, "nReceived": self.received[producer], "nRejected": self.rejected[producer],
+                    "nReconnects": self.reconnects[producer],
                 }
         return stats
 
@@ -244,5 +305,6 @@ class CollectingReceiver:
         with self.lock:
             self.received = {producer: 0 for producer in self.channel_names}
             self.rejected = {producer: 0 for producer in self.channel_names}
+            self.reconnects = {producer: 0 for producer in self.channel_names}
             self.n_errors = 0
         self.cache.reset_counters()

@@ -5,13 +5,22 @@ that never arrives) is skipped when the cache is full or when the oldest
 cached object has waited ``gap_wait`` seconds; the ids skipped are counted.
 An id that was already released or is already cached is a duplicate; an id
 below the next expected one that was never seen arrived after its gap was
-skipped (late). Both are dropped and counted. Pure logic: no I/O, no threads.
+skipped (late). Both are dropped and counted. An id below the next expected
+one that arrives when the cache is empty and nothing was cached for twice
+``gap_wait`` seconds starts a new sequence: the source restarted its
+numbering (counted in ``nIdRestarts``); ids from 1 below the first one of
+the new sequence are counted missing. Late objects and duplicates arrive
+close to their neighbours, while a restarted source is silent for a while;
+the objects of a source that comes back sooner are counted late until then.
+Pure logic: no I/O, no threads.
 """
 
 from __future__ import annotations
 
 import heapq
 from typing import Any
+
+RESTART_QUIET_WAITS = 2  # gap waits without a cached object before a lower id starts a new sequence
 
 
 class ReorderCache:
@@ -33,6 +42,8 @@ class ReorderCache:
         self.next_id: int | None = None
         self.highest_seen: int | None = None
         self.released_recently: set[int] = set()
+        self.last_cached = float("-inf")  # when an object last went into the cache
+        self.restarted = False  # a new sequence (from id 1) waits for its first object
         self.reset_counters()
 
     def reset_counters(self) -> None:
@@ -42,6 +53,7 @@ class ReorderCache:
         self.n_duplicates = 0
         self.n_late = 0
         self.n_out_of_order = 0
+        self.n_restarts = 0
 
     def __len__(self) -> int:
         return len(self.objects)
@@ -51,6 +63,11 @@ class ReorderCache:
         if object_id in self.objects:
             self.n_duplicates += 1
             return self.release(now)
+        if self.next_id is not None and object_id < self.next_id and self._restarted(now):
+            self.n_restarts += 1
+            self.restarted = True
+            self.next_id = self.highest_seen = None
+            self.released_recently.clear()
         if self.next_id is not None and object_id < self.next_id:
             if object_id in self.released_recently:
                 self.n_duplicates += 1
@@ -62,8 +79,13 @@ class ReorderCache:
         self.highest_seen = object_id if self.highest_seen is None else max(self.highest_seen, object_id)
         self.objects[object_id] = obj
         self.arrival[object_id] = now
+        self.last_cached = now
         heapq.heappush(self.heap, object_id)
         return self.release(now)
+
+    def _restarted(self, now: float) -> bool:
+        """An id went back after the cache emptied and stayed quiet: a new sequence, not a late id."""
+        return not self.objects and now - self.last_cached >= RESTART_QUIET_WAITS * self.gap_wait
 
     def _must_skip(self, now: float) -> bool:
         """Move past a gap (or start the sequence) when full or the oldest waited long enough."""
@@ -80,9 +102,11 @@ class ReorderCache:
             if self.next_id is None or lowest != self.next_id:
                 if not self._must_skip(now):
                     break
-                if self.next_id is not None:
+                expected = 1 if self.restarted else self.next_id
+                if expected is not None and lowest > expected:
                     self.n_gaps += 1
-                    self.n_missing += (lowest - self.next_id) // self.step
+                    self.n_missing += (lowest - expected) // self.step
+                self.restarted = False
             heapq.heappop(self.heap)
             released.append(self.objects.pop(lowest))
             del self.arrival[lowest]
@@ -110,4 +134,5 @@ class ReorderCache:
             "nDuplicates": self.n_duplicates,
             "nLate": self.n_late,
             "nOutOfOrder": self.n_out_of_order,
+            "nIdRestarts": self.n_restarts,
         }

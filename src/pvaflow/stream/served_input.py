@@ -57,7 +57,7 @@ class ServedInput(QueuedInput):
 
     def counts(self) -> dict[str, int]:
         return {"nReceived": self.n_received, "nRejected": self.n_rejected, "nErrors": self.n_errors,
-                "nOverruns": 0}
+                "nOverruns": 0, "nReconnects": 0}
 
     def reset_stats(self) -> None:
         self.n_received = self.n_rejected = 0

@@ -13,6 +13,8 @@ from typing import Any
 
 import pvaccess as pva
 
+from .accounting import MissedObjects
+
 RECEIVER_TYPES = {
     "nReceived": pva.UINT,
     "receivedRate": pva.DOUBLE,
@@ -22,6 +24,7 @@ RECEIVER_TYPES = {
     "errorRate": pva.DOUBLE,
     "nOverruns": pva.UINT,
     "overrunRate": pva.DOUBLE,
+    "nReconnects": pva.UINT,
 }
 PUBLISHER_TYPES = {
     "nPublished": pva.UINT,
@@ -47,6 +50,7 @@ PROCESSOR_TYPES = {
     "errorRate": pva.DOUBLE,
     "nMissed": pva.UINT,
     "missedRate": pva.DOUBLE,
+    "nIdRestarts": pva.UINT,
 }
 STATS_SECTIONS = ("receiver", "publisher", "queue", "processor", "user", "collector", "metadata")
 
@@ -88,7 +92,8 @@ class ProcessorCounters:
     first_object_time: float = 0.0
     last_object_time: float = 0.0
 
-    def snapshot(self, n_missed: int, now: float) -> dict[str, Any]:
+    def snapshot(self, accounting: MissedObjects, now: float) -> dict[str, Any]:
+        n_missed = accounting.missed
         receiving = self.last_object_time - self.first_object_time
         return {
             "runtime": now - self.start_time,
@@ -107,6 +112,7 @@ class ProcessorCounters:
             "errorRate": rate(self.n_errors, receiving),
             "nMissed": n_missed,
             "missedRate": rate(n_missed, receiving),
+            "nIdRestarts": accounting.restarts,
         }
 
 
