@@ -160,15 +160,19 @@ def main() -> int:
           f"{'out of order':>12} {'us/frame':>9} {'drain s':>7}")
     best: dict[str, float] = {}
     for rate in rates:
-        for tool in tools:
-            runs = [measure(tool, rate, args.runtime) for _ in range(args.repeats)]
-            for run in runs:
+        runs: dict[str, list[Run]] = {tool: [] for tool in tools}
+        for _ in range(args.repeats):  # tools take turns, so a slow spell of the machine hits both
+            for tool in tools:
+                run = measure(tool, rate, args.runtime)
+                runs[tool].append(run)
                 print(f"{tool:8} {rate:6g} {run.sent:6d} {run.delivered:9d} {run.processed:9d} {run.in_order:8d} "
                       f"{run.out_of_order:12d} {run.cpu_per_frame_us:9.0f} {run.drain:7.1f}", flush=True)
+        for tool in tools:
             if args.repeats > 1:
-                median = statistics.median(run.cpu_per_frame_us for run in runs)
-                print(f"{tool:8} {rate:6g} median CPU per frame: {median:.0f} us", flush=True)
-            if all(run.complete for run in runs):
+                cpu = statistics.median(run.cpu_per_frame_us for run in runs[tool])
+                in_order = statistics.median(run.in_order for run in runs[tool])
+                print(f"{tool:8} {rate:6g} median: {in_order:.0f} in order, {cpu:.0f} us CPU per frame", flush=True)
+            if all(run.complete for run in runs[tool]):
                 best[tool] = max(best.get(tool, 0.0), rate)
     for tool in tools:
         print(f"  {tool}: every delivered frame in order up to {best.get(tool, 0):g} fps (of the rates tried)")
