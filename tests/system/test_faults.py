@@ -136,7 +136,8 @@ def test_source_killed_and_restarted_mirror_consumer_and_collector_follow(
     before = stats(consumer_stats)["processorStats"]
     # reconnecting takes a few seconds (pvAccess's search interval grows while a channel is away): the new
     # source publishes for 6 s after a 3 s start delay, and what passes before the stream is back is counted
-    second = start_process(*sim, "-fps", "50", "-std", "3", "-shd", "2", "-sid", str(start_id), "-nf", "300", "-cs", "10")
+    second = start_process(*sim, "-fps", "50", "-std", "3", "-shd", "2", "-sid", str(start_id), "-nf", "300",
+                           "-cs", "10")
     assert second.wait(40) == 0
     last_id = start_id + 299
     wait_until(lambda: stats(collector_stats)["userStats"]["lastId"] == last_id, what="the new source's last frame")

@@ -178,15 +178,13 @@ class Host:
             counters.processing_time += time.perf_counter() - started
 
     def skip_reconnect_value(self, object_id: Any) -> bool:
-        """Skip the current value a channel sends on reconnecting when it is no new frame (with -siu > 0).
+        """With -siu > 0, skip the current value a channel sends on reconnecting, as on connecting.
 
-        A restarted server repeats its last frame or holds a placeholder (an areaDetector IOC before
-        acquisition: an empty array, id 0); either has an id not above the last one processed.
+        A restarted server holds a placeholder (an areaDetector IOC before acquisition: an empty array,
+        id 0), the repeat of its last frame (a mirror), or an object it never processed (a restarted
+        consumer's output record is created from its first, skipped, input).
         """
         if not self.receiver.is_initial_update() or self.settings.skip_initial_updates <= 0:
-            return False
-        last_id = self.counters.last_object_id
-        if last_id is None or object_id > last_id:
             return False
         self.counters.n_skipped += 1
         logger.info("skipped %s %s, the input's current value sent on reconnecting", self.oid_field, object_id)

@@ -164,8 +164,8 @@ class CollectingReceiver:
     update measured faster than pvaccess's own queues (``qMonitor``) here:
     at 2,000 fps the latter fell behind. The first ``skip_initial``
     updates of each producer (the values a monitor gets on connect) are not
-    collected. A producer's current value sent again on reconnecting repeats
-    an id: the reorder cache drops it as a duplicate.
+    collected, on connecting and again on reconnecting (a restarted producer's
+    record may hold an object it never processed).
     """
 
     initial_in = None  # see QueuedInput.is_initial_update: never set here
@@ -192,7 +192,8 @@ class CollectingReceiver:
         self.ready: collections.deque = collections.deque()
         self.skip_initial = skip_initial
         self.lock = threading.Lock()  # counters written by monitor threads
-        self.seen = {producer: 0 for producer in channel_names}  # never reset: initial updates
+        # updates per connection: the first skip_initial of each connection are its current value
+        self.seen = {producer: 0 for producer in channel_names}
         self.first_initial: pva.PvObject | None = None  # types the output before anything is collected
         self.last_object_time = 0.0  # time.monotonic() when objects were last drained
         self.connected: dict[int, bool] = {producer: False for producer in channel_names}
@@ -205,8 +206,8 @@ class CollectingReceiver:
             channel.monitor(functools.partial(on_update, producer), self.request)
 
     def watch_connection(self) -> None:
-        """As MonitorReceiver.watch_connection, per producer (no marking: the reorder cache drops the
-        repeated id a producer sends on reconnecting)."""
+        """As MonitorReceiver.watch_connection, per producer: a producer that went away has its next
+        ``skip_initial`` updates skipped (nothing comes from it before it is back)."""
         for producer, channel in self.channels.items():
             connected = channel.isConnected()
             if connected == self.connected[producer]:
@@ -214,6 +215,8 @@ class CollectingReceiver:
             self.connected[producer] = connected
             name = self.channel_names[producer]
             if not connected:
+                with self.lock:
+                    self.seen[producer] = 0  # its value sent on reconnecting is skipped as on connecting
                 logger.warning("producer %s (%s) disconnected; waiting for it to come back", producer, name)
             elif producer in self.connected_once:
                 with self.lock:
@@ -226,6 +229,7 @@ class CollectingReceiver:
             self.received[producer] += 1
             self.seen[producer] += 1
             if self.seen[producer] <= self.skip_initial:
+                self.skipped[producer] += 1
                 if self.first_initial is None:
                     self.first_initial = pv.copy()
                 return
@@ -287,7 +291,8 @@ class CollectingReceiver:
         types: dict[str, Any] = {"collectorStats": {name: pva.UINT for name in self.cache.counts()}}
         for producer in self.channels:
             types[f"producerStats_{producer}"] = {
-                "channel": pva.STRING, "nReceived": pva.UINT, "nRejected": pva.UINT, "nReconnects": pva.UINT
+                "channel": pva.STRING, "nReceived": pva.UINT, "nRejected": pva.UINT, "nSkipped": pva.UINT,
+                "nReconnects": pva.UINT,
             }
         return types
 
@@ -297,7 +302,7 @@ class CollectingReceiver:
             for producer, name in self.channel_names.items():
                 stats[f"producerStats_{producer}"] = {
                     "channel": name, "nReceived": self.received[producer], "nRejected": self.rejected[producer],
-                    "nReconnects": self.reconnects[producer],
+                    "nSkipped": self.skipped[producer], "nReconnects": self.reconnects[producer],
                 }
         return stats
 
@@ -306,5 +311,6 @@ class CollectingReceiver:
             self.received = {producer: 0 for producer in self.channel_names}
             self.rejected = {producer: 0 for producer in self.channel_names}
             self.reconnects = {producer: 0 for producer in self.channel_names}
+            self.skipped = {producer: 0 for producer in self.channel_names}
             self.n_errors = 0
         self.cache.reset_counters()
