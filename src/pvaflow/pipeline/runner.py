@@ -7,7 +7,8 @@ runner stops every stage, last started first, on Ctrl-C or SIGTERM, at the
 runtime, or when every source has finished and nothing has moved for
 ``drain-seconds``. A stage process that dies is restarted (``restart =
 "on-failure"``, at most ``max-restarts`` times); the counts it had reached
-are kept in the totals.
+are kept in the totals, and the ids between the last one it was seen at and
+the first one its next incarnation processes are counted missed.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 import pvaccess as pva
 
 from ..errors import ChannelError
+from ..stream.accounting import MissedObjects
 from ..stream.client import read_status
 from .spec import Pipeline, Stage
 
@@ -54,9 +56,31 @@ class StageProcess:
     carried: dict[str, float] = field(default_factory=dict)  # from earlier incarnations
     sections: dict[str, dict[str, float]] = field(default_factory=dict)  # numeric SECTIONS, this incarnation
     rate: float = 0.0
+    ids: tuple[int, int] = (0, 0)  # first and last object id processed, this incarnation (0: none)
+    resume_after: int | None = None  # the last id processed before it died, until its next first id
 
     def total(self, key: str) -> float:
         return self.carried.get(key, 0) + self.counts.get(key, 0)
+
+    def count_restart_gap(self) -> int:
+        """Once the new incarnation has processed an object: the ids it never saw since the old one died,
+        added to the missed count. Only for a process that gets every object (--oid-offset 1): frames a
+        distributed consumer misses while it is down go to the others (a collector behind them counts
+        any that are lost)."""
+        first = self.ids[0]
+        if self.resume_after is None or not first:
+            return 0
+        resume_after, self.resume_after = self.resume_after, None
+        if int(option(self.command, "--oid-offset") or 1) != 1:
+            return 0
+        grid = MissedObjects()
+        grid.observe(resume_after)
+        gap = grid.observe(first)
+        self.carried["nMissed"] = self.carried.get("nMissed", 0) + gap
+        if gap:
+            logger.warning("stage %s: %d object(s) between ids %d and %d were lost while it restarted (counted "
+                           "missed)", self.stage, gap, resume_after, first)
+        return gap
 
     @property
     def alive(self) -> bool:
@@ -102,6 +126,11 @@ class StageState:
         return any(process.alive for process in self.processes)
 
 
+def option(command: list[str], name: str) -> str | None:
+    """The value given to ``name`` in a stage command line (None when absent)."""
+    return command[command.index(name) + 1] if name in command[:-1] else None
+
+
 def stage_states(stage: Stage) -> StageState:
     if stage.kind == "consumer":
         processes = [StageProcess(stage.name, command, [status])
@@ -122,9 +151,19 @@ def stop_with_parent() -> None:
         pass
 
 
-def status_counts(channels: list[str]) -> tuple[dict[str, float], float, dict[str, float]] | None:
-    """Summed counts, processing rate and numeric SECTIONS from status channels; None when none answers."""
+class StatusCounts:
+    """What a process's status channels say: summed counts, processing rate, numeric SECTIONS, and the
+    first and last object ids (of its one status channel; a consumer process and a collector have one)."""
+
+    def __init__(self, counts: dict[str, float], rate: float, sections: dict[str, dict[str, float]],
+                 ids: tuple[int, int]) -> None:
+        self.counts, self.rate, self.sections, self.ids = counts, rate, sections, ids
+
+
+def status_counts(channels: list[str]) -> StatusCounts | None:
+    """What the status channels say; None when none answers."""
     totals = dict.fromkeys(COUNTS, 0.0)
+    ids = (0, 0)
     sections: dict[str, dict[str, float]] = {name: {} for name in SECTIONS}
     rate = 0.0
     answered = False
@@ -144,11 +183,12 @@ def status_counts(channels: list[str]) -> tuple[dict[str, float], float, dict[st
         totals["nErrors"] += processor.get("nErrors", 0) + receiver.get("nErrors", 0) + publisher.get("nErrors", 0)
         totals["nQueued"] += queue.get("nQueued", 0)
         rate += processor.get("processedRate", 0.0)
+        ids = (int(processor.get("firstObjectId", 0)), int(processor.get("lastObjectId", 0)))
         for name, summed in sections.items():
             for key, value in status.get(name, {}).items():
                 if isinstance(value, (int, float)) and not isinstance(value, bool):
                     summed[key] = summed.get(key, 0) + value
-    return (totals, rate, sections) if answered else None
+    return StatusCounts(totals, rate, sections, ids) if answered else None
 
 
 class SourceCounter:
@@ -240,6 +280,9 @@ class Runner:
                 continue
             process.carried = {key: process.total(key) for key in COUNTS}
             process.counts = {}
+            if process.ids[1]:
+                process.resume_after = process.ids[1]
+            process.ids = (0, 0)
             if self.settings.restart == "on-failure" and process.restarts < self.settings.max_restarts:
                 process.restarts += 1
                 logger.warning("stage %s exited with %s: restarting (%d of %d)", process.stage, code,
@@ -268,7 +311,9 @@ class Runner:
             if process.status and process.alive:
                 found = status_counts(process.status)
                 if found is not None:
-                    process.counts, process.rate, process.sections = found
+                    process.counts, process.rate, process.sections = found.counts, found.rate, found.sections
+                    process.ids = found.ids
+                    process.count_restart_gap()
 
     def moved(self) -> float:
         """A number that grows while anything moves through the stages this runner sees."""
