@@ -29,6 +29,33 @@ QUIET_POLL_SECONDS = 0.02  # ... and this often once nothing came for QUIET_SECO
 QUIET_SECONDS = 1.0
 
 
+class ConnectionWatch:
+    """Follows one channel's connection from the host thread, polling ``isConnected()`` (the channel's
+    own connection callback crashed pvaccess here), and logs it going away and coming back."""
+
+    def __init__(self, channel: pva.Channel, what: str) -> None:
+        self.channel = channel
+        self.what = what  # names the channel in the log
+        self.connected = False
+        self.connected_once = False
+        self.n_reconnects = 0
+
+    def lost(self) -> bool:
+        """Whether the channel went away since the last call (a reconnect is counted and logged)."""
+        connected = self.channel.isConnected()
+        if connected == self.connected:
+            return False
+        self.connected = connected
+        if not connected:
+            logger.warning("%s disconnected; waiting for it to come back", self.what)
+            return True
+        if self.connected_once:
+            self.n_reconnects += 1
+            logger.warning("%s connected again", self.what)
+        self.connected_once = True
+        return False
+
+
 class QueuedInput:
     """The receiver queue side shared by every single-input receiver (monitor, pvas, rpc).
 
@@ -43,17 +70,13 @@ class QueuedInput:
         if queue_size is not None:
             self.queue = pva.PvObjectQueue(queue_size) if queue_size > 0 else pva.PvObjectQueue()
         self.n_errors = 0
-        self.n_reconnects = 0
-        self.connected = False
-        self.connected_once = False
         # after a disconnect: how many objects are ahead of the channel's current value sent on reconnecting
         self.initial_in: int | None = None
 
     def watch_connection(self) -> None:
-        """Called by the host thread on every turn of its loop (a channel's own connection callback
-        crashed pvaccess here): logs the input going away and coming back, counts reconnects, and marks
-        the object that will be the value sent on reconnecting (the first after those still queued).
-        A served input (pvas, rpc) has no channel to watch."""
+        """Called by the host thread on every turn of its loop: follows the input channel's connection
+        (ConnectionWatch) and, when it went away, marks the object that will be the value sent on
+        reconnecting (the first after those still queued). A served input (pvas, rpc) has no channel."""
 
     def is_initial_update(self) -> bool:
         """Whether the object the host is about to handle is the current value sent on reconnecting."""
@@ -112,19 +135,11 @@ class MonitorReceiver(QueuedInput):
         super().__init__(channel_name, queue_size)
         self.request = request
         self.channel = pva.Channel(channel_name, PROVIDERS[provider])
+        self.connection = ConnectionWatch(self.channel, channel_name)
 
     def watch_connection(self) -> None:
-        connected = self.channel.isConnected()
-        if connected == self.connected:
-            return
-        self.connected = connected
-        if not connected:
+        if self.connection.lost():
             self.initial_in = self.queued()
-            logger.warning("%s disconnected; waiting for it to come back", self.channel_name)
-        elif self.connected_once:
-            self.n_reconnects += 1
-            logger.warning("%s connected again", self.channel_name)
-        self.connected_once = True
 
     def start(self, on_object: Callable[[pva.PvObject], None]) -> None:
         logger.debug("monitoring %s with request %s", self.channel_name, self.request)
@@ -144,12 +159,12 @@ class MonitorReceiver(QueuedInput):
             "nRejected": int(queue.get("nRejected", 0)),
             "nErrors": self.n_errors,
             "nOverruns": int(monitor.get("nOverruns", 0)),
-            "nReconnects": self.n_reconnects,
+            "nReconnects": self.connection.n_reconnects,
         }
 
     def reset_stats(self) -> None:
         self.channel.resetMonitorCounters()
-        self.n_reconnects = 0
+        self.connection.n_reconnects = 0
         self.reset_queue_stats()
 
 
@@ -196,8 +211,8 @@ class CollectingReceiver:
         self.seen = {producer: 0 for producer in channel_names}
         self.first_initial: pva.PvObject | None = None  # types the output before anything is collected
         self.last_object_time = 0.0  # time.monotonic() when objects were last drained
-        self.connected: dict[int, bool] = {producer: False for producer in channel_names}
-        self.connected_once: set[int] = set()
+        self.connections = {producer: ConnectionWatch(channel, f"producer {producer} ({channel_names[producer]})")
+                            for producer, channel in self.channels.items()}
         self.reset_stats()
 
     def start(self, on_object: Callable[[pva.PvObject], None]) -> None:
@@ -208,21 +223,10 @@ class CollectingReceiver:
     def watch_connection(self) -> None:
         """As MonitorReceiver.watch_connection, per producer: a producer that went away has its next
         ``skip_initial`` updates skipped (nothing comes from it before it is back)."""
-        for producer, channel in self.channels.items():
-            connected = channel.isConnected()
-            if connected == self.connected[producer]:
-                continue
-            self.connected[producer] = connected
-            name = self.channel_names[producer]
-            if not connected:
+        for producer, connection in self.connections.items():
+            if connection.lost():
                 with self.lock:
                     self.seen[producer] = 0  # its value sent on reconnecting is skipped as on connecting
-                logger.warning("producer %s (%s) disconnected; waiting for it to come back", producer, name)
-            elif producer in self.connected_once:
-                with self.lock:
-                    self.reconnects[producer] += 1
-                logger.warning("producer %s (%s) connected again", producer, name)
-            self.connected_once.add(producer)
 
     def _on_update(self, producer: int, pv: pva.PvObject) -> None:
         with self.lock:
@@ -280,7 +284,7 @@ class CollectingReceiver:
                 "nRejected": sum(self.rejected.values()),
                 "nErrors": self.n_errors,
                 "nOverruns": sum(int(c.getMonitorCounters().get("nOverruns", 0)) for c in self.channels.values()),
-                "nReconnects": sum(self.reconnects.values()),
+                "nReconnects": sum(connection.n_reconnects for connection in self.connections.values()),
             }
 
     def queue_counts(self) -> dict[str, Any]:
@@ -302,7 +306,8 @@ class CollectingReceiver:
             for producer, name in self.channel_names.items():
                 stats[f"producerStats_{producer}"] = {
                     "channel": name, "nReceived": self.received[producer], "nRejected": self.rejected[producer],
-                    "nSkipped": self.skipped[producer], "nReconnects": self.reconnects[producer],
+                    "nSkipped": self.skipped[producer],
+                    "nReconnects": self.connections[producer].n_reconnects,
                 }
         return stats
 
@@ -310,7 +315,8 @@ class CollectingReceiver:
         with self.lock:
             self.received = {producer: 0 for producer in self.channel_names}
             self.rejected = {producer: 0 for producer in self.channel_names}
-            self.reconnects = {producer: 0 for producer in self.channel_names}
+            for connection in self.connections.values():
+                connection.n_reconnects = 0
             self.skipped = {producer: 0 for producer in self.channel_names}
             self.n_errors = 0
         self.cache.reset_counters()
