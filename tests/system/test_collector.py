@@ -110,6 +110,9 @@ def test_a_restarted_producer_is_picked_up_again(start_process, wait_for_channel
     wait_until(lambda: collector_stats()["collectorStats"]["nCollected"] > collected + 10, what="collecting again")
     stats = collector_stats()
     assert stats["collectorStats"]["nGapsSkipped"] >= 1  # the frames published while no producer ran
+    # the new producer's record starts with the input it skipped (never processed): skipped here too
+    producer = stats["producerStats_1"]
+    assert (producer["nReconnects"], producer["nSkipped"], stats["collectorStats"]["nDuplicates"]) == (1, 2, 0)
     server.stop()
 
 
