@@ -151,13 +151,15 @@ def stop_with_parent() -> None:
         pass
 
 
+@dataclass(frozen=True)
 class StatusCounts:
     """What a process's status channels say: summed counts, processing rate, numeric SECTIONS, and the
     first and last object ids (of its one status channel; a consumer process and a collector have one)."""
 
-    def __init__(self, counts: dict[str, float], rate: float, sections: dict[str, dict[str, float]],
-                 ids: tuple[int, int]) -> None:
-        self.counts, self.rate, self.sections, self.ids = counts, rate, sections, ids
+    counts: dict[str, float]
+    rate: float
+    sections: dict[str, dict[str, float]]
+    ids: tuple[int, int]
 
 
 def status_counts(channels: list[str]) -> StatusCounts | None:

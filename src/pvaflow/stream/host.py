@@ -161,11 +161,11 @@ class Host:
             if counters.first_object_id is None:
                 counters.first_object_id = object_id
                 counters.first_object_time = now
-            last_id = counters.last_object_id
+            restarts = self.accounting.restarts
             self.accounting.observe(object_id)
-            if last_id is not None and object_id < last_id:
+            if self.accounting.restarts != restarts:
                 logger.warning("%s went back from %s to %s: the input restarted its numbering "
-                               "(counted in nIdRestarts)", self.oid_field, last_id, object_id)
+                               "(counted in nIdRestarts)", self.oid_field, counters.last_object_id, object_id)
             counters.last_object_id = object_id
             counters.last_object_time = now
             started = time.perf_counter()
