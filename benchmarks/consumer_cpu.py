@@ -9,6 +9,7 @@ pvaccess monitor that only counts gives the floor. Loopback only.
     .venv/bin/python benchmarks/consumer_cpu.py                    # the full table (several minutes)
     .venv/bin/python benchmarks/consumer_cpu.py --quick            # one run per tool and size
     .venv/bin/python benchmarks/consumer_cpu.py --cpu-only         # the CPU table only
+    .venv/bin/python benchmarks/consumer_cpu.py --loss-free-only   # the rate search only
 """
 
 from __future__ import annotations
@@ -32,15 +33,26 @@ START_DELAY = 4.0
 SECONDS_PER_RUN = 5.0
 SERVER_QUEUE = 20  # record[queueSize=N] for every client: absorbs scheduling jitter on 2 cores
 # a monitor whose callback only counts; with "keep" as third argument it keeps the callback
-# thread's Python thread state, as pvaflow's receiver does (pvaflow.stream.callback_thread)
+# thread's Python thread state, as pvaflow's receiver does (pvaflow.stream.callback_thread); with
+# "publish" it also keeps the state and publishes every object on a record of its own PvaServer,
+# with nothing else in Python: the floor of any consumer built on pvaccess that has an output channel
 BARE_MONITOR = """
 import sys, time, pvaccess as pva
+from pvaflow.memory import reuse_freed_buffers
 from pvaflow.stream.callback_thread import keeping_thread_state
+reuse_freed_buffers()  # as every pvaflow tool does
 count = [0]
+server = pva.PvaServer() if sys.argv[3:] == ['publish'] else None
 def on_update(pv):
     count[0] += 1
+def on_update_publish(pv):
+    if count[0]:
+        server.updateUnchecked('bench:bare:out', pv)
+    else:
+        server.addRecord('bench:bare:out', pv.copy(), None)
+    count[0] += 1
 channel = pva.Channel(sys.argv[1])
-callback = keeping_thread_state(on_update) if sys.argv[3:] == ['keep'] else on_update
+callback = keeping_thread_state(on_update_publish if server else on_update) if sys.argv[3:] else on_update
 channel.monitor(callback, 'record[queueSize=%d]field()' % int(sys.argv[2]))
 try:
     while True:
@@ -83,7 +95,8 @@ def consumer_command(tool: str, consumers: int) -> list[str]:
     if tool == "pvapy":
         return [pvapy_tool("pvapy-hpc-consumer"), *common,
                 "-pc", "pvapy.hpc.userDataProcessor.UserDataProcessor"]
-    return [sys.executable, "-c", BARE_MONITOR, SOURCE, str(SERVER_QUEUE), *(["keep"] if tool == "bare-kept" else [])]
+    variant = {"bare-kept": ["keep"], "bare-publish": ["publish"]}.get(tool, [])
+    return [sys.executable, "-c", BARE_MONITOR, SOURCE, str(SERVER_QUEUE), *variant]
 
 
 def processed_total(tool: str, consumers: int, bare_output: str) -> int:
@@ -128,12 +141,16 @@ def measure(tool: str, size: int, consumers: int, rate: float) -> Run:
 
 
 def cpu_table(sizes: dict[int, float], tools: list[str], repeats: int) -> None:
-    print(f"CPU per frame, 1 consumer, median of {repeats} runs of {SECONDS_PER_RUN:g} s")
-    print(f"{'tool':17} {'size':>5} {'rate':>6} {'processed/sent':>15} {'us/frame (runs)':>30} {'median':>8}")
+    """The tools take turns run by run, so a machine that slows down during the table weighs on all alike."""
+    print(f"CPU per frame, 1 consumer, median of {repeats} runs of {SECONDS_PER_RUN:g} s (tools in turn)")
+    print(f"{'tool':17} {'size':>5} {'rate':>6} {'processed/sent':>15} {'us/frame (run order)':>30} {'median':>8}")
     for size, rate in sizes.items():
-        for tool in tools:
-            runs = [measure(tool, size, 1, rate) for _ in range(repeats)]
-            per_frame = sorted(run.cpu_per_frame_us for run in runs)
+        runs_of: dict[str, list[Run]] = {tool: [] for tool in tools}
+        for _ in range(repeats):
+            for tool in tools:
+                runs_of[tool].append(measure(tool, size, 1, rate))
+        for tool, runs in runs_of.items():
+            per_frame = [run.cpu_per_frame_us for run in runs]
             counts = ",".join(f"{run.processed}/{run.sent}" for run in runs)
             print(f"{tool:17} {size:5d} {rate:6g} {counts:>15} {' '.join(f'{v:.0f}' for v in per_frame):>30} "
                   f"{statistics.median(per_frame):8.0f}", flush=True)
@@ -146,6 +163,8 @@ def loss_free_table(plans: dict[int, list[float]], tools: list[str], consumer_co
     for size, rates in plans.items():
         for consumers in consumer_counts:
             for tool in tools:
+                if tool.startswith("bare") and consumers > 1:
+                    continue  # one monitor: the floor for one consumer
                 for rate in rates:
                     run = measure(tool, size, consumers, rate)
                     print(f"{tool:8} {size:5d} {consumers:2d} {rate:6g} {run.processed:7d}/{run.sent:<7d} "
@@ -161,15 +180,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one run per tool and size, no rate search")
     parser.add_argument("--cpu-only", action="store_true", help="the CPU table (median of 3), no rate search")
+    parser.add_argument("--loss-free-only", action="store_true", help="only the rate search, no CPU table")
+    parser.add_argument("--tools", help="comma-separated subset of the tools to run")
     args = parser.parse_args()
     os.environ.update(loopback_env())
-    tools = ["bare", "bare-kept", "pvaflow", "pvaflow-no-output"]
+    tools = ["bare", "bare-kept", "bare-publish", "pvaflow", "pvaflow-no-output"]
     if pvapy_tool("pvapy-hpc-consumer"):
         tools.append("pvapy")
-    cpu_table({512: 1000, 2048: 50}, tools, repeats=1 if args.quick else 3)
+    if args.tools:
+        tools = [tool for tool in tools if tool in args.tools.split(",")]
+    if not args.loss_free_only:
+        cpu_table({512: 1000, 2048: 50}, tools, repeats=1 if args.quick else 3)
     if not (args.quick or args.cpu_only):
         plans = {512: [2000, 3000, 4000, 5000, 6000, 8000], 2048: [100, 200, 300, 400, 500]}
-        loss_free_table(plans, [tool for tool in tools if tool in ("pvaflow", "pvapy")], [1, 2])
+        loss_free_table(plans, [tool for tool in tools if tool in ("bare-publish", "pvaflow", "pvapy")], [1, 2])
     return 0
 
 
