@@ -107,8 +107,13 @@ def reset_stats(control_channel: str) -> None:
                 "field(command,args)")
 
 
-def measure(tool: str, size: int, key: Path, sign: bool, reset: bool = True) -> Result:
-    fps, n_frames, warm_up = SIZES[size]
+def measure(tool: str, size: int, key: Path, sign: bool, reset: bool = True, fps: float | None = None) -> Result:
+    """``fps`` replaces the size's own rate; the run keeps its length in seconds (frames scaled)."""
+    default_fps, n_frames, warm_up = SIZES[size]
+    if fps is not None:
+        n_frames, warm_up = round(n_frames * fps / default_fps), round(warm_up * fps / default_fps)
+    else:
+        fps = default_fps
     if not reset:
         n_frames, warm_up = n_frames - warm_up, 0
     sim = start([sys.executable, "-m", "pvaflow", "sim-server", "-cn", SOURCE, "-nx", str(size), "-ny", str(size),
@@ -121,7 +126,7 @@ def measure(tool: str, size: int, key: Path, sign: bool, reset: bool = True) -> 
             consumers[role] = start(consumer(tool, role, key, sign))
             wait_for(STATUS[role])
         # steady state only: the first frames fill the server's monitor queues (new buffers each frame)
-        while processed_or_zero(STATUS["encrypt"]) < warm_up:
+        while processed_or_zero(STATUS["encrypt"]) < warm_up and sim.poll() is None:
             time.sleep(0.2)
         for role in consumers if reset else ():
             reset_stats(CONTROL[role])
@@ -188,6 +193,8 @@ def main() -> int:
     parser.add_argument("--tools", default="pvaflow,pvapy")
     parser.add_argument("--no-reset", action="store_true",
                         help="no warm-up: statistics of the whole run (pvaPy stalled in warm-up runs at 512x512)")
+    parser.add_argument("--fps", type=float,
+                        help="frames per second for every size, the run as long (default: 10 at 2048, 100 at 512)")
     parser.add_argument("--in-process", action="store_true",
                         help="only the processors, back to back in this process (no consumers)")
     args = parser.parse_args()
@@ -213,7 +220,7 @@ def main() -> int:
             for tool in tools:
                 results = []
                 for _ in range(args.repeats):
-                    result = measure(tool, size, key, args.sign, reset=not args.no_reset)
+                    result = measure(tool, size, key, args.sign, reset=not args.no_reset, fps=args.fps)
                     results.append(result)
                     print(f"{tool:8} {size:4d}x{size:<4d} {result.processed['encrypt']:9d} "
                           f"{result.processed['decrypt']:9d} {result.mbps['encrypt']:12.0f} "
