@@ -36,14 +36,17 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from harness import processed_count, pvapy_tool, start, stop, tree_cpu, wait_for
 
 from pvaflow.loopback import loopback_env
+from pvaflow.memory import reuse_freed_buffers
 
 SOURCE = "bench:image"
 ENCRYPTED = "bench:encrypted"
 STATUS = {"encrypt": "bench:status:1", "decrypt": "bench:status:2"}
 CONTROL = {"encrypt": "bench:control:1", "decrypt": "bench:control:2"}
 BYTES_IN_MEGABYTE = 1000000
-# size -> (frames per second, frames, warm-up frames): pvaPy's encryptor needs ~50 ms for a 4 MB frame
-SIZES = {2048: (10, 200, 80), 512: (100, 1200, 400)}
+# size -> (frames per second, frames, warm-up frames): pvaPy's encryptor needs ~50 ms for a 4 MB frame;
+# 512x512 frames come faster than it can take them (about 400 fps), so that both tools work on a full
+# queue: with frames 10 ms apart this VM's short per-frame work takes 3-6x longer (docs/performance.md)
+SIZES = {2048: (10, 200, 80), 512: (1000, 10000, 2000)}
 PROCESSORS = {
     "pvaflow": ("AdImageDataEncryptor", "AdImageDataDecryptor"),
     "pvapy": ("pvapy.hpc.adImageDataEncryptor.AdImageDataEncryptor",
@@ -194,7 +197,7 @@ def main() -> int:
     parser.add_argument("--no-reset", action="store_true",
                         help="no warm-up: statistics of the whole run (pvaPy stalled in warm-up runs at 512x512)")
     parser.add_argument("--fps", type=float,
-                        help="frames per second for every size, the run as long (default: 10 at 2048, 100 at 512)")
+                        help="frames per second for every size, the run as long (default: 10 at 2048, 1000 at 512)")
     parser.add_argument("--in-process", action="store_true",
                         help="only the processors, back to back in this process (no consumers)")
     args = parser.parse_args()
@@ -205,6 +208,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as directory:
         key = write_key(Path(directory))
         if args.in_process:
+            reuse_freed_buffers()  # as the consumers do (pvaflow.memory); for both tools alike
             print(f"in process, uint8 frames, sign/verify {'on' if args.sign else 'off'}")
             for size in [int(size) for size in args.sizes.split(",")]:
                 for tool in tools:
