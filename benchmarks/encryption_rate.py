@@ -235,6 +235,9 @@ def main() -> int:
         for size in {size for _, size in medians}:
             if ("pvaflow", size) in medians and ("pvapy", size) in medians:
                 ours, theirs = medians["pvaflow", size], medians["pvapy", size]
+                if not all(theirs):  # pvaPy processed nothing after the reset (seen at 512x512: use --no-reset)
+                    print(f"{size}x{size}: no ratio, pvaPy reported no processing (try --no-reset)")
+                    continue
                 print(f"{size}x{size}: pvaflow / pvaPy = {ours[0] / theirs[0]:.1f}x encrypting, "
                       f"{ours[1] / theirs[1]:.1f}x decrypting")
     return 0
