@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
@@ -16,6 +17,8 @@ from PIL import Image
 
 from pvaflow import AdOutputFileProcessor, ConfigError, Hdf5AdImageWriter, ntnd
 from pvaflow.files.formats import FORMATS
+from pvaflow.files.pieces import PIECE_BYTES, PiecewiseFile
+from pvaflow.processors.hdf5_writer import Column
 from pvaflow.stream.loader import load_processor_class
 
 DTYPES = [np.dtype(name) for name in ntnd.DATATYPE_NAMES]
@@ -214,6 +217,23 @@ def test_hdf5_files_roll_over_and_hold_images_ids_stamps_attributes(tmp_path, co
     assert stats["nFilesSaved"] == 2 and stats["nBytesSaved"] == 5 * images[0].nbytes
 
 
+def test_hdf5_attributes_that_change_type_or_come_late_keep_their_fill_values(tmp_path) -> None:
+    processor = hdf5_writer(tmp_path, nImagesPerFile=4)
+    image = sample(np.dtype("uint8"))
+    processor.process(frame(1, image, Count=1))
+    processor.process(frame(2, image, Count="two", Gain=2.5))  # Count is int64 from its first value
+    processor.process(frame(3, image, Count=3.5, Gain=3))  # a float does not fit int64; an int fits float64
+    processor.process(frame(4, image, Count=4, Gain="high"))
+    with h5py.File(tmp_path / "000001.2.h5") as h5:
+        assert list(h5["attributes/Count"][:]) == [1, 0, 0, 4]
+        assert list(h5["attributes/Gain"][:]) == [0.0, 2.5, 3.0, 0.0]
+        assert list(h5["uniqueId"][:]) == [1, 2, 3, 4]
+    assert processor.getStats()["nErrors"] == 0
+    column = Column.of(1, 2)
+    column.set(0, 2**70)  # out of int64's range (an unsigned 64-bit attribute)
+    assert list(column.values) == [0, 0]
+
+
 def test_hdf5_configure_closes_the_file_and_colour_frames_are_kept(tmp_path) -> None:
     processor = hdf5_writer(tmp_path, nImagesPerFile=10)
     colour = sample(np.dtype("uint8"), colour=True)
@@ -309,3 +329,43 @@ def test_hdf5_starts_a_new_file_when_the_colour_mode_changes(tmp_path) -> None:
         with h5py.File(tmp_path / name) as h5:
             modes.append(int(h5.attrs["colorMode"]))
     assert modes == [ntnd.COLOR_MODE_RGB1, ntnd.COLOR_MODE_RGB2]
+
+
+# --- writes in pieces ----------------------------------------------------------
+class RecordingFile(io.FileIO):
+    """Below PiecewiseFile in the method order: records the sizes it hands to the kernel."""
+
+    sizes: list[int]
+
+    def write(self, data) -> int:
+        self.sizes.append(len(memoryview(data).cast("B")))
+        return super().write(data)
+
+
+class RecordedPiecewiseFile(PiecewiseFile, RecordingFile):
+    pass
+
+
+def test_large_writes_reach_the_kernel_in_pieces_and_arrive_whole(tmp_path) -> None:
+    data = np.random.default_rng(3).integers(0, 255, 3 * PIECE_BYTES + 17, dtype=np.uint8)
+    with RecordedPiecewiseFile(tmp_path / "x.bin", "x+") as file:
+        file.sizes = []
+        assert file.write(b"head") == 4
+        assert file.write(data) == data.nbytes
+    assert file.sizes == [4, PIECE_BYTES, PIECE_BYTES, PIECE_BYTES, 17]
+    assert (tmp_path / "x.bin").read_bytes() == b"head" + data.tobytes()
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int16", "uint16", "int32", "uint64", "float32", "float64"])
+@pytest.mark.parametrize("colour", [False, True])
+def test_tiff_and_npy_files_are_byte_for_byte_those_of_tifffile_and_numpy(tmp_path, dtype, colour) -> None:
+    image = sample(np.dtype(dtype), colour=colour)
+    expected_tiff, expected_npy = io.BytesIO(), io.BytesIO()
+    tifffile.imwrite(expected_tiff, image, photometric="rgb" if colour else "minisblack")
+    np.save(expected_npy, image, allow_pickle=False)
+    processor = writer(tmp_path, "{uniqueId}.tiff")
+    processor.process(frame(1, image, ntnd.COLOR_MODE_RGB1 if colour else ntnd.COLOR_MODE_MONO))
+    processor.configure({"outputFileNameFormat": "{uniqueId}.npy"})
+    processor.process(frame(2, image, ntnd.COLOR_MODE_RGB1 if colour else ntnd.COLOR_MODE_MONO))
+    assert (tmp_path / "out" / "1.tiff").read_bytes() == expected_tiff.getvalue()
+    assert (tmp_path / "out" / "2.npy").read_bytes() == expected_npy.getvalue()

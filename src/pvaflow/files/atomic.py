@@ -12,11 +12,14 @@ this VM's disk (docs/performance.md).
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
+
+from .pieces import PiecewiseFile
 
 PARTIAL_SUFFIX = ".partial"
 
@@ -31,6 +34,12 @@ def partial_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.{secrets.token_hex(4)}{PARTIAL_SUFFIX}")
 
 
+def create_exclusive(path: Path) -> PiecewiseFile:
+    """Create ``path`` (it must not exist; mode 0666 less the umask) and open it for reading and writing,
+    unbuffered, large writes in pieces (:mod:`pvaflow.files.pieces`)."""
+    return PiecewiseFile(path, "x+")  # O_CREAT | O_EXCL, no O_TRUNC
+
+
 def discard(path: Path) -> None:
     with contextlib.suppress(OSError):
         path.unlink()
@@ -43,9 +52,9 @@ def atomic_file(path: Path) -> Iterator[BinaryIO]:
     Created with mode 0666 less the umask, like any new file.
     """
     temporary = partial_name(path)
-    os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    raw = create_exclusive(temporary)
     try:
-        with open(temporary, "r+b") as file:  # the empty new file, opened without O_TRUNC; named (for tifffile)
+        with io.BufferedRandom(raw) as file:  # buffered for small header writes; named (for tifffile)
             yield file
         os.replace(temporary, path)
     except BaseException:

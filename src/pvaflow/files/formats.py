@@ -41,9 +41,18 @@ def _module(name: str, package: str) -> Any:
 
 
 def _write_tiff(file: BinaryIO, image: np.ndarray) -> None:
+    """The bytes of ``tifffile.imwrite(file, image)``, the image data written by ``file.write()``.
+
+    tifffile writes uncompressed data with ``ndarray.tofile()``, one system call for the whole frame; here it
+    writes the header and directory around an empty data block, which is then filled through ``file``
+    (in pieces, see :mod:`pvaflow.files.pieces`).
+    """
     tifffile = _module("tifffile", "tifffile")
     photometric = "rgb" if image.ndim == 3 else "minisblack"
-    tifffile.imwrite(file, image, photometric=photometric)
+    with tifffile.TiffWriter(file) as tiff:
+        offset, _ = tiff.write(shape=image.shape, dtype=image.dtype, photometric=photometric, returnoffset=True)
+    file.seek(offset)
+    _write_raw(file, image)
 
 
 def _pillow_writer(pillow_format: str, **options: Any) -> Callable[[BinaryIO, np.ndarray], None]:
@@ -55,7 +64,10 @@ def _pillow_writer(pillow_format: str, **options: Any) -> Callable[[BinaryIO, np
 
 
 def _write_npy(file: BinaryIO, image: np.ndarray) -> None:
-    np.save(file, image, allow_pickle=False)
+    """The bytes of ``np.save(file, image)``, the data written by ``file.write()`` (np.save uses ``tofile()``)."""
+    image = np.ascontiguousarray(image)
+    np.lib.format.write_array_header_1_0(file, np.lib.format.header_data_from_array_1_0(image))
+    _write_raw(file, image)
 
 
 def _write_raw(file: BinaryIO, image: np.ndarray) -> None:

@@ -25,7 +25,9 @@ File layout (readable by h5py and h5dump)::
     file attributes: colorMode, nImages
 
 Uncompressed frames go to disk with ``write_direct_chunk`` (no HDF5 filter
-pipeline, no copy). The file is written under a temporary name and renamed
+pipeline, no copy), through h5py's file-object driver onto a file that
+writes in 256 kB pieces (:mod:`pvaflow.files.pieces`); the per-frame values (ids, time stamps, attributes) are
+kept in memory and written when the file is closed. The file is written under a temporary name and renamed
 when closed: a killed process never leaves a truncated file under the
 final name.
 """
@@ -43,11 +45,12 @@ import pvaccess as pva
 from .. import ntnd
 from ..config_values import checked_int
 from ..errors import ConfigError
-from ..files.atomic import discard, partial_name
+from ..files.atomic import create_exclusive, discard, partial_name
 from ..files.naming import FRAME_FIELDS
 from .file_output import FileOutputProcessor
 
 COMPRESSIONS = (None, "gzip", "lzf")
+STAMP_FIELDS = ("timeStamp", "dataTimeStamp")
 ATTRIBUTE_GROUP = "attributes"
 
 
@@ -57,6 +60,35 @@ def _h5py() -> Any:
     except ImportError:
         raise ConfigError("Hdf5AdImageWriter needs the h5py package: pip install 'pvaflow[files]'") from None
     return h5py
+
+
+class Column:
+    """One value per frame, kept in memory until the file is closed; typed by its first value."""
+
+    def __init__(self, values: np.ndarray, accepts: tuple[type, ...]) -> None:
+        self.values = values
+        self.accepts = accepts
+
+    @classmethod
+    def of(cls, first: Any, capacity: int) -> Column:
+        if isinstance(first, str):
+            return cls(np.full(capacity, "", dtype=object), (str,))
+        if isinstance(first, (bool, int, np.integer)):
+            return cls(np.zeros(capacity, dtype=np.int64), (bool, int, np.integer))
+        return cls(np.zeros(capacity, dtype=np.float64), (bool, int, float, np.integer, np.floating))
+
+    def set(self, index: int, value: Any) -> None:
+        """A value of another type than the first one, or out of int64's range, is left at the fill value
+        (0 or "")."""
+        if isinstance(value, self.accepts):
+            try:
+                self.values[index] = value
+            except OverflowError:
+                pass
+
+    def write(self, group: Any, name: str, count: int) -> None:
+        dtype = _h5py().string_dtype() if self.values.dtype == object else self.values.dtype
+        group.create_dataset(name, data=self.values[:count], dtype=dtype, maxshape=(None,))
 
 
 class OpenFile:
@@ -70,8 +102,12 @@ class OpenFile:
         self.count = 0
         self.kind = (image.shape, image.dtype, color_mode)
         self.direct = settings["compression"] is None
-        self.file = h5py.File(self.partial, "w-")  # created, never truncated (see files.atomic)
+        # created exclusively, never truncated (see files.atomic); HDF5 writes through the handle (h5py's
+        # file-object driver), so a frame reaches the kernel in pieces (files.pieces)
+        self.handle = create_exclusive(self.partial)
+        self.file: Any = None
         try:
+            self.file = h5py.File(self.handle, "w")
             options: dict[str, Any] = {}
             if not self.direct:
                 options["compression"] = settings["compression"]
@@ -81,12 +117,14 @@ class OpenFile:
                 settings["datasetName"], shape=(capacity, *image.shape), maxshape=(None, *image.shape),
                 dtype=image.dtype, chunks=(1, *image.shape), **options,
             )
-            self.ids = self.file.create_dataset("uniqueId", shape=(capacity,), maxshape=(None,), dtype="int64")
-            self.stamps = {
-                name: self.file.create_dataset(name, shape=(capacity,), maxshape=(None,), dtype="float64")
-                for name in ("timeStamp", "dataTimeStamp")
+            # the per-frame values are kept in memory and written on close: an h5py write of one element
+            # costs about as much as a tenth of the 8 MB frame's own write; the file only gets its
+            # final name on close anyway
+            self.columns: dict[str, Column] = {
+                "uniqueId": Column.of(0, capacity),
+                **{name: Column.of(0.0, capacity) for name in STAMP_FIELDS},
             }
-            self.attributes = self.file.create_group(ATTRIBUTE_GROUP)
+            self.attributes: dict[str, Column] = {}
             self.file.attrs["colorMode"] = color_mode
         except BaseException:
             self.abandon()
@@ -98,30 +136,17 @@ class OpenFile:
             self.images.id.write_direct_chunk((index,) + (0,) * image.ndim, np.ascontiguousarray(image))
         else:
             self.images[index] = image
-        self.ids[index] = frame_id
-        for name, dataset in self.stamps.items():
-            stamp = pvObject[name]
-            dataset[index] = ntnd.seconds(stamp)
+        self.columns["uniqueId"].set(index, frame_id)
+        for name in STAMP_FIELDS:
+            self.columns[name].set(index, ntnd.seconds(pvObject[name]))
         for name, value in ntnd.attribute_values(pvObject).items():
-            self.store_attribute(name, index, value)
+            if value is None or "/" in name:
+                continue
+            column = self.attributes.get(name)
+            if column is None:
+                column = self.attributes[name] = Column.of(value, self.capacity)
+            column.set(index, value)
         self.count += 1
-
-    def store_attribute(self, name: str, index: int, value: Any) -> None:
-        if value is None or "/" in name:
-            return
-        dataset = self.attributes.get(name)
-        if dataset is None:
-            if isinstance(value, str):
-                dtype: Any = _h5py().string_dtype()
-            elif isinstance(value, (bool, int, np.integer)):
-                dtype = "int64"
-            else:
-                dtype = "float64"
-            dataset = self.attributes.create_dataset(name, shape=(self.capacity,), maxshape=(None,), dtype=dtype)
-        try:
-            dataset[index] = value
-        except (TypeError, ValueError):
-            pass  # a value of another type than the attribute's first one: left at the fill value
 
     @property
     def full(self) -> bool:
@@ -130,20 +155,27 @@ class OpenFile:
     def close(self) -> None:
         """Shrink to the frames written, close, rename to the final name."""
         try:
-            for dataset in (self.images, self.ids, *self.stamps.values(), *self.attributes.values()):
-                dataset.resize(self.count, axis=0)
+            self.images.resize(self.count, axis=0)
+            for name, column in self.columns.items():
+                column.write(self.file, name, self.count)
+            group = self.file.create_group(ATTRIBUTE_GROUP)
+            for name, column in self.attributes.items():
+                column.write(group, name, self.count)
             self.file.attrs["nImages"] = self.count
             self.file.close()
+            self.handle.close()
             os.replace(self.partial, self.path)
         except BaseException:
             self.abandon()
             raise
 
     def abandon(self) -> None:
-        try:
-            self.file.close()
-        except Exception:  # noqa: BLE001 (already closed, or the disk is gone)
-            pass
+        for closable in (self.file, self.handle):
+            try:
+                if closable is not None:
+                    closable.close()
+            except Exception:  # noqa: BLE001 (already closed, or the disk is gone)
+                pass
         discard(self.partial)
 
 
