@@ -369,3 +369,9 @@ def test_tiff_and_npy_files_are_byte_for_byte_those_of_tifffile_and_numpy(tmp_pa
     processor.process(frame(2, image, ntnd.COLOR_MODE_RGB1 if colour else ntnd.COLOR_MODE_MONO))
     assert (tmp_path / "out" / "1.tiff").read_bytes() == expected_tiff.getvalue()
     assert (tmp_path / "out" / "2.npy").read_bytes() == expected_npy.getvalue()
+    other = image[::-1].copy()  # another frame of the same geometry: the cached TIFF layout fits it too
+    expected_tiff = io.BytesIO()
+    tifffile.imwrite(expected_tiff, other, photometric="rgb" if colour else "minisblack")
+    processor.configure({"outputFileNameFormat": "{uniqueId}.tiff"})
+    processor.process(frame(3, other, ntnd.COLOR_MODE_RGB1 if colour else ntnd.COLOR_MODE_MONO))
+    assert (tmp_path / "out" / "3.tiff").read_bytes() == expected_tiff.getvalue()

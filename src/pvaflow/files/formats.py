@@ -16,7 +16,10 @@ Colour images are (ny, nx, 3) arrays whatever the NTNDArray colour mode.
 
 from __future__ import annotations
 
+import functools
 import importlib
+import math
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +34,7 @@ ALL_DTYPES = frozenset(np.dtype(name) for name in (
 ))
 UINT8 = frozenset({np.dtype("uint8")})
 JPEG_QUALITY = 95
+BIGTIFF_ABOVE = 2**32 - 2**25  # image bytes above which tifffile.imwrite writes a BigTIFF
 
 
 def _module(name: str, package: str) -> Any:
@@ -40,19 +44,35 @@ def _module(name: str, package: str) -> Any:
         raise ConfigError(f"writing this format needs the {package} package: pip install 'pvaflow[files]'") from None
 
 
-def _write_tiff(file: BinaryIO, image: np.ndarray) -> None:
-    """The bytes of ``tifffile.imwrite(file, image)``, the image data written by ``file.write()``.
+@functools.lru_cache(maxsize=8)  # a memo of a pure function: one entry per frame geometry seen
+def _tiff_layout(shape: tuple[int, ...], dtype: np.dtype) -> tuple[bytes, bytes]:
+    """The bytes tifffile writes before and after the image data of an uncompressed TIFF of this geometry.
 
-    tifffile writes uncompressed data with ``ndarray.tofile()``, one system call for the whole frame; here it
-    writes the header and directory around an empty data block, which is then filled through ``file``
-    (in pieces, see :mod:`pvaflow.files.pieces`).
+    They do not depend on the pixel values (tifffile writes no date unless asked), so every frame of a
+    stream reuses them; tested byte for byte against ``tifffile.imwrite``.
     """
     tifffile = _module("tifffile", "tifffile")
-    photometric = "rgb" if image.ndim == 3 else "minisblack"
-    with tifffile.TiffWriter(file) as tiff:
-        offset, _ = tiff.write(shape=image.shape, dtype=image.dtype, photometric=photometric, returnoffset=True)
-    file.seek(offset)
+    photometric = "rgb" if len(shape) == 3 else "minisblack"
+    bigtiff = math.prod(shape) * dtype.itemsize > BIGTIFF_ABOVE  # as tifffile.imwrite decides
+    with tempfile.NamedTemporaryFile() as sample:  # the data part stays a hole: no frame-sized buffer
+        with tifffile.TiffWriter(sample, bigtiff=bigtiff) as tiff:
+            offset, size = tiff.write(shape=shape, dtype=dtype, photometric=photometric, returnoffset=True)
+        sample.seek(0)
+        head = sample.read(offset)
+        sample.seek(offset + size)
+        return head, sample.read()
+
+
+def _write_tiff(file: BinaryIO, image: np.ndarray) -> None:
+    """The bytes of ``tifffile.imwrite(file, image)``, written in order, the data by ``file.write()``.
+
+    tifffile itself writes the data with ``ndarray.tofile()``, one system call for the whole frame (see
+    :mod:`pvaflow.files.pieces`), and builds its header and directory again for every file.
+    """
+    head, tail = _tiff_layout(image.shape, image.dtype)
+    file.write(head)
     _write_raw(file, image)
+    file.write(tail)
 
 
 def _pillow_writer(pillow_format: str, **options: Any) -> Callable[[BinaryIO, np.ndarray], None]:
