@@ -13,6 +13,7 @@ from typing import Any
 import pvaccess as pva
 
 from pvaflow import AdImageProcessor
+from pvaflow.files.pieces import PiecewiseFile
 
 
 class RawFrameWriter(AdImageProcessor):
@@ -20,7 +21,7 @@ class RawFrameWriter(AdImageProcessor):
         super().__init__(configDict)
         directory = Path((configDict or {})["outputDirectory"])
         directory.mkdir(parents=True, exist_ok=True)
-        self.file = open(directory / "frames.raw", "wb", buffering=0)  # noqa: SIM115 (closed in stop())
+        self.file = PiecewiseFile(directory / "frames.raw", "w")  # 256 kB per write() call, as the writers do
         self.nBytesSaved = 0
         self.seconds = 0.0
 
