@@ -268,11 +268,16 @@ def test_hdf5_file_is_readable_by_h5dump(tmp_path) -> None:
         pytest.skip("h5dump is not installed (Debian package hdf5-tools)")
     processor = hdf5_writer(tmp_path, nImagesPerFile=2)
     for i in (1, 2):
-        processor.process(frame(i, sample(np.dtype("int32"))))
+        processor.process(frame(i, sample(np.dtype("int32")) + i, Motor=0.25 * i))
     result = subprocess.run(["h5dump", "-H", str(tmp_path / "000001.2.h5")], capture_output=True, text=True,
                             timeout=30)
     assert result.returncode == 0, result.stderr
     assert 'DATASET "images"' in result.stdout and "( 2, 5, 7 )" in result.stdout
+    values = subprocess.run(["h5dump", "-d", "/uniqueId", "-d", "/attributes/Motor", "-d", "/images[1,0,0;;1,1,3]",
+                             str(tmp_path / "000001.2.h5")], capture_output=True, text=True, timeout=30)
+    assert values.returncode == 0, values.stderr
+    data = [line.split(":", 1)[1].strip() for line in values.stdout.splitlines() if line.strip().startswith("(")]
+    assert data == ["1, 2", "0.25, 0.5", "-2147483646, 3, 4"], values.stdout  # frame 2: the sample + 2
 
 
 KILLED_WHILE_WRITING = """
