@@ -180,6 +180,39 @@ def test_a_full_disk_is_counted_and_writing_resumes(tmp_path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["2.bin"]
 
 
+HDF5_FULL_DISK = """
+import resource, signal, sys
+import numpy as np
+from pvaflow import Hdf5AdImageWriter, ntnd
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead of killing
+processor = Hdf5AdImageWriter({"outputDirectory": sys.argv[1], "nImagesPerFile": 3})
+image = np.zeros((100, 100), dtype=np.uint8)
+processor.process(ntnd.generate(1, image))
+resource.setrlimit(resource.RLIMIT_FSIZE, (15000, resource.RLIM_INFINITY))  # "disk full" from here
+try:
+    processor.process(ntnd.generate(2, image))
+except OSError as ex:
+    print("error", ex.errno)
+resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))  # room again
+for frame_id in (3, 4, 5):
+    processor.process(ntnd.generate(frame_id, image))
+stats = processor.getStats()
+print(stats["nErrors"], stats["nFilesSaved"], stats["nBytesSaved"])
+"""
+
+
+def test_hdf5_full_disk_counts_every_frame_of_the_lost_file_and_writing_resumes(tmp_path) -> None:
+    result = subprocess.run([sys.executable, "-c", HDF5_FULL_DISK, str(tmp_path)], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    # frame 2 failed (EFBIG) and its file, holding frame 1, could not be closed: 2 errors; 3-5 in the next file
+    assert result.stdout.split() == ["error", "27", "2", "1", "30000"], result.stdout + result.stderr
+    assert "its 1 earlier frames are lost" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["000002.None.h5"]
+    with h5py.File(tmp_path / "000002.None.h5") as h5:
+        assert list(h5["uniqueId"][:]) == [3, 4, 5]
+
+
 def test_builtin_names_and_pvapy_paths_load_our_classes() -> None:
     assert load_processor_class(None, "AdOutputFileProcessor") is AdOutputFileProcessor
     assert load_processor_class(None, "pvapy.hpc.adOutputFileProcessor.AdOutputFileProcessor") is AdOutputFileProcessor

@@ -101,6 +101,7 @@ class OpenFile:
         self.capacity = capacity
         self.count = 0
         self.kind = (image.shape, image.dtype, color_mode)
+        self.frame_bytes = image.nbytes
         self.direct = settings["compression"] is None
         # created exclusively, never truncated (see files.atomic); HDF5 writes through the handle (h5py's
         # file-object driver), so a frame reaches the kernel in pieces (files.pieces)
@@ -229,21 +230,33 @@ class Hdf5AdImageWriter(FileOutputProcessor):
             try:
                 self.close_file()  # keeps the frames written so far under the final name
             except Exception as ex:  # noqa: BLE001 (the original error is the one to report)
-                self.logger.error("cannot keep %s after a write error: %s", current.path, ex)
+                self.logger.error("cannot keep %s after a write error, its %d earlier frames are lost: %s",
+                                  current.path, current.count, ex)
             raise
         if current.full:
-            self.close_file()
+            self.close_file(pending=1)
         return image.nbytes
 
-    def close_file(self) -> None:
-        """Close the open file (if any) under its final name; an empty one is discarded."""
+    def close_file(self, pending: int = 0) -> None:
+        """Close the open file (if any) under its final name; an empty one is discarded.
+
+        A file that cannot be closed (the disk full) is discarded with its frames: they are counted in
+        ``nErrors`` and taken out of ``nBytesSaved``, except the last ``pending`` ones, which the caller's
+        ``process()`` has not counted yet (it counts them as errors when this raises).
+        """
         current, self.open_file = self.open_file, None
         if current is None:
             return
         if current.count == 0:
             current.abandon()
             return
-        current.close()
+        try:
+            current.close()
+        except Exception:
+            lost = current.count - pending
+            self.nErrors += lost
+            self.nBytesSaved -= lost * current.frame_bytes
+            raise
         self.nFilesSaved += 1
         self.lastFileProcessedTime = time.time()
 
