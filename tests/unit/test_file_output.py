@@ -398,18 +398,17 @@ def test_large_writes_reach_the_kernel_in_pieces_and_arrive_whole(tmp_path) -> N
 @pytest.mark.parametrize("colour", [False, True])
 def test_tiff_and_npy_files_are_byte_for_byte_those_of_tifffile_and_numpy(tmp_path, dtype, colour) -> None:
     image = sample(np.dtype(dtype), colour=colour)
-    expected_tiff, expected_npy = io.BytesIO(), io.BytesIO()
-    tifffile.imwrite(expected_tiff, image, photometric="rgb" if colour else "minisblack")
+    mode = ntnd.COLOR_MODE_RGB1 if colour else ntnd.COLOR_MODE_MONO
+    photometric = "rgb" if colour else "minisblack"
+    expected_npy = io.BytesIO()
     np.save(expected_npy, image, allow_pickle=False)
     processor = writer(tmp_path, "{uniqueId}.tiff")
-    processor.process(frame(1, image, ntnd.COLOR_MODE_RGB1 if colour else ntnd.COLOR_MODE_MONO))
-    processor.configure({"outputFileNameFormat": "{uniqueId}.npy"})
-    processor.process(frame(2, image, ntnd.COLOR_MODE_RGB1 if colour else ntnd.COLOR_MODE_MONO))
-    assert (tmp_path / "out" / "1.tiff").read_bytes() == expected_tiff.getvalue()
-    assert (tmp_path / "out" / "2.npy").read_bytes() == expected_npy.getvalue()
     other = image[::-1].copy()  # another frame of the same geometry: the cached TIFF layout fits it too
-    expected_tiff = io.BytesIO()
-    tifffile.imwrite(expected_tiff, other, photometric="rgb" if colour else "minisblack")
-    processor.configure({"outputFileNameFormat": "{uniqueId}.tiff"})
-    processor.process(frame(3, other, ntnd.COLOR_MODE_RGB1 if colour else ntnd.COLOR_MODE_MONO))
-    assert (tmp_path / "out" / "3.tiff").read_bytes() == expected_tiff.getvalue()
+    for frame_id, pixels in ((1, image), (3, other)):
+        expected_tiff = io.BytesIO()
+        tifffile.imwrite(expected_tiff, pixels, photometric=photometric)
+        processor.process(frame(frame_id, pixels, mode))
+        assert (tmp_path / "out" / f"{frame_id}.tiff").read_bytes() == expected_tiff.getvalue()
+    processor.configure({"outputFileNameFormat": "{uniqueId}.npy"})
+    processor.process(frame(2, image, mode))
+    assert (tmp_path / "out" / "2.npy").read_bytes() == expected_npy.getvalue()

@@ -1,13 +1,13 @@
 """A file whose large writes reach the kernel in pieces of 256 kB.
 
-Frame-sized writes (8 MB) into the page cache ran at 350-500 MB/s in a
-streaming consumer on the development VM, the same bytes written 256 kB at a
-time at 800-1,300 MB/s, for TIFF, HDF5 and raw appends alike
-(docs/performance.md#file-output). The VM hands freed memory back to its
-host (virtio-balloon free page reporting), so fresh page-cache pages can cost
-a host page fault each; large writes get large, freshly reported folios more
-often. Elsewhere the pieces cost one system call per 256 kB, nothing
-measurable beside copying them.
+On the development VM, one 8 MB write() per frame into the page cache ran at
+350-540 MB/s inside a streaming consumer; in the same interleaved round the
+TIFF writer stored 1,450-1,950 MB/s writing 256 kB at a time
+(docs/performance.md, file output). We believe the VM is the cause: it
+reports freed memory to its host (virtio-balloon free page reporting), so a
+fresh page-cache page can cost a host fault, and large writes get large, fresh
+folios more often; not proven. The pieces cost one system call per 256 kB;
+from an idle process (no stream) raw appends ran about 15% slower with them.
 """
 
 from __future__ import annotations

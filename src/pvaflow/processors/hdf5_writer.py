@@ -26,10 +26,10 @@ File layout (readable by h5py and h5dump)::
 
 Uncompressed frames go to disk with ``write_direct_chunk`` (no HDF5 filter
 pipeline, no copy), through h5py's file-object driver onto a file that
-writes in 256 kB pieces (:mod:`pvaflow.files.pieces`); the per-frame values (ids, time stamps, attributes) are
-kept in memory and written when the file is closed. The file is written under a temporary name and renamed
-when closed: a killed process never leaves a truncated file under the
-final name.
+writes in 256 kB pieces (:mod:`pvaflow.files.pieces`); the per-frame values
+(ids, time stamps, attributes) are kept in memory and written when the file
+is closed. The file is written under a temporary name and renamed when
+closed: a killed process never leaves a truncated file under the final name.
 """
 
 from __future__ import annotations
