@@ -19,11 +19,16 @@ class Recorder:
     def __init__(self, channel_name: str, queue_size: int = 2000, ready_timeout: float = 20.0) -> None:
         self.frames: list[tuple[int, np.ndarray, float]] = []
         self.lock = threading.Lock()
+        self.monitoring = threading.Event()  # set by the first update: the monitor's initial value
         self.channel = pva.Channel(channel_name)
         self.channel.setTimeout(0.5)
         wait_until(lambda: self._connects(), ready_timeout, f"{channel_name} answering")
         self.channel.subscribe("recorder", self._on_frame)
         self.channel.startMonitor(f"record[queueSize={queue_size}]field()")
+        # startMonitor returns before the server has the monitor: an update in between would be seen as
+        # the initial value (the one before it lost), so wait for the initial value
+        if not self.monitoring.wait(ready_timeout):
+            raise AssertionError(f"no initial value from {channel_name} in {ready_timeout} s")
 
     def _connects(self) -> bool:
         try:
@@ -33,6 +38,7 @@ class Recorder:
             return False
 
     def _on_frame(self, pv: pva.PvObject) -> None:
+        self.monitoring.set()
         image_id, image, *_ = AdImageProcessor.reshapeNtNdArray(pv)
         if image is None:
             return  # a record's initial, empty value
