@@ -187,19 +187,27 @@ def run_in_process(names: list[str], base: Path, n_frames: int, repeats: int) ->
     print(f"in process, no stream: {n_frames} frames of {SIZE}x{SIZE} {DTYPE} back to back into {base}")
     print(f"{'writer':14} {'storage rate MB/s':>18} {'wall MB/s':>10} {'raw just before':>16}")
     rates: dict[str, list[float]] = {name: [] for name in names}
-    raw_rates: list[float] = []
+    raw_rates: dict[str, list[float]] = {"back to back": []}
     for round_number in range(repeats):
         shift = round_number % len(names)
         for name in names[shift:] + names[:shift]:
-            raw_rates.append(raw_disk_mbps(base, n_frames))
+            raw = raw_disk_mbps(base, n_frames)
             storage, wall = measure_in_process(name, base, frames)
             rates[name].append(storage)
-            print(f"{name:14} {storage:18.0f} {wall:10.0f} {raw_rates[-1]:16.0f}", flush=True)
-    raw = statistics.median(raw_rates)
-    print(f"medians over {repeats} rounds; raw back to back {raw:.0f} MB/s over all {len(raw_rates)} raw writes")
-    for name in names:
-        rate = statistics.median(rates[name])
-        print(f"{name:14} {rate:6.0f} MB/s = {rate / raw:4.0%} of raw")
+            raw_rates["back to back"].append(raw)
+            print(f"{name:14} {storage:18.0f} {wall:10.0f} {raw:16.0f}", flush=True)
+    print_medians(rates, raw_rates, repeats)
+
+
+def print_medians(rates: dict[str, list[float]], raw_rates: dict[str, list[float]], repeats: int) -> None:
+    """Each writer's median storage rate and its share of each kind of raw write's median."""
+    raw_medians = {kind: statistics.median(values) for kind, values in raw_rates.items()}
+    print(f"medians over {repeats} rounds; raw " + ", ".join(
+        f"{kind} {value:.0f} MB/s" for kind, value in raw_medians.items()))
+    for name, values in rates.items():
+        rate = statistics.median(values)
+        print(f"{name:14} {rate:6.0f} MB/s = " + ", ".join(
+            f"{rate / value:4.0%} of raw {kind}" for kind, value in raw_medians.items()))
 
 
 def main() -> int:
@@ -242,13 +250,7 @@ def main() -> int:
             raw_rates["paced"].append(paced)
             print(f"{name:14} {result['files']:6d} {result['bytes'] / BYTES_IN_MEGABYTE:9.0f} "
                   f"{result['mbps']:18.0f} {raw:17.0f} {paced:10.0f}", flush=True)
-    raw_medians = {kind: statistics.median(values) for kind, values in raw_rates.items()}
-    print(f"medians over {args.repeats} rounds; raw " + ", ".join(
-        f"{kind} {value:.0f} MB/s" for kind, value in raw_medians.items()))
-    for name in names:
-        rate = statistics.median(rates[name])
-        print(f"{name:14} {rate:6.0f} MB/s = " + ", ".join(
-            f"{rate / value:4.0%} of raw {kind}" for kind, value in raw_medians.items()))
+    print_medians(rates, raw_rates, args.repeats)
     if not args.directory:
         shutil.rmtree(base, ignore_errors=True)
     return 0
