@@ -91,6 +91,18 @@ def raw_disk_mbps(directory: Path, n_frames: int, fps: float | None = None) -> f
     return n_frames * FRAME_BYTES / writing / BYTES_IN_MEGABYTE
 
 
+def writer_config(name: str, directory: Path) -> tuple[Path, dict]:
+    """The output directory for a WRITERS entry under ``directory`` and its processor config."""
+    output = directory / name.replace(" ", "_")
+    return output, dict(WRITERS[name][2], outputDirectory=str(output))
+
+
+def round_order(names: list[str], round_number: int) -> list[str]:
+    """Each round starts with another writer: order effects even out."""
+    shift = round_number % len(names)
+    return names[shift:] + names[:shift]
+
+
 def consumer_command(tool: str, processor: str, config: dict) -> list[str]:
     common = ["-ic", SOURCE, "-sc", STATUS, "-sqs", "50", "-rqs", "1000", "-pc", processor,
               "-pa", json.dumps(config), "-dc"]
@@ -108,10 +120,9 @@ def user_stats() -> dict:
 
 
 def measure(name: str, directory: Path, n_frames: int, fps: float) -> dict:
-    tool, processor, config = WRITERS[name]
+    tool, processor, _ = WRITERS[name]
     os.sync()
-    output = directory / name.replace(" ", "_")
-    config = dict(config, outputDirectory=str(output))
+    output, config = writer_config(name, directory)
     # fewer distinct frames than n_frames: the server stops after sending each once
     cache_size = max(1, min(DISTINCT_FRAMES, n_frames - 1))
     sim = start(
@@ -165,9 +176,8 @@ def prebuilt_frames(n_frames: int) -> list:
 
 def measure_in_process(name: str, directory: Path, frames: list) -> tuple[float, float]:
     """(storage rate the writer reports, image MB / wall time of process() and stop()) with no stream."""
-    _, _, config = WRITERS[name]
-    output = directory / name.replace(" ", "_")
-    writer = writer_class(name)(dict(config, outputDirectory=str(output)))
+    output, config = writer_config(name, directory)
+    writer = writer_class(name)(config)
     os.sync()
     try:
         started = time.perf_counter()
@@ -189,8 +199,7 @@ def run_in_process(names: list[str], base: Path, n_frames: int, repeats: int) ->
     rates: dict[str, list[float]] = {name: [] for name in names}
     raw_rates: dict[str, list[float]] = {"back to back": []}
     for round_number in range(repeats):
-        shift = round_number % len(names)
-        for name in names[shift:] + names[:shift]:
+        for name in round_order(names, round_number):
             raw = raw_disk_mbps(base, n_frames)
             storage, wall = measure_in_process(name, base, frames)
             rates[name].append(storage)
@@ -240,8 +249,7 @@ def main() -> int:
     rates: dict[str, list[float]] = {name: [] for name in names}
     raw_rates: dict[str, list[float]] = {"back to back": [], "paced": []}
     for round_number in range(args.repeats):
-        shift = round_number % len(names)  # each round starts with another writer: order effects even out
-        for name in names[shift:] + names[:shift]:
+        for name in round_order(names, round_number):
             raw = raw_disk_mbps(base, args.frames)
             paced = raw_disk_mbps(base, args.frames, args.fps)
             result = measure(name, base, args.frames, args.fps)
