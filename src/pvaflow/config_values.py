@@ -25,6 +25,13 @@ def checked_positive(key: str, value: Any) -> float:
     return float(value)
 
 
+def checked_number(key: str, value: Any, minimum: float) -> float:
+    """``value`` as a float if it is a number (not a bool) at or above ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= minimum:
+        raise ConfigError(f"{key} must be a number >= {minimum:g}, not {value!r}")
+    return float(value)
+
+
 def checked_flag(key: str, value: Any) -> bool:
     """``value`` if it is true or false."""
     if not isinstance(value, bool):

@@ -11,7 +11,9 @@ loading, frame decoding) is one of these, with a one-line message::
     ├── SerializationError     bytes that are not a valid serialized PvObject
     ├── IntegrityError         data failed an integrity or authenticity check
     │   └── SignatureError     a signature is missing or does not verify
-    └── ChannelError           a PVA/CA channel cannot be created, reached or written
+    ├── ChannelError           a PVA/CA channel cannot be created, reached or written
+    └── FramesLostError        a processor lost objects it had already processed (a file that could not
+                               be completed): the host takes them out of nProcessed and counts them as errors
 
 Inside the stream these are counted per kind and the stream goes on; at the
 edges they are printed as one line and the tool exits non-zero.
@@ -64,6 +66,15 @@ class SignatureError(IntegrityError):
 
 class ChannelError(PvaflowError):
     """A PVA/CA channel cannot be created, reached or written."""
+
+
+class FramesLostError(PvaflowError):
+    """Objects a processor had processed (and the host counted) were lost after all, e.g. with a file that
+    could not be completed; ``n_lost`` says how many. Raised from ``process()`` or ``stop()``."""
+
+    def __init__(self, message: str, n_lost: int) -> None:
+        super().__init__(message)
+        self.n_lost = n_lost
 
 
 def location(ex: BaseException, default: str = "?") -> str:

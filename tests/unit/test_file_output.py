@@ -18,6 +18,7 @@ from PIL import Image
 from pvaflow import AdOutputFileProcessor, ConfigError, Hdf5AdImageWriter, ntnd
 from pvaflow.files.formats import FORMATS
 from pvaflow.files.pieces import PIECE_BYTES, PiecewiseFile
+from pvaflow.files.placing import Placer
 from pvaflow.processors.hdf5_writer import Column
 from pvaflow.stream.loader import load_processor_class
 
@@ -184,6 +185,7 @@ HDF5_FULL_DISK = """
 import resource, signal, sys
 import numpy as np
 from pvaflow import Hdf5AdImageWriter, ntnd
+from pvaflow.errors import FramesLostError
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead of killing
 processor = Hdf5AdImageWriter({"outputDirectory": sys.argv[1], "nImagesPerFile": 3})
 image = np.zeros((100, 100), dtype=np.uint8)
@@ -191,8 +193,8 @@ processor.process(ntnd.generate(1, image))
 resource.setrlimit(resource.RLIMIT_FSIZE, (15000, resource.RLIM_INFINITY))  # "disk full" from here
 try:
     processor.process(ntnd.generate(2, image))
-except OSError as ex:
-    print("error", ex.errno)
+except FramesLostError as ex:
+    print("error", ex.__cause__.errno, "lost", ex.n_lost)
 resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))  # room again
 for frame_id in (3, 4, 5):
     processor.process(ntnd.generate(frame_id, image))
@@ -206,8 +208,7 @@ def test_hdf5_full_disk_counts_every_frame_of_the_lost_file_and_writing_resumes(
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     # frame 2 failed (EFBIG) and its file, holding frame 1, could not be closed: 2 errors; 3-5 in the next file
-    assert result.stdout.split() == ["error", "27", "2", "1", "30000"], result.stdout + result.stderr
-    assert "its 1 earlier frames are lost" in result.stderr
+    assert result.stdout.split() == ["error", "27", "lost", "1", "2", "1", "30000"], result.stdout + result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["000002.None.h5"]
     with h5py.File(tmp_path / "000002.None.h5") as h5:
         assert list(h5["uniqueId"][:]) == [3, 4, 5]
@@ -334,8 +335,8 @@ def test_a_killed_writer_leaves_no_file_under_the_final_name(tmp_path) -> None:
 def test_atomic_write_leaves_nothing_when_the_writer_fails(tmp_path) -> None:
     from pvaflow.files.atomic import atomic_file
 
-    with pytest.raises(RuntimeError), atomic_file(tmp_path / "x.bin") as file:
-        file.write(b"half")
+    with pytest.raises(RuntimeError), atomic_file(tmp_path / "x.bin", Placer()) as target:
+        target.file.write(b"half")
         raise RuntimeError("writer died")
     assert list(tmp_path.iterdir()) == []
     assert os.listdir(tmp_path) == []
@@ -412,3 +413,97 @@ def test_tiff_and_npy_files_are_byte_for_byte_those_of_tifffile_and_numpy(tmp_pa
     processor.configure({"outputFileNameFormat": "{uniqueId}.npy"})
     processor.process(frame(2, image, mode))
     assert (tmp_path / "out" / "2.npy").read_bytes() == expected_npy.getvalue()
+
+
+# --- no file is replaced silently (issue 18) ---------------------------------
+def names(directory: Path) -> list[str]:
+    return sorted(path.name for path in directory.iterdir())
+
+
+def test_a_restarted_writer_never_replaces_the_files_of_its_earlier_run(tmp_path) -> None:
+    images = [sample(np.dtype("uint8")) + i for i in range(3)]
+    for run in range(3):  # the same ids three times: a restarted source, or a restarted writer
+        processor = writer(tmp_path, "{uniqueId:06}.{processorId}.tiff")
+        for i, image in enumerate(images):
+            processor.process(frame(i + 1, image + run))
+        assert processor.getStats()["nFilesSaved"] == 3 and processor.getStats()["nFilesReplaced"] == 0
+    assert names(tmp_path / "out") == [f"{i:06}.1{suffix}.tiff" for i in (1, 2, 3) for suffix in ("", "_002", "_003")]
+    for run, suffix in enumerate(("", "_002", "_003")):  # each copy holds its own run's frame
+        np.testing.assert_array_equal(tifffile.imread(tmp_path / "out" / f"000002.1{suffix}.tiff"), images[1] + run)
+
+
+def test_a_constant_name_gives_numbered_files_that_sort_in_order(tmp_path) -> None:
+    processor = writer(tmp_path, "const.npy")
+    for i in range(1, 13):
+        processor.process(frame(i, sample(np.dtype("uint8")) + i))
+    on_disk = names(tmp_path / "out")
+    assert on_disk == ["const.npy"] + [f"const_{n:03}.npy" for n in range(2, 13)]
+    assert [int(np.load(tmp_path / "out" / name)[1, 1]) for name in on_disk] == [8 + i for i in range(1, 13)]
+    assert processor.getStats()["nFilesSaved"] == 12 == len(on_disk)
+
+
+def test_if_file_exists_error_refuses_and_counts_and_overwrite_replaces(tmp_path) -> None:
+    writer(tmp_path, "{uniqueId}.npy").process(frame(1, sample(np.dtype("uint8"))))
+    refusing = writer(tmp_path, "{uniqueId}.npy", ifFileExists="error")
+    with pytest.raises(FileExistsError, match="ifFileExists is 'error'"):
+        refusing.process(frame(1, sample(np.dtype("uint8")) + 1))
+    refusing.process(frame(2, sample(np.dtype("uint8")) + 2))
+    assert refusing.getStats()["nErrors"] == 1 and refusing.getStats()["nFilesSaved"] == 1
+    assert names(tmp_path / "out") == ["1.npy", "2.npy"] and np.load(tmp_path / "out" / "1.npy")[1, 1] == 8
+    replacing = writer(tmp_path, "{uniqueId}.npy", ifFileExists="overwrite")
+    replacing.process(frame(1, sample(np.dtype("uint8")) + 5))
+    assert replacing.getStats()["nFilesReplaced"] == 1 and replacing.getStats()["nFilesSaved"] == 0
+    assert names(tmp_path / "out") == ["1.npy", "2.npy"] and np.load(tmp_path / "out" / "1.npy")[1, 1] == 13
+    with pytest.raises(ConfigError, match="ifFileExists must be one of suffix, error, overwrite, not 'keep'"):
+        writer(tmp_path, "{uniqueId}.npy", ifFileExists="keep")
+
+
+def test_hdf5_writer_run_twice_keeps_both_runs(tmp_path) -> None:
+    for run in range(2):
+        processor = hdf5_writer(tmp_path, nImagesPerFile=2)
+        for i in range(1, 4):
+            processor.process(frame(i, sample(np.dtype("uint16")) + run))
+        processor.stop()
+    assert names(tmp_path) == ["000001.2.h5", "000001.2_002.h5", "000002.2.h5", "000002.2_002.h5"]
+    with h5py.File(tmp_path / "000001.2_002.h5") as h5:
+        assert list(h5["uniqueId"][:]) == [1, 2] and h5["images"][0, 1, 1] == 9
+
+
+def test_a_symbolic_link_out_of_the_output_directory_is_refused(tmp_path) -> None:
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "link").symlink_to(outside)
+    processor = writer(tmp_path, "link/{uniqueId}.npy")
+    with pytest.raises(ConfigError, match="symbolic link leads outside"):
+        processor.process(frame(1, sample(np.dtype("uint8"))))
+    assert processor.getStats()["nErrors"] == 1 and list(outside.iterdir()) == []
+    inside = writer(tmp_path, "sub/{uniqueId}.npy")  # a real subdirectory is fine
+    inside.process(frame(1, sample(np.dtype("uint8"))))
+    assert names(tmp_path / "out" / "sub") == ["1.npy"]
+
+
+KILLED_AFTER_FLUSH = """
+import os, signal, sys
+import numpy as np
+from pvaflow import Hdf5AdImageWriter, ntnd
+processor = Hdf5AdImageWriter({"outputDirectory": sys.argv[1], "nImagesPerFile": 100, "flushPeriod": 1e-9})
+for i in range(1, 6):
+    processor.process(ntnd.generate(i, np.full((64, 64), i, dtype=np.uint8)))
+os.kill(os.getpid(), signal.SIGKILL)  # dies with the file open, flushed after every frame
+"""
+
+
+def test_a_killed_hdf5_writer_leaves_a_readable_file_up_to_its_last_flush_reported_on_the_next_start(tmp_path):
+    subprocess.run([sys.executable, "-c", KILLED_AFTER_FLUSH, str(tmp_path)], timeout=60)
+    (partial,) = tmp_path.iterdir()
+    assert partial.name.startswith(".000001.None.h5.") and partial.name.endswith(".partial")
+    with h5py.File(partial, "r") as h5:
+        assert h5.attrs["nImages"] == 5 and h5["images"].shape == (5, 64, 64)
+        assert list(h5["uniqueId"][:]) == [1, 2, 3, 4, 5]
+        assert [int(h5["images"][i, 0, 0]) for i in range(5)] == [1, 2, 3, 4, 5]
+    restarted = hdf5_writer(tmp_path, nImagesPerFile=100)
+    restarted.process(frame(1, sample(np.dtype("uint8"))))
+    restarted.stop()
+    assert restarted.getStats()["nLeftoverPartialFiles"] == 1
+    assert partial.exists()  # kept

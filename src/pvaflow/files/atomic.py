@@ -1,7 +1,8 @@
-"""Atomic file creation: write under a temporary name in the same directory, then rename.
+"""Atomic file creation: write under a temporary name in the same directory, then take the final name.
 
 A process killed while writing leaves at most a ``.<name>.<random>.partial``
-file, never a half-written file under the final name.
+file, never a half-written file under the final name; the final name never
+replaces an existing file unless asked to (:mod:`pvaflow.files.placing`).
 
 Temporary files are created with O_EXCL and then opened without O_TRUNC,
 so ext4's ``auto_da_alloc`` (which forces out files truncated and rewritten)
@@ -13,13 +14,14 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import secrets
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from .pieces import PiecewiseFile
+from .placing import Placer
 
 PARTIAL_SUFFIX = ".partial"
 
@@ -45,18 +47,30 @@ def discard(path: Path) -> None:
         path.unlink()
 
 
+@dataclass
+class AtomicFile:
+    """The open file of :func:`atomic_file`; ``path`` and ``replaced`` say where it went once the block ended."""
+
+    file: BinaryIO
+    path: Path
+    replaced: bool = False
+
+
 @contextlib.contextmanager
-def atomic_file(path: Path) -> Iterator[BinaryIO]:
-    """An open binary file that appears as ``path`` only when the block ends without an exception.
+def atomic_file(path: Path, placer: Placer) -> Iterator[AtomicFile]:
+    """An open binary file that appears as ``path`` (or the name ``placer`` picks) only when the block ends
+    without an exception.
 
     Created with mode 0666 less the umask, like any new file.
     """
+    placer.check(path)
     temporary = partial_name(path)
     raw = create_exclusive(temporary)
     try:
         with io.BufferedRandom(raw) as file:  # buffered for small header writes; named (for tifffile)
-            yield file
-        os.replace(temporary, path)
+            target = AtomicFile(file, path)
+            yield target
+        target.path, target.replaced = placer.place(temporary, path)
     except BaseException:
         discard(temporary)
         raise

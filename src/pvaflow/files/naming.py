@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import string
 from collections.abc import Mapping
 from pathlib import Path
@@ -53,5 +54,18 @@ def relative_name(name: str, name_format: str) -> Path:
 
 
 def file_path(directory: Path, name_format: str, fields: Mapping[str, Any]) -> Path:
-    """The path of one frame's file; KeyError names a field the frame does not have."""
-    return directory / relative_name(name_format.format_map(fields), name_format)
+    """The path of one frame's file; KeyError names a field the frame does not have.
+
+    A name with directories is refused (ConfigError) if a symbolic link among them leads out of ``directory``.
+    """
+    name = relative_name(name_format.format_map(fields), name_format)
+    path = directory / name
+    if len(name.parts) > 1 and not _inside(path.parent, directory):
+        raise ConfigError(f"outputFileNameFormat {name_format!r} gives {str(name)!r}, which a symbolic link "
+                          f"leads outside {str(directory)!r}: refused")
+    return path
+
+
+def _inside(subdirectory: Path, directory: Path) -> bool:
+    """``subdirectory`` (which may not exist yet) is below ``directory`` once every link is followed."""
+    return os.path.realpath(subdirectory).startswith(os.path.join(os.path.realpath(directory), ""))

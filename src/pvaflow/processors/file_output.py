@@ -8,7 +8,16 @@ Config keys (all changeable at runtime through ``configure()``):
   NTNDArray attribute name; the names it gives must stay inside the
   directory (absolute paths and ``..`` are refused);
 - ``objectIdOffset``: id step between consecutive frames of this processor,
-  for counting missed frames (ids skipped in the input; default 1).
+  for counting missed frames (ids skipped in the input; default 1);
+- ``ifFileExists``: what to do when a file's name is taken already:
+  ``suffix`` (default: write it as ``NAME_002.EXT``, ``NAME_003.EXT``, ...),
+  ``error`` (count the frame as an error) or ``overwrite``
+  (:mod:`pvaflow.files.placing`). No existing file is replaced otherwise.
+
+Files being written are hidden ``.NAME.RANDOM.partial`` files until complete.
+Such files found in the output directory when the first frame is written
+were left by a writer that was killed: they are reported (a warning, and
+``nLeftoverPartialFiles``) and kept.
 
 A write that fails (disk full, permission denied, a name field the frame
 lacks) is counted in ``nErrors`` and raised as one line for the host to log
@@ -29,6 +38,7 @@ from ..ad_image_processor import AdImageProcessor
 from ..config_values import checked_int
 from ..errors import ConfigError
 from ..files.naming import FRAME_FIELDS, check_name_format, field_names, file_path
+from ..files.placing import DEFAULT_IF_FILE_EXISTS, Placer, check_if_file_exists, leftover_partials
 from ..stream.accounting import MissedObjects
 
 
@@ -46,6 +56,10 @@ class FileOutputProcessor(AdImageProcessor):
         self.outputDirectory = self.DEFAULT_OUTPUT_DIRECTORY
         self.outputFileNameFormat = self.DEFAULT_OUTPUT_FILE_NAME_FORMAT
         self.objectIdOffset = 1
+        self.ifFileExists = DEFAULT_IF_FILE_EXISTS
+        self.placer = Placer(self.ifFileExists)
+        self.directories_checked: set[str] = set()  # output directories looked at for leftover partial files
+        self.nLeftoverPartialFiles = 0
         self.needs_attributes = False
         self.missed = MissedObjects()
         self.resetStats()
@@ -60,6 +74,9 @@ class FileOutputProcessor(AdImageProcessor):
         name_format = configDict.get("outputFileNameFormat", self.outputFileNameFormat)
         self.check_name(check_name_format(name_format))
         offset = checked_int("objectIdOffset", configDict.get("objectIdOffset", self.objectIdOffset), 1)
+        if_exists = check_if_file_exists(configDict.get("ifFileExists", self.ifFileExists))
+        if if_exists != self.ifFileExists:
+            self.ifFileExists, self.placer = if_exists, Placer(if_exists)
         self.outputDirectory = directory
         self.outputFileNameFormat = name_format
         self.needs_attributes = bool(field_names(name_format) - self.NAME_FIELDS)
@@ -75,9 +92,22 @@ class FileOutputProcessor(AdImageProcessor):
         values = ntnd.attribute_values(pvObject) if self.needs_attributes else {}
         values.update(uniqueId=frame_id, frameId=frame_id, objectId=frame_id, processorId=self.processorId, **fields)
         try:
-            return file_path(Path(self.outputDirectory), self.outputFileNameFormat, values)
+            path = file_path(Path(self.outputDirectory), self.outputFileNameFormat, values)
         except KeyError as ex:
             raise ConfigError(f"outputFileNameFormat needs {ex.args[0]!r}, which frame {frame_id} lacks") from None
+        if str(path.parent) not in self.directories_checked:
+            self.report_leftovers(path.parent)
+        return path
+
+    def report_leftovers(self, directory: Path) -> None:
+        """Warn once per directory about partial files a killed writer left there; they are kept."""
+        self.directories_checked.add(str(directory))
+        leftovers = leftover_partials(directory)
+        if leftovers:
+            self.nLeftoverPartialFiles += len(leftovers)
+            self.logger.warning("%d partial file(s) left in %s by a writer that did not end cleanly, kept: %s%s",
+                                len(leftovers), directory, ", ".join(path.name for path in leftovers[:5]),
+                                " ..." if len(leftovers) > 5 else "")
 
     # --- processing ---------------------------------------------------------
     def process(self, pvObject: pva.PvObject) -> pva.PvObject:  # noqa: N803
@@ -104,6 +134,7 @@ class FileOutputProcessor(AdImageProcessor):
     # --- statistics ---------------------------------------------------------
     def resetStats(self) -> None:  # noqa: N802
         self.nFilesSaved = 0
+        self.nFilesReplaced = 0
         self.nBytesSaved = 0
         self.nMissed = 0
         self.nErrors = 0
@@ -116,11 +147,13 @@ class FileOutputProcessor(AdImageProcessor):
         seconds = self.fileProcessingTime
         return {
             "nFilesSaved": self.nFilesSaved,
+            "nFilesReplaced": self.nFilesReplaced,
+            "nLeftoverPartialFiles": self.nLeftoverPartialFiles,
             "nBytesSaved": self.nBytesSaved,
             self.MISSED_STAT: self.nMissed,
             "nErrors": self.nErrors,
             "fileProcessingTime": seconds,
-            "fileProcessingRate": self.nFilesSaved / seconds if seconds > 0 else 0.0,
+            "fileProcessingRate": (self.nFilesSaved + self.nFilesReplaced) / seconds if seconds > 0 else 0.0,
             "dataStorageRateMBps": self.nBytesSaved / seconds / self.BYTES_IN_MEGABYTE if seconds > 0 else 0.0,
             "lastFileProcessedTime": self.lastFileProcessedTime,
             "lastFrameProcessedTime": self.lastFrameProcessedTime,
@@ -129,6 +162,8 @@ class FileOutputProcessor(AdImageProcessor):
     def getStatsPvaTypes(self) -> dict[str, Any]:  # noqa: N802
         return {
             "nFilesSaved": pva.UINT,
+            "nFilesReplaced": pva.UINT,
+            "nLeftoverPartialFiles": pva.UINT,
             "nBytesSaved": pva.ULONG,
             self.MISSED_STAT: pva.UINT,
             "nErrors": pva.UINT,

@@ -10,7 +10,12 @@ name format may also use ``outputFileId``, the file's number from 1):
   one started after that many, on ``configure()``, and when the image
   geometry, dtype or colour mode changes;
 - ``datasetName`` ("images"); ``compression``: none (default), "gzip" or
-  "lzf" (filters h5py ships); ``compressionLevel`` for gzip (0-9, default 4).
+  "lzf" (filters h5py ships); ``compressionLevel`` for gzip (0-9, default 4);
+- ``flushPeriod`` (5): seconds between flushes of the open file (0: only
+  when it is closed). A writer that is killed loses at most the frames it
+  wrote since the last flush: the open file's hidden partial file holds
+  every frame up to that flush and opens with h5py (its ``nImages``
+  attribute and the datasets' length say how many).
 
 ``nBytesSaved`` counts image bytes as received (before compression), so
 ``dataStorageRateMBps`` is the image data rate the writer sustains.
@@ -27,14 +32,19 @@ File layout (readable by h5py and h5dump)::
 Uncompressed frames go to disk with ``write_direct_chunk`` (no HDF5 filter
 pipeline, no copy), through h5py's file-object driver onto a file that
 writes in 256 kB pieces (:mod:`pvaflow.files.pieces`); the per-frame values
-(ids, time stamps, attributes) are kept in memory and written when the file
-is closed. The file is written under a temporary name and renamed when
-closed: a killed process never leaves a truncated file under the final name.
+(ids, time stamps, attributes) are kept in memory and written at each flush
+and when the file is closed. The file is written under a temporary name and
+gets its final name when closed (never replacing an existing file unless
+``ifFileExists`` is ``overwrite``): a killed process never leaves a
+truncated file under a final name.
+
+Between flushes HDF5 keeps its metadata in memory and only image chunks are
+written (past the end of file the last flush recorded), so the file on disk
+stays as the last flush left it.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -43,10 +53,11 @@ import numpy as np
 import pvaccess as pva
 
 from .. import ntnd
-from ..config_values import checked_int
-from ..errors import ConfigError
+from ..config_values import checked_int, checked_number
+from ..errors import ConfigError, FramesLostError
 from ..files.atomic import create_exclusive, discard, partial_name
 from ..files.naming import FRAME_FIELDS
+from ..files.placing import Placer
 from .file_output import FileOutputProcessor
 
 COMPRESSIONS = (None, "gzip", "lzf")
@@ -86,9 +97,16 @@ class Column:
             except OverflowError:
                 pass
 
-    def write(self, group: Any, name: str, count: int) -> None:
-        dtype = _h5py().string_dtype() if self.values.dtype == object else self.values.dtype
-        group.create_dataset(name, data=self.values[:count], dtype=dtype, maxshape=(None,))
+    def write(self, group: Any, name: str, start: int, count: int) -> None:
+        """Write the values from ``start`` up to ``count`` (all of them into a new dataset)."""
+        dataset = group.get(name)
+        if dataset is None:
+            dtype = _h5py().string_dtype() if self.values.dtype == object else self.values.dtype
+            group.create_dataset(name, data=self.values[:count], dtype=dtype, maxshape=(None,))
+            return
+        start = min(start, dataset.shape[0])
+        dataset.resize((count,))
+        dataset[start:count] = self.values[start:count]
 
 
 class OpenFile:
@@ -100,6 +118,7 @@ class OpenFile:
         self.partial = partial_name(path)
         self.capacity = capacity
         self.count = 0
+        self.flushed = 0  # frames in the file as the last flush left it
         self.kind = (image.shape, image.dtype, color_mode)
         self.frame_bytes = image.nbytes
         self.direct = settings["compression"] is None
@@ -153,24 +172,37 @@ class OpenFile:
     def full(self) -> bool:
         return self.count >= self.capacity
 
-    def close(self) -> None:
-        """Shrink to the frames written, close, rename to the final name."""
+    def write_values(self) -> None:
+        """The image dataset shrunk to the frames written, their per-frame values and ``nImages``."""
+        self.images.resize(self.count, axis=0)
+        for name, column in self.columns.items():
+            column.write(self.file, name, self.flushed, self.count)
+        group = self.file.require_group(ATTRIBUTE_GROUP)
+        for name, column in self.attributes.items():
+            column.write(group, name, self.flushed, self.count)
+        self.file.attrs["nImages"] = self.count
+
+    def flush(self) -> None:
+        """Bring the file on disk up to date: a crash from now on leaves a file holding these frames."""
+        self.write_values()
+        self.file.flush()
+        self.flushed = self.count
+        self.images.resize(self.capacity, axis=0)  # room for the next frames again (in memory until a flush)
+
+    def close(self, placer: Placer) -> tuple[Path, bool]:
+        """Shrink to the frames written, close, and give the file its final name (see ``placer``)."""
         try:
-            self.images.resize(self.count, axis=0)
-            for name, column in self.columns.items():
-                column.write(self.file, name, self.count)
-            group = self.file.create_group(ATTRIBUTE_GROUP)
-            for name, column in self.attributes.items():
-                column.write(group, name, self.count)
-            self.file.attrs["nImages"] = self.count
+            self.write_values()
             self.file.close()
             self.handle.close()
-            os.replace(self.partial, self.path)
+            return placer.place(self.partial, self.path)
         except BaseException:
             self.abandon()
             raise
 
     def abandon(self) -> None:
+        """Close what is open and delete the partial file; the h5py objects are let go of at once (kept alive
+        by a traceback until the interpreter exits, they crashed it)."""
         for closable in (self.file, self.handle):
             try:
                 if closable is not None:
@@ -190,7 +222,9 @@ class Hdf5AdImageWriter(FileOutputProcessor):
     def __init__(self, configDict: dict[str, Any] | None = None) -> None:  # noqa: N803
         self.settings: dict[str, Any] = {
             "nImagesPerFile": 1000, "datasetName": "images", "compression": None, "compressionLevel": 4,
+            "flushPeriod": 5.0,
         }
+        self.next_flush = 0.0  # time.monotonic() of the next flush of the open file
         self.open_file: OpenFile | None = None
         self.outputFileId = 0
         super().__init__(configDict)
@@ -206,6 +240,7 @@ class Hdf5AdImageWriter(FileOutputProcessor):
         if settings["compression"] not in COMPRESSIONS:
             raise ConfigError(f"compression must be one of {COMPRESSIONS}, not {settings['compression']!r}")
         checked_int("compressionLevel", settings["compressionLevel"], 0, 9)
+        settings["flushPeriod"] = checked_number("flushPeriod", settings["flushPeriod"], 0)
         super().configure(configDict)
         self.close_file()  # new settings start a new file
         self.settings = settings
@@ -221,28 +256,44 @@ class Hdf5AdImageWriter(FileOutputProcessor):
             current = None
         if current is None:
             path = self.path_for(frame_id, pvObject, outputFileId=self.outputFileId + 1)
+            self.placer.check(path)
             self.outputFileId += 1
             current = self.open_file = OpenFile(path, self.settings["nImagesPerFile"], image, color_mode,
                                                 self.settings)
+            self.next_flush = time.monotonic() + self.settings["flushPeriod"]
         try:
             current.append(frame_id, image, pvObject)
-        except BaseException:
-            try:
-                self.close_file()  # keeps the frames written so far under the final name
-            except Exception as ex:  # noqa: BLE001 (the original error is the one to report)
-                self.logger.error("cannot keep %s after a write error, its %d earlier frames are lost: %s",
-                                  current.path, current.count, ex)
+        except BaseException as ex:
+            self.close_after(ex, pending=0)  # keeps the frames written so far under the final name
             raise
         if current.full:
             self.close_file(pending=1)
+        elif self.settings["flushPeriod"] and time.monotonic() >= self.next_flush:
+            self.flush_file(current)
         return image.nbytes
+
+    def flush_file(self, current: OpenFile) -> None:
+        """Flush the open file; one that cannot be flushed (the disk full) is closed or given up."""
+        self.next_flush = time.monotonic() + self.settings["flushPeriod"]
+        try:
+            current.flush()
+        except Exception as ex:  # noqa: BLE001 (closed now; if that works, every frame is kept)
+            self.close_after(ex, pending=1)
+
+    def close_after(self, error: BaseException, pending: int) -> None:
+        """Close the open file after ``error``, keeping the frames written so far under its final name."""
+        try:
+            self.close_file(pending)
+        except FramesLostError as lost:
+            raise FramesLostError(f"{lost} (after {type(error).__name__}: {error})", lost.n_lost) from error
 
     def close_file(self, pending: int = 0) -> None:
         """Close the open file (if any) under its final name; an empty one is discarded.
 
         A file that cannot be closed (the disk full) is discarded with its frames: they are counted in
-        ``nErrors`` and taken out of ``nBytesSaved``, except the last ``pending`` ones, which the caller's
-        ``process()`` has not counted yet (it counts them as errors when this raises).
+        ``nErrors`` and taken out of ``nBytesSaved``, and FramesLostError tells the host how many it had
+        counted processed: all but the last ``pending`` ones, which the caller's ``process()`` has not
+        counted yet (it counts them as errors when this raises).
         """
         current, self.open_file = self.open_file, None
         if current is None:
@@ -251,13 +302,20 @@ class Hdf5AdImageWriter(FileOutputProcessor):
             current.abandon()
             return
         try:
-            current.close()
-        except Exception:
+            _, replaced = current.close(self.placer)
+            failure = ""
+        except Exception as ex:  # noqa: BLE001 (raised below, outside this block: see OpenFile.abandon)
+            failure = f"{type(ex).__name__}: {ex}"
+        if failure:
             lost = current.count - pending
             self.nErrors += lost
             self.nBytesSaved -= lost * current.frame_bytes
-            raise
-        self.nFilesSaved += 1
+            raise FramesLostError(f"cannot complete {current.path}, its {lost} earlier frame(s) are lost: "
+                                  f"{failure}", lost)
+        if replaced:
+            self.nFilesReplaced += 1
+        else:
+            self.nFilesSaved += 1
         self.lastFileProcessedTime = time.time()
 
     def stop(self) -> None:

@@ -6,7 +6,8 @@
 Formats (see :mod:`pvaflow.files.formats`): TIFF, PNG, JPEG, BMP, ``.npy``
 and raw ``.bin``. An unknown extension is refused at configure time; a
 dtype the format cannot hold is refused with the first such frame (and at
-configure time once a frame has been seen). Files are written atomically.
+configure time once a frame has been seen). Files are written atomically and
+never replace an existing file unless ``ifFileExists`` is ``overwrite``.
 """
 
 from __future__ import annotations
@@ -47,9 +48,12 @@ class AdOutputFileProcessor(FileOutputProcessor):
         image_format = self.image_format
         image_format.check(image.dtype, colour)
         self.last_image_kind = (image.dtype, colour)
-        with atomic_file(path) as file:
-            image_format.write(file, image)
-            size = file.tell()
-        self.nFilesSaved += 1
+        with atomic_file(path, self.placer) as target:
+            image_format.write(target.file, image)
+            size = target.file.tell()
+        if target.replaced:
+            self.nFilesReplaced += 1
+        else:
+            self.nFilesSaved += 1
         self.lastFileProcessedTime = time.time()
         return size
