@@ -64,6 +64,6 @@ def check(args: argparse.Namespace) -> HostConfig:
 def run(args: argparse.Namespace) -> int:
     configure_logging(args.log_level, args.log_file)
     config = check(args)
-    stop = threading.Event()
-    install_stop_handlers(stop)
-    return run_stage(config, args.disable_curses, stop)
+    stop, force = threading.Event(), threading.Event()
+    install_stop_handlers(stop, force)
+    return run_stage(config, args.disable_curses, stop, force)

@@ -124,9 +124,9 @@ def run(args: argparse.Namespace) -> int:
     configure_logging(args.log_level, args.log_file)
     configs = check(args)
     ids = [config.host_id for config in configs]
-    stop = threading.Event()
-    install_stop_handlers(stop)
+    stop, force = threading.Event(), threading.Event()
+    install_stop_handlers(stop, force)
     if len(ids) > 1:
         commands = [child_argv(args.argv, config.host_id, config.oid_offset) for config in configs]
         return Supervisor(commands).run(stop)
-    return run_stage(configs[0], args.disable_curses, stop)
+    return run_stage(configs[0], args.disable_curses, stop, force)

@@ -16,10 +16,17 @@ from ..stream.assemble import build_stage
 from ..stream.config import HostConfig
 
 
-def install_stop_handlers(stop: threading.Event) -> None:
-    """SIGINT and SIGTERM set ``stop`` (the host then stops cleanly)."""
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+def install_stop_handlers(stop: threading.Event, force: threading.Event | None = None) -> None:
+    """SIGINT and SIGTERM set ``stop`` (the host then stops cleanly); a second SIGINT sets ``force``
+    (the host's watchdog then ends the process at once)."""
+
+    def interrupted(*_: object) -> None:
+        if stop.is_set() and force is not None:
+            force.set()
+        stop.set()
+
+    signal.signal(signal.SIGINT, interrupted)
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
 
 # How long the collector's host thread may hold the GIL while monitor callbacks wait for
@@ -31,8 +38,10 @@ def install_stop_handlers(stop: threading.Event) -> None:
 COLLECTOR_GIL_SWITCH_INTERVAL = 0.0005
 
 
-def run_stage(config: HostConfig, disable_curses: bool, stop: threading.Event) -> int:
-    """Build the stage, run it until stopped, print the final report."""
+def run_stage(config: HostConfig, disable_curses: bool, stop: threading.Event,
+              force: threading.Event | None = None) -> int:
+    """Build the stage, run it until stopped, print the final report; the exit code (1: the processor ended
+    the run with SystemExit or KeyboardInterrupt)."""
     if config.role == "collector":
         sys.setswitchinterval(COLLECTOR_GIL_SWITCH_INTERVAL)  # this process hosts one stage: the setting is ours
     console = Console(highlight=False)
@@ -43,8 +52,8 @@ def run_stage(config: HostConfig, disable_curses: bool, stop: threading.Event) -
         report = TerminalReport(console, config.report_sections, title, live) if config.report_period > 0 else None
         stage = build_stage(config, report)
         try:
-            final = stage.host.run(stop)
+            final = stage.host.run(stop, force)
         finally:
             stage.close()
     console.print(render(final, config.report_sections, f"{title} (final)"))
-    return 0
+    return stage.host.exit_code

@@ -9,6 +9,7 @@ held, so none runs concurrently with another.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import operator
 import queue
@@ -19,11 +20,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .. import ntnd
-from ..errors import ProcessorLoadError, describe, location
+from ..errors import FramesLostError, IntegrityError, ProcessorLoadError, describe, location
 from .accounting import MissedObjects
 from .control import CONFIGURE, GET_STATS, REFUSED, RESET_STATS, STOP, Command
 from .publisher import CountingPublisher
 from .stats import PUBLISHER_RATES, RECEIVER_RATES, ProcessorCounters, user_stats, with_rates
+from .watchdog import EXIT_STUCK, ShutdownWatchdog, where
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +33,8 @@ POLL_SECONDS = 0.05
 STOP_REPLY_GRACE = 1.0  # seconds the channels stay up after a stop command
 PROCESSOR_STOP_TIMEOUT = 10.0  # seconds processor.stop() may take at shutdown
 STATUS_PERIOD = 1.0  # seconds between status channel updates (or the report period if shorter)
+LOCK_WAIT = 1.0  # seconds the host thread waits for a process() call to end before it reports without it
+EXIT_PROCESSOR_ENDED = 1  # the processor raised SystemExit or KeyboardInterrupt
 
 
 # scalar type of the id field -> the typed getter (about 3x faster than pv[field])
@@ -134,6 +138,9 @@ class Host:
         self.user_types = user_types  # the processor's getStatsPvaTypes()
         self.error_kinds: set[str] = set()
         self.n_snapshots = 0
+        self.busy: tuple[Any, int, float] | None = None  # (object id, thread, since) while process() runs
+        self.exit_code = 0  # EXIT_PROCESSOR_ENDED when the processor ended the run, EXIT_STUCK when it hung
+        self.stuck_reported = False
 
     # --- the per-object path ----------------------------------------------
     def handle_object(self, pv: Any) -> None:
@@ -157,25 +164,53 @@ class Host:
                 return
             if self.receiver.initial_in is not None and self.skip_reconnect_value(object_id):
                 return
-            now = time.time()
-            if counters.first_object_id is None:
-                counters.first_object_id = object_id
-                counters.first_object_time = now
-            restarts = self.accounting.restarts
-            self.accounting.observe(object_id)
-            if self.accounting.restarts != restarts:
-                logger.warning("%s went back from %s to %s: the input restarted its numbering "
-                               "(counted in nIdRestarts)", self.oid_field, counters.last_object_id, object_id)
-            counters.last_object_id = object_id
-            counters.last_object_time = now
+            self.busy = (object_id, threading.get_ident(), time.monotonic())
             started = time.perf_counter()
             try:
                 self.processor.process(pv)
-                counters.n_processed += 1
+            except IntegrityError as ex:  # not authentic (forged, tampered, replayed): its id means nothing
+                counters.n_rejected += 1
+                self.log_once(ex, f"rejected {self.oid_field} {object_id} (not counted in the id accounting)")
             except Exception as ex:  # noqa: BLE001 (a user processor may raise anything)
+                self.observe(object_id)
                 counters.n_errors += 1
+                if isinstance(ex, FramesLostError):
+                    counters.lost_after_processing(ex.n_lost)
                 self.log_once(ex, f"process() failed on {self.oid_field} {object_id}")
-            counters.processing_time += time.perf_counter() - started
+            except BaseException as ex:  # SystemExit, KeyboardInterrupt: must not escape into pvAccess's thread
+                self.observe(object_id)
+                counters.n_errors += 1
+                self.end_on_request(ex, f"process() on {self.oid_field} {object_id}")
+            else:
+                self.observe(object_id)
+                counters.n_processed += 1
+            finally:
+                self.busy = None
+                counters.processing_time += time.perf_counter() - started
+
+    def observe(self, object_id: Any) -> None:
+        """Count an input object in the id accounting (after process(): a rejected object is not counted)."""
+        counters = self.counters
+        now = time.time()
+        if counters.first_object_id is None:
+            counters.first_object_id = object_id
+            counters.first_object_time = now
+        restarts = self.accounting.restarts
+        self.accounting.observe(object_id)
+        if self.accounting.restarts != restarts:
+            logger.warning("%s went back from %s to %s: the input restarted its numbering "
+                           "(counted in nIdRestarts)", self.oid_field, counters.last_object_id, object_id)
+        counters.last_object_id = object_id
+        counters.last_object_time = now
+
+    def end_on_request(self, ex: BaseException, where: str) -> None:
+        """A processor raised SystemExit or KeyboardInterrupt: the host stops cleanly (exit code 1)."""
+        if self.exit_code == EXIT_PROCESSOR_ENDED:
+            return  # objects that arrived before the input stopped: counted in nErrors, logged once
+        what = f"sys.exit({ex.code!r})" if isinstance(ex, SystemExit) else type(ex).__name__
+        logger.error("%s raised %s (at %s): stopping (counted in nErrors)", where, what, location(ex))
+        self.exit_code = EXIT_PROCESSOR_ENDED
+        self.stop_event.set()
 
     def skip_reconnect_value(self, object_id: Any) -> bool:
         """With -siu > 0, skip the current value a channel sends on reconnecting, as on connecting.
@@ -257,25 +292,37 @@ class Host:
         return f"error: unknown command {command.name}"
 
     def configure(self, config: dict[str, Any]) -> str:
-        with self.lock:
+        if not self.lock.acquire(timeout=LOCK_WAIT):
+            return f"error: busy: {self.stuck()}"
+        try:
             if "receiverQueueSize" in config:
                 try:
                     self.receiver.set_queue_size(config["receiverQueueSize"])
-                except ValueError as ex:
-                    return f"error: {ex}"
+                except (ValueError, TypeError, OverflowError) as ex:
+                    return f"error: receiverQueueSize: {ex}"
             if "skipInitialUpdates" in config:
                 self.skip_remaining = config["skipInitialUpdates"]
             if "objectIdOffset" in config:
                 self.accounting.configure(config["objectIdOffset"], self.settings.updates)
             try:
                 self.processor.configure(config)
+            except FramesLostError as ex:  # the configure closed a file that could not be completed
+                self.counters.lost_after_processing(ex.n_lost)
+                self.log_once(ex, "configure() lost frames")
+                return f"error: configure() lost frames: {ex}"
             except Exception as ex:  # noqa: BLE001
                 self.log_once(ex, "configure() failed")
                 return f"error: configure() failed: {type(ex).__name__}: {ex}"
+        finally:
+            self.lock.release()
         return "configuration applied"
 
     def reset_stats(self) -> None:
-        with self.lock:
+        if not self.lock.acquire(timeout=LOCK_WAIT):
+            logger.error("statistics not reset: %s", self.stuck())
+            return
+        with contextlib.ExitStack() as held:
+            held.callback(self.lock.release)
             self.counters = ProcessorCounters()
             self.accounting.reset()
             self.receiver.reset_stats()
@@ -289,15 +336,21 @@ class Host:
 
     # --- statistics ---------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
-        with self.lock:
+        """The status of now; without the processor's own statistics while a process() call is stuck."""
+        locked = self.lock.acquire(timeout=LOCK_WAIT)
+        try:
             now = time.time()
             counters = self.counters
             receiving = counters.last_object_time - counters.first_object_time
-            try:
-                own_stats = user_stats(self.processor.getStats() or {}, self.user_types)
-            except Exception as ex:  # noqa: BLE001
-                self.log_once(ex, "getStats() failed")
-                own_stats = {}
+            own_stats: dict[str, Any] = {}
+            if locked:
+                try:
+                    own_stats = user_stats(self.processor.getStats() or {}, self.user_types)
+                except Exception as ex:  # noqa: BLE001
+                    self.log_once(ex, "getStats() failed")
+            elif not self.stuck_reported:
+                self.stuck_reported = True
+                logger.warning("status without the processor's statistics until it returns: %s", self.stuck())
             self.n_snapshots += 1
             metadata_stats = self.metadata.stats() if self.metadata is not None else {}
             return self.receiver.extra_stats() | metadata_stats | {
@@ -312,6 +365,18 @@ class Host:
                 "processorStats": counters.snapshot(self.accounting, now),
                 "userStats": own_stats,
             }
+        finally:
+            if locked:
+                self.lock.release()
+
+    def stuck(self) -> str:
+        """What holds the host up: the process() call running now, if any."""
+        busy = self.busy
+        if busy is None:
+            return "no process() call is running"
+        object_id, thread_id, since = busy
+        return (f"process() has not returned for {time.monotonic() - since:.1f} s on {self.oid_field} {object_id} "
+                f"(at {where(thread_id)})")
 
     def publish_snapshot(self, sinks: tuple[SnapshotSink | None, ...]) -> dict[str, Any]:
         snapshot = self.snapshot()
@@ -357,6 +422,8 @@ class Host:
             logger.error("processor stop() did not return within %.0f s: exiting without waiting for it",
                          PROCESSOR_STOP_TIMEOUT)
         elif failures:
+            if isinstance(failures[0], FramesLostError):
+                self.counters.lost_after_processing(failures[0].n_lost)
             self.log_once(failures[0], "stop() failed")
 
     def take_from_queue(self) -> None:
@@ -383,11 +450,26 @@ class Host:
                 return
             pv = self.receiver.get(0)
 
-    def run(self, stop: threading.Event) -> dict[str, Any]:
-        """Start, serve until ``stop``, a stop command or the runtime, then stop; the final snapshot."""
+    def run(self, stop: threading.Event, force: threading.Event | None = None) -> dict[str, Any]:
+        """Start, serve until ``stop``, a stop command or the runtime, then stop; the final snapshot.
+
+        Once a stop is under way, a watchdog ends the process if it does not finish in time, or at once when
+        ``force`` is set (see :mod:`pvaflow.stream.watchdog`).
+        """
         settings = self.settings
-        self.start()
         started = time.monotonic()
+
+        def stop_asked() -> bool:
+            return stop.is_set() or self.stop_event.is_set() or (
+                settings.runtime > 0 and time.monotonic() - started >= settings.runtime)
+
+        watchdog = ShutdownWatchdog(stop_asked, force or threading.Event(), self.stuck)
+        watchdog.start()
+        try:
+            self.start()
+        except BaseException:
+            watchdog.done()
+            raise
         status_period = min(STATUS_PERIOD, settings.report_period) if settings.report_period > 0 else STATUS_PERIOD
         next_status = started + status_period
         next_report = started + settings.report_period
@@ -415,10 +497,18 @@ class Host:
             self.receiver.stop()
             if self.metadata is not None:
                 self.metadata.stop()
-            with self.lock:
-                self.counters.end_time = time.time()
-                self.stop_processor()
+            if self.lock.acquire(timeout=LOCK_WAIT):
+                try:
+                    self.counters.end_time = time.time()
+                    self.stop_processor()
+                finally:
+                    self.lock.release()
+            else:
+                self.exit_code = EXIT_STUCK
+                logger.error("processor stop() not called: %s (exit code %d)", self.stuck(), EXIT_STUCK)
             self.run_commands(0)  # answer commands that arrived meanwhile
         if self.stop_event.is_set():
             time.sleep(STOP_REPLY_GRACE)  # let the client that sent stop read the reply
-        return self.publish_snapshot((self.status,))
+        final = self.publish_snapshot((self.status,))
+        watchdog.done()
+        return final

@@ -51,6 +51,7 @@ PROCESSOR_TYPES = {
     "nMissed": pva.UINT,
     "missedRate": pva.DOUBLE,
     "nIdRestarts": pva.UINT,
+    "nRejected": pva.UINT,
 }
 STATS_SECTIONS = ("receiver", "publisher", "queue", "processor", "user", "collector", "metadata")
 
@@ -86,6 +87,7 @@ class ProcessorCounters:
     n_processed: int = 0
     n_skipped: int = 0
     n_errors: int = 0
+    n_rejected: int = 0  # objects the processor found not authentic (IntegrityError): not in the id accounting
     processing_time: float = 0.0
     first_object_id: int | None = None
     last_object_id: int | None = None
@@ -113,7 +115,13 @@ class ProcessorCounters:
             "nMissed": n_missed,
             "missedRate": rate(n_missed, receiving),
             "nIdRestarts": accounting.restarts,
+            "nRejected": self.n_rejected,
         }
+
+    def lost_after_processing(self, n_lost: int) -> None:
+        """Objects counted processed that the processor lost after all (FramesLostError): errors now."""
+        self.n_processed -= n_lost
+        self.n_errors += n_lost
 
 
 def with_rates(counts: dict[str, int], seconds: float, rate_names: dict[str, str]) -> dict[str, Any]:

@@ -1,0 +1,113 @@
+"""Issue 18, on loopback: a processor that exits, interrupts, hangs or changes its output structure never
+aborts or hangs its consumer, and every object stays counted."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from .helpers import Recorder, get, wait_until
+
+pytestmark = [pytest.mark.system, pytest.mark.timeout(120)]
+
+HERE = Path(__file__).parent
+HOSTILE = ("-pf", str(HERE / "processors" / "hostile.py"), "-pc", "Hostile")
+
+
+def final_value(output: str, key: str) -> int:
+    """A count from the final report table a consumer prints when it ends."""
+    values = re.findall(rf"{key}\s*│\s*(\d+)", output)
+    assert values, f"no {key} in:\n{output}"
+    return int(values[-1])
+
+
+def id_source(start_process, wait_for_channel, channel: str, last_id: int):
+    source = start_process(json.dumps({"channels": [channel], "updates": [[channel, i] for i in range(1, last_id + 1)],
+                                       "interval": 0.02}), script=str(HERE / "publish_ids.py"))
+    wait_for_channel(channel, source)
+    return source
+
+
+@pytest.mark.parametrize("queue", [[], ["-rqs", "10"]], ids=["callback", "queue"])
+@pytest.mark.parametrize("action", ["exit", "interrupt"])
+def test_exit_or_interrupt_in_process_ends_the_consumer_cleanly_and_counted(
+        start_process, wait_for_channel, action, queue) -> None:
+    source = id_source(start_process, wait_for_channel, f"end:{action}:image", 6)
+    consumer = start_process("consumer", "-ic", f"end:{action}:image", *HOSTILE, "-pa",
+                             json.dumps({"fromId": 3, "do": action}), "-sc", f"end:{action}:status", "-dc", *queue)
+    wait_for_channel(f"end:{action}:status", consumer)
+    wait_until(lambda: get(f"end:{action}:status").toDict()["receiverStats"]["nReceived"] >= 1,
+               what="the initial update")
+    source.send_line()
+    assert consumer.wait(30) == 1
+    output = consumer.output
+    what = "sys.exit(3)" if action == "exit" else "KeyboardInterrupt"
+    assert f"process() on uniqueId 3 raised {what}" in output and "hostile.py:" in output
+    assert final_value(output, "nProcessed") == 2 and final_value(output, "nErrors") >= 1
+    # the objects that came before the input stopped are errors too: every id seen is counted
+    assert final_value(output, "lastObjectId") == final_value(output, "nProcessed") + final_value(output, "nErrors")
+    assert "Traceback" not in output and "FATAL" not in output
+
+
+def test_a_process_call_that_never_returns_cannot_keep_the_consumer_from_ending(
+        start_process, wait_for_channel) -> None:
+    source = id_source(start_process, wait_for_channel, "hang:image", 3)
+    consumers = {
+        "runtime": start_process("consumer", "-ic", "hang:image", *HOSTILE, "-pa", '{"fromId": 2, "do": "hang"}',
+                                 "-sc", "hang:runtime:status", "-rt", "4", "-dc"),
+        "sigterm": start_process("consumer", "-ic", "hang:image", *HOSTILE, "-pa", '{"fromId": 2, "do": "hang"}',
+                                 "-sc", "hang:sigterm:status", "-dc"),
+        "sigterm-queue": start_process("consumer", "-ic", "hang:image", *HOSTILE, "-pa",
+                                       '{"fromId": 2, "do": "hang"}', "-sc", "hang:queue:status", "-rqs", "5", "-dc"),
+        "two-sigints": start_process("consumer", "-ic", "hang:image", *HOSTILE, "-pa", '{"fromId": 2, "do": "hang"}',
+                                     "-sc", "hang:sigint:status", "-dc"),
+    }
+    for name, status in (("runtime", "hang:runtime:status"), ("sigterm", "hang:sigterm:status"),
+                         ("sigterm-queue", "hang:queue:status"), ("two-sigints", "hang:sigint:status")):
+        wait_for_channel(status, consumers[name])
+    time.sleep(1.0)  # the monitors connect and get their initial (skipped) updates
+    source.send_line()
+    wait_until(lambda: all(get(status).toDict()["processorStats"]["nProcessed"] == 1
+                           for status in ("hang:sigterm:status", "hang:sigint:status")), what="id 1 processed")
+    time.sleep(0.5)  # id 2 is in process() now
+    consumers["sigterm"].process.send_signal(signal.SIGTERM)
+    consumers["sigterm-queue"].process.send_signal(signal.SIGTERM)
+    consumers["two-sigints"].process.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    started = time.monotonic()
+    consumers["two-sigints"].process.send_signal(signal.SIGINT)
+    assert consumers["two-sigints"].wait(10) == 3
+    assert time.monotonic() - started < 5  # at once, not after the 15 s a clean stop is given
+    assert "a second interrupt" in consumers["two-sigints"].output
+    for name in ("runtime", "sigterm", "sigterm-queue"):
+        assert consumers[name].wait(40) == 3, name  # SIGTERM or -rt: a clean stop without the hung call, or forced after 15 s
+    for name, child in consumers.items():
+        output = child.output
+        assert "process() has not returned" in output and "on uniqueId 2" in output, name
+        assert re.search(r"hostile\.py:\d+ in process", output), (name, output)
+
+
+def test_an_output_of_another_structure_is_a_counted_publish_error_not_an_abort(
+        start_process, wait_for_channel) -> None:
+    source = id_source(start_process, wait_for_channel, "shape:image", 6)
+    consumer = start_process("consumer", "-ic", "shape:image", *HOSTILE, "-pa", '{"fromId": 4, "do": "restructure"}',
+                             "-oc", "shape:out", "-sc", "shape:status", "-dc")
+    wait_for_channel("shape:status", consumer)
+    time.sleep(1.0)
+    output = Recorder("shape:out")
+    source.send_line()
+    wait_until(lambda: get("shape:status").toDict()["processorStats"]["lastObjectId"] == 6, what="all six handled")
+    status = get("shape:status").toDict()
+    assert status["processorStats"]["nProcessed"] == 6
+    assert (status["publisherStats"]["nPublished"], status["publisherStats"]["nErrors"]) == (3, 3)
+    assert output.wait_for(3) == [1, 2, 3]
+    output.stop()
+    consumer.check_running()
+    consumer.stop()
+    assert consumer.process.returncode == 0
+    assert consumer.output.count("structure definitions do not match") == 1
