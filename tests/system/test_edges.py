@@ -85,7 +85,8 @@ def test_a_process_call_that_never_returns_cannot_keep_the_consumer_from_ending(
     assert time.monotonic() - started < 5  # at once, not after the 15 s a clean stop is given
     assert "a second interrupt" in consumers["two-sigints"].output
     for name in ("runtime", "sigterm", "sigterm-queue"):
-        assert consumers[name].wait(40) == 3, name  # SIGTERM or -rt: a clean stop without the hung call, or forced after 15 s
+        # SIGTERM or -rt: a clean stop without the hung call, or forced after 15 s
+        assert consumers[name].wait(40) == 3, name
     for name, child in consumers.items():
         output = child.output
         assert "process() has not returned" in output and "on uniqueId 2" in output, name

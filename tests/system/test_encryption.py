@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 
 import pvaccess as pva
 import pytest
@@ -13,6 +14,7 @@ from ..pv_compare import values_equal
 from .helpers import control, get, wait_until
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(120)]
+HERE = Path(__file__).parent
 
 
 class ObjectRecorder:
@@ -122,3 +124,23 @@ def test_a_generic_decryptor_creates_its_output_once_an_object_decrypts(start_pr
     decrypted = ObjectRecorder("enc:decrypted")  # the output channel appears with the first decrypted object
     wait_until(lambda: len(decrypted.objects) >= 5, what="decrypted objects on the output channel")
     assert all(str(pv).startswith("epics:nt/NTNDArray:1.0") for pv in decrypted.stop().values())
+
+
+def test_forged_ids_and_replays_are_rejected_and_never_move_the_accounting(start_process, wait_for_channel,
+                                                                           tmp_path) -> None:
+    keys = write_key_files(tmp_path)
+    source = start_process(str(keys["pkcs8.pem"]), "forged:encrypted", script=str(HERE / "publish_forged.py"))
+    wait_for_channel("forged:encrypted", source)
+    decryptor = start_process("consumer", "-ic", "forged:encrypted", "-of", "objectId", "-pc", "AdImageDataDecryptor",
+                              "-pa", json.dumps({"privateKeyFilePath": str(keys["pkcs8.pem"])}),
+                              "-sc", "forged:status", "-rqs", "100", "-dc")
+    wait_for_channel("forged:status", decryptor)
+    wait_until(lambda: get("forged:status")["processorStats"]["nSkipped"] == 1, what="the initial update")
+    source.send_line()
+    wait_until(lambda: get("forged:status")["processorStats"]["lastObjectId"] == 10, what="all objects handled")
+    processor = get("forged:status").toDict()["processorStats"]
+    assert (processor["nProcessed"], processor["nRejected"]) == (10, 2)
+    assert (processor["nMissed"], processor["nIdRestarts"], processor["nErrors"]) == (0, 0, 0)
+    assert stats("forged:status")["nDecrypted"] == 10
+    log = decryptor.output
+    assert "authentication failed" in log and "a replay" in log

@@ -221,6 +221,22 @@ def test_a_cached_data_key_is_not_used_for_a_different_wrapped_key(keys) -> None
         decryptor.process(posing)
 
 
+def test_a_replayed_object_is_rejected_and_a_retired_data_key_too(keys) -> None:
+    encryptor, decryptor = pair(keys, keyRotationObjects=2)
+    encrypted = [encryptor.process(frame(image_id)) for image_id in range(1, 5)]
+    decryptor.getOutputPvObjectType(encrypted[0])  # a look at the type does not count as opening it
+    for pv in encrypted[:3]:
+        decryptor.process(pv)
+    with pytest.raises(IntegrityError, match="object 2 was opened before .*: a replay"):
+        decryptor.process(encrypted[1])
+    decryptor.process(encrypted[3])
+    decryptor.opener.cache_size = 1  # the next data key retires the oldest ones
+    decryptor.process(encryptor.process(frame(5)))
+    with pytest.raises(IntegrityError, match="object 1: its data key was retired"):
+        decryptor.process(encrypted[0])
+    assert (decryptor.getStats()["nDecrypted"], decryptor.getStats()["nFailed"]) == (5, 2)
+
+
 def test_wrong_key_and_foreign_objects_are_rejected(keys) -> None:
     encryptor, _ = pair(keys)
     wrong = AdImageDataDecryptor({"privateKeyFilePath": keys["other"]})

@@ -10,6 +10,11 @@ per key, so they never repeat under one key. A signature (RSA-PSS,
 SHA-256) covers the object id and the SHA-256 digest of the plaintext:
 only the private key holder can make one, so with verification on, an
 object made by anyone who has just the public key is rejected.
+
+An ``Opener`` opens each sealed payload once: a payload whose data key and
+nonce it has opened before is a replay and is rejected, as is one under a
+data key it has retired (dropped from its cache of ``cache_size`` keys; the
+last ``RETIRED_KEYS`` retired key ids are remembered).
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ _SLACK = 15  # cryptography's update_into wants block size - 1 spare bytes after
 _AAD_PREFIX = b"pvaflow-encrypted-1\0"
 _SIGNED_PREFIX = b"pvaflow-signed-1\0"
 _OBJECT_ID = struct.Struct(">Q")
+RETIRED_KEYS = 65536  # retired data key ids remembered (16 bytes each)
 _OAEP = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
 _PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.DIGEST_LENGTH)
 
@@ -151,8 +157,13 @@ class Opener:
         self.public_key = private_key.public_key()
         self.public_key_id = public_key_id(self.public_key)
         self.keys: OrderedDict[bytes, tuple[bytes, bytes]] = OrderedDict()  # key id -> (wrapped, key)
+        self.opened: dict[bytes, set[bytes]] = {}  # key id -> nonces opened under it (cached keys only)
+        self.retired: OrderedDict[bytes, None] = OrderedDict()  # key ids dropped from the cache
 
     def data_key(self, sealed: Sealed) -> bytes:
+        if sealed.key_id in self.retired:
+            raise IntegrityError(f"object {sealed.object_id}: its data key was retired {len(self.keys)} keys ago "
+                                 "(a replay, or held back far too long)")
         cached = self.keys.get(sealed.key_id)
         if cached is not None and cached[0] == sealed.wrapped_key:
             self.keys.move_to_end(sealed.key_id)
@@ -168,11 +179,16 @@ class Opener:
         self.n_unwrapped += 1
         self.keys[sealed.key_id] = (sealed.wrapped_key, key)
         if len(self.keys) > self.cache_size:
-            self.keys.popitem(last=False)
+            retired, _ = self.keys.popitem(last=False)
+            self.opened.pop(retired, None)
+            self.retired[retired] = None
+            if len(self.retired) > RETIRED_KEYS:
+                self.retired.popitem(last=False)
         return key
 
-    def open(self, sealed: Sealed, verify: bool = False) -> memoryview:
-        """The plaintext of ``sealed``; IntegrityError (SignatureError for signatures) when it is not authentic."""
+    def open(self, sealed: Sealed, verify: bool = False, once: bool = True) -> memoryview:
+        """The plaintext of ``sealed``; IntegrityError (SignatureError for signatures) when it is not authentic,
+        or (``once``) when it was opened before."""
         name = f"object {sealed.object_id}"
         if sealed.cipher != CIPHER_NAME:
             raise IntegrityError(f"{name}: unsupported cipher {sealed.cipher!r:.40} (supported: {CIPHER_NAME})")
@@ -198,6 +214,12 @@ class Opener:
         plaintext = memoryview(output)[:written]
         if verify:
             self.verify(sealed, plaintext)
+        opened = self.opened.setdefault(sealed.key_id, set())
+        if not once:
+            return plaintext
+        if sealed.nonce in opened:
+            raise IntegrityError(f"{name} was opened before (the same data key and nonce): a replay")
+        opened.add(sealed.nonce)
         return plaintext
 
     def verify(self, sealed: Sealed, plaintext: memoryview) -> None:

@@ -13,6 +13,11 @@ Config keys (all changeable at runtime through ``configure()``):
 - ``verify`` (decryptor, default false): reject objects that are not signed
   by the key pair's private key.
 
+The decryptor opens every object once: a replayed object (one it decrypted
+before) is rejected like a tampered one. The host counts rejected objects
+in ``processorStats.nRejected`` and leaves their (unauthenticated) ids out
+of its missed-object accounting.
+
 The object is serialized with ``pvaflow.pvbytes`` (never pickle) and sealed
 with ``pvaflow.crypto.envelope``; the published structure is
 ``ENCRYPTED_STRUCTURE`` (docs/reference/encryption.md). An object that
@@ -269,7 +274,7 @@ class DataDecryptor(_KeyedProcessor):
         """The structure of the decrypted first object (not counted); with none, the type is not known yet."""
         if pvObject is None:
             raise ValueError("the output type is known after the first object")
-        return self.deserializer.deserialize(self.opener.open(sealed_from(pvObject), self.verify))
+        return self.deserializer.deserialize(self.opener.open(sealed_from(pvObject), self.verify, once=False))
 
     def resetStats(self) -> None:  # noqa: N802
         self.nDecrypted = 0
