@@ -1,10 +1,8 @@
 """pvaflow: a streaming framework for EPICS pvAccess (Area Detector) data."""
 
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from .ad_image_processor import AdImageProcessor
 from .errors import (
     ChannelError,
     CodecUnavailableError,
@@ -16,23 +14,33 @@ from .errors import (
     SerializationError,
     SignatureError,
 )
-from .processor import UserDataProcessor
-from .processors.hdf5_writer import Hdf5AdImageWriter
-from .processors.metadata import AdMetadataProcessor
-from .processors.output_file import AdOutputFileProcessor
 
-try:
-    __version__ = version("pvaflow")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0"
-
-# the encryption processors need the optional 'cryptography' package: imported when first used
-_ENCRYPTION = ("DataEncryptor", "DataDecryptor", "AdImageDataEncryptor", "AdImageDataDecryptor")
+# the processor API is imported when first used: `import pvaflow` (and the start of every pvaflow
+# command, which must be able to catch a Ctrl-C from its first moment) stays free of pvaccess, numpy and
+# the optional packages (h5py, cryptography)
+_LAZY = {
+    "AdImageProcessor": ".ad_image_processor",
+    "UserDataProcessor": ".processor",
+    "Hdf5AdImageWriter": ".processors.hdf5_writer",
+    "AdMetadataProcessor": ".processors.metadata",
+    "AdOutputFileProcessor": ".processors.output_file",
+    "DataEncryptor": ".processors.encryption",
+    "DataDecryptor": ".processors.encryption",
+    "AdImageDataEncryptor": ".processors.encryption",
+    "AdImageDataDecryptor": ".processors.encryption",
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _ENCRYPTION:
-        return getattr(import_module(".processors.encryption", __name__), name)
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("pvaflow")
+        except PackageNotFoundError:  # running from a source tree that is not installed
+            return "0.0.0"
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name], __name__), name)
     raise AttributeError(f"module 'pvaflow' has no attribute {name!r}")
 
 

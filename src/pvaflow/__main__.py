@@ -1,5 +1,5 @@
 """``python -m pvaflow``: the same as the ``pvaflow`` command."""
 
-from .cli.main import main
+from .cli import main
 
 raise SystemExit(main())

@@ -86,6 +86,8 @@ def location(ex: BaseException, default: str = "?") -> str:
 
 
 def describe(ex: BaseException) -> str:
-    """``Type: message`` on one line."""
+    """``Type: message`` on one line (``sys.exit(code)`` for SystemExit)."""
+    if isinstance(ex, SystemExit):
+        return f"sys.exit({ex.code!r})"
     message = ex.msg if isinstance(ex, SyntaxError) else str(ex)
     return f"{type(ex).__name__}: {message}".replace("\n", " ")

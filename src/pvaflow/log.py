@@ -24,7 +24,10 @@ def configure_logging(level: str | None = None, log_file: str | None = None) -> 
     if name not in LEVELS:
         raise ConfigError(f"unknown log level '{level}' (choose from {', '.join(LEVELS)})")
     handler: logging.Handler
-    handler = logging.FileHandler(log_file) if log_file else logging.StreamHandler()
+    try:
+        handler = logging.FileHandler(log_file) if log_file else logging.StreamHandler()
+    except OSError as ex:
+        raise ConfigError(f"--log-file {log_file}: cannot write there ({ex.strerror})") from None
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     root = logging.getLogger()
     root.handlers[:] = [handler]

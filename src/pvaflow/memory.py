@@ -45,3 +45,11 @@ def reuse_freed_buffers() -> bool:
     applied = all(mallopt(parameter, value) == 1 for parameter, value in settings.items())
     logger.debug("malloc thresholds %s: %s", "raised" if applied else "not raised", settings)
     return applied
+
+
+def physical_memory() -> int:
+    """This machine's memory in bytes (0 where the system does not say)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 0

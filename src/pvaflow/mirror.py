@@ -23,6 +23,7 @@ from typing import Any
 import pvaccess as pva
 
 from .errors import ChannelError, ConfigError
+from .limits import MAX_PROCESSES, MAX_SERVER_QUEUE
 
 logger = logging.getLogger(__name__)
 
@@ -43,13 +44,13 @@ class MirrorEntry:
     request: str = ""
 
 
-def _count(entry: str, name: str, text: str, minimum: int) -> int:
+def _count(entry: str, name: str, text: str, minimum: int, maximum: int) -> int:
     try:
         value = int(text)
     except ValueError as ex:
         raise ConfigError(f"channel map entry ({entry}): {name} must be an integer, not '{text}'") from ex
-    if value < minimum:
-        raise ConfigError(f"channel map entry ({entry}): {name} must be >= {minimum}, not {value}")
+    if not minimum <= value <= maximum:
+        raise ConfigError(f"channel map entry ({entry}): {name} must be {minimum} to {maximum}, not {value}")
     return value
 
 
@@ -65,8 +66,8 @@ def parse_entry(text: str) -> MirrorEntry:
     provider = (fields[2] if len(fields) > 2 else "pva").lower() or "pva"
     if provider not in PROVIDERS:
         raise ConfigError(f"channel map entry ({text}): source provider must be pva or ca, not '{provider}'")
-    queue_size = _count(text, "queue size", fields[3], 0) if len(fields) > 3 else 0
-    n_monitors = _count(text, "number of monitors", fields[4], 1) if len(fields) > 4 else 1
+    queue_size = _count(text, "queue size", fields[3], 0, MAX_SERVER_QUEUE) if len(fields) > 3 else 0
+    n_monitors = _count(text, "number of monitors", fields[4], 1, MAX_PROCESSES) if len(fields) > 4 else 1
     request = fields[5] if len(fields) > 5 else ""
     return MirrorEntry(mirror, source, provider, queue_size, n_monitors, request)
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -112,3 +115,27 @@ def test_an_output_of_another_structure_is_a_counted_publish_error_not_an_abort(
     consumer.stop()
     assert consumer.process.returncode == 0
     assert consumer.output.count("structure definitions do not match") == 1
+
+
+def tool(*args: str, shell_tail: str = "") -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "pvaflow", *args]
+    if shell_tail:
+        return subprocess.run(f"{shlex.join(command)} {shell_tail}", shell=True, capture_output=True, text=True,
+                              timeout=60)
+    return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+
+def test_status_and_control_refuse_what_would_hang_and_say_what_is_wrong(start_process, wait_for_channel) -> None:
+    for args in (("status", "x", "-t", "0"), ("status", "x", "-t", "-1"), ("control", "x", "stop", "-t", "0"),
+                 ("status", "x", "-w", "0")):
+        refused = tool(*args)
+        assert refused.returncode == 2 and len(refused.stderr.splitlines()) == 1, (args, refused.stderr)
+        assert "must be" in refused.stderr, refused.stderr
+    consumer = start_process("consumer", "-ic", "edge:none", "-sc", "edge:status", "-cc", "edge:control", "-dc")
+    wait_for_channel("edge:status", consumer)
+    wrong = tool("status", "edge:control")
+    assert wrong.returncode == 1 and "edge:control is not a status channel" in wrong.stderr and not wrong.stdout
+    piped = tool("status", "edge:status", "--json", shell_tail="| head -c0")
+    assert piped.returncode == 0 and "Traceback" not in piped.stderr, piped.stderr
+    queue_size = tool("control", "edge:control", "configure", '{"receiverQueueSize": 100000000000}')
+    assert queue_size.returncode == 1 and "receiverQueueSize must be an integer from 0 to" in queue_size.stdout

@@ -186,7 +186,7 @@ def test_status_and_control_tools_against_a_live_consumer(start_process, wait_fo
     table = tool("status", "tools:status")
     assert table.returncode == 0 and "nProcessed" in table.stdout and "consumer 1" in table.stdout
     missing = tool("status", "tools:nothing", "-t", "1")
-    assert missing.returncode == 1 and "status channel tools:nothing does not answer" in missing.stdout
+    assert missing.returncode == 1 and "status channel tools:nothing does not answer" in missing.stderr
     configured = tool("control", "tools:control", "configure", '{"skipInitialUpdates": 0}')
     assert (configured.returncode, configured.stdout.strip()) == (0, "configuration applied")
     refused = tool("control", "tools:control", "configure", '{"skipInitialUpdates": "x"}')

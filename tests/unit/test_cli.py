@@ -47,7 +47,7 @@ def test_sim_server_help_has_pvapy_option_names(capsys) -> None:
         (["-cm", "1"], "unknown colour mode 1"),
         (["-if", "/nonexistent/frames.npy"], "does not exist"),
         (["-mpv", "http://x"], "protocol must be pva:// or ca://"),
-        (["-sid", "0"], "start id must be between 1 and 2147483647, not 0"),
+        (["-sid", "0"], "argument -sid/--start-id: must be 1 to 2147483647, not 0"),
     ],
 )
 def test_bad_values_give_one_line_and_exit_2(args: list[str], message: str) -> None:

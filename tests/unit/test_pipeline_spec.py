@@ -97,7 +97,7 @@ def test_external_channel_source_and_relative_processor_file(tmp_path: Path) -> 
         ("", "no stages"),
         (SOURCE + "frme-rate = 5\n",
          "stage source: unknown sim-server option 'frme-rate' \\(did you mean frame-rate\\?\\)"),
-        (SOURCE + "n-frames = 'many'\n", "stage source: argument -nf/--n-frames: invalid int value"),
+        (SOURCE + "n-frames = 'many'\n", "stage source: argument -nf/--n-frames: must be an integer"),
         (SOURCE + "channel-name = 'x'\n", "stage source: channel-name is set by the runner"),
         (SOURCE + "reads = 'x'\n", "a sim-server stage is a source and reads nothing"),
         (SOURCE + "[stages.w]\nkind = 'consumer'\n", "stage w: a consumer stage needs reads"),

@@ -11,11 +11,20 @@ import threading
 from typing import Any
 
 from .. import __version__
+from ..limits import MAX_ID, MAX_RECEIVER_QUEUE, MAX_SERVER_QUEUE
 from ..log import configure_logging
 from ..stream.config import CollectorOptions, HostConfig, collector_config
 from ..stream.loader import load_processor_class
 from .hosting import install_stop_handlers, run_stage
-from .options import add_output_channel_options, add_processor_options, add_run_options, options_from
+from .options import (
+    POSITIVE_SECONDS,
+    add_output_channel_options,
+    add_processor_options,
+    add_run_options,
+    bounded,
+    channel_name_text,
+    options_from,
+)
 
 DESCRIPTION = (
     "Monitor the output channels of several producers, put their objects back in id order, "
@@ -28,25 +37,28 @@ def add_parser(subparsers: Any, name: str) -> None:
                                    description=DESCRIPTION)
     parser.add_argument("-v", "--version", action="version", version=f"pvaflow {__version__}")
     add = parser.add_argument_group("producers").add_argument
-    add("-id", "--collector-id", dest="collector_id", type=int, default=1, help="collector id (default: 1)")
+    add("-id", "--collector-id", dest="collector_id", type=bounded(int, 0, MAX_ID),
+        default=1, help="collector id (default: 1)")
     add("-pid", "--producer-id-list", dest="producer_id_list", default="1,2",
         help="producer ids as '1,2,3' or 'range(first,last+1[,step])' (default: 1,2)")
-    add("-ic", "--input-channel", dest="input_channel", required=True,
+    add("-ic", "--input-channel", dest="input_channel", required=True, type=channel_name_text,
         help="producer channel, '*' replaced by each producer id")
-    add("-sqs", "--server-queue-size", dest="server_queue_size", type=int, default=0,
-        help="monitor queue size on each producer's server (default: 0)")
-    add("-rqs", "--receiver-queue-size", dest="receiver_queue_size", type=int, default=-1,
-        help="inbound queue size; <= 0: 10 x the cache size (default)")
-    add("-ccs", "--collector-cache-size", dest="collector_cache_size", type=int, default=-1,
+    add("-sqs", "--server-queue-size", dest="server_queue_size", type=bounded(int, 0, MAX_SERVER_QUEUE), default=0,
+        help=f"monitor queue size on each producer's server, at most {MAX_SERVER_QUEUE} (default: 0)")
+    add("-rqs", "--receiver-queue-size", dest="receiver_queue_size", type=bounded(int, -1, MAX_RECEIVER_QUEUE),
+        default=-1,
+        help=f"inbound queue size, at most {MAX_RECEIVER_QUEUE}; <= 0: 10 x the cache size (default)")
+    add("-ccs", "--collector-cache-size", dest="collector_cache_size", type=bounded(int, -1, MAX_RECEIVER_QUEUE),
+        default=-1,
         help="objects held for reordering; < 0: 10 per producer (default); at least one per producer")
-    add("-cgw", "--collector-gap-wait", dest="collector_gap_wait", type=float, default=2.0,
+    add("-cgw", "--collector-gap-wait", dest="collector_gap_wait", type=POSITIVE_SECONDS, default=2.0,
         help="seconds a missing id may hold the output back before it is skipped (default: 2)")
     add("-of", "--oid-field", dest="oid_field", default="uniqueId", help="object id field (default: uniqueId)")
-    add("-oo", "--oid-offset", dest="oid_offset", type=int, default=1,
+    add("-oo", "--oid-offset", dest="oid_offset", type=bounded(int, 1, MAX_ID), default=1,
         help="id step between consecutive objects (default: 1)")
     add("-fr", "--field-request", dest="field_request", default="",
         help="fields to request (the id field is always added)")
-    add("-siu", "--skip-initial-updates", dest="skip_initial_updates", type=int, default=1,
+    add("-siu", "--skip-initial-updates", dest="skip_initial_updates", type=bounded(int, 0, MAX_ID), default=1,
         help="initial updates of each producer not collected (default: 1)")
     add_output_channel_options(parser, "collector")
     add_processor_options(parser)

@@ -12,13 +12,22 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import __version__
+from ..limits import MAX_ID, MAX_PROCESSES, MAX_RECEIVER_QUEUE, MAX_SERVER_QUEUE
 from ..log import configure_logging
-from ..stream.config import ConsumerOptions, HostConfig, consumer_config
+from ..stream.config import ConsumerOptions, HostConfig, consumer_configs
 from ..stream.loader import load_processor_class
 from ..stream.naming import parse_id_list
 from ..supervisor import Supervisor
 from .hosting import install_stop_handlers, run_stage
-from .options import add_output_channel_options, add_processor_options, add_run_options, options_from
+from .options import (
+    POSITIVE_SECONDS,
+    add_output_channel_options,
+    add_processor_options,
+    add_run_options,
+    bounded,
+    channel_name_text,
+    options_from,
+)
 
 DESCRIPTION = (
     "Receive objects from an input channel, process them with a user processor and publish the "
@@ -34,14 +43,14 @@ def add_parser(subparsers: Any, name: str) -> None:
                                    description=DESCRIPTION)
     parser.add_argument("-v", "--version", action="version", version=f"pvaflow {__version__}")
     ids = parser.add_argument_group("consumers")
-    ids.add_argument("-id", "--consumer-id", dest="consumer_id", type=int, default=1,
+    ids.add_argument("-id", "--consumer-id", dest="consumer_id", type=bounded(int, 0, MAX_ID), default=1,
                      help="consumer id, or the first id with -nc (default: 1)")
-    ids.add_argument("-nc", "--n-consumers", dest="n_consumers", type=int, default=1,
-                     help="number of consumers, one process each (default: 1)")
+    ids.add_argument("-nc", "--n-consumers", dest="n_consumers", type=bounded(int, 1, MAX_PROCESSES), default=1,
+                     help=f"number of consumers, one process each, at most {MAX_PROCESSES} (default: 1)")
     ids.add_argument("-cid", "--consumer-id-list", dest="consumer_id_list", default=None,
                      help="consumer ids as '1,3,5' or 'range(first,last+1[,step])'; overrides -id and -nc")
     add = parser.add_argument_group("input").add_argument
-    add("-ic", "--input-channel", dest="input_channel", required=True,
+    add("-ic", "--input-channel", dest="input_channel", required=True, type=channel_name_text,
         help="input channel ('*' is the consumer id)")
     add("-im", "--input-mode", dest="input_mode", default="pva",
         help="pva (monitor a remote channel, default), ca, pvas (serve the input channel; clients put "
@@ -56,20 +65,23 @@ def add_parser(subparsers: Any, name: str) -> None:
     add_output_channel_options(parser, "consumer")
     receive = parser.add_argument_group("receiving")
     add = receive.add_argument
-    add("-sqs", "--server-queue-size", dest="server_queue_size", type=int, default=0,
-        help="monitor queue size on the server (record[queueSize=N]; default: 0)")
-    add("-rqs", "--receiver-queue-size", dest="receiver_queue_size", type=int, default=-1,
-        help="receiver queue size; < 0: process in the monitor callback (default), 0: unbounded")
-    add("-ao", "--accumulate-objects", dest="accumulate_objects", type=int, default=-1,
+    add("-sqs", "--server-queue-size", dest="server_queue_size", type=bounded(int, 0, MAX_SERVER_QUEUE), default=0,
+        help=f"monitor queue size on the server (record[queueSize=N]; allocated there up front, at most "
+             f"{MAX_SERVER_QUEUE}; default: 0)")
+    add("-rqs", "--receiver-queue-size", dest="receiver_queue_size", type=bounded(int, -1, MAX_RECEIVER_QUEUE),
+        default=-1,
+        help=f"receiver queue size, at most {MAX_RECEIVER_QUEUE}; -1: process in the monitor callback (default), "
+             "0: unbounded")
+    add("-ao", "--accumulate-objects", dest="accumulate_objects", type=bounded(int, -1, MAX_RECEIVER_QUEUE), default=-1,
         help="process queued objects once N have accumulated (needs -rqs >= 0)")
-    add("-at", "--accumulation-timeout", dest="accumulation_timeout", type=float, default=1.0,
+    add("-at", "--accumulation-timeout", dest="accumulation_timeout", type=POSITIVE_SECONDS, default=1.0,
         help="seconds after the last arrival when accumulated objects are processed anyway (default: 1)")
     add("-of", "--oid-field", dest="oid_field", default="uniqueId", help="object id field (default: uniqueId)")
-    add("-oo", "--oid-offset", dest="oid_offset", type=int, default=0,
+    add("-oo", "--oid-offset", dest="oid_offset", type=bounded(int, 0, MAX_ID), default=0,
         help="object id step between consecutive objects of this consumer; 0: derived (default)")
     add("-fr", "--field-request", dest="field_request", default="",
         help="fields to request, e.g. 'value,dimension' (the id field is always added)")
-    add("-siu", "--skip-initial-updates", dest="skip_initial_updates", type=int, default=None,
+    add("-siu", "--skip-initial-updates", dest="skip_initial_updates", type=bounded(int, 0, MAX_ID), default=None,
         help="initial updates not processed (default: 1 for pva and ca input, 0 for pvas and rpc)")
     dist = parser.add_argument_group("distributor plugin")
     add = dist.add_argument
@@ -82,7 +94,7 @@ def add_parser(subparsers: Any, name: str) -> None:
         help="field that tells updates apart, e.g. uniqueId")
     add("-du", "--distributor-updates", dest="distributor_updates", default=None,
         help="consecutive updates each consumer (or set) gets")
-    add("-nds", "--n-distributor-sets", dest="n_distributor_sets", type=int, default=1,
+    add("-nds", "--n-distributor-sets", dest="n_distributor_sets", type=bounded(int, 1, MAX_PROCESSES), default=1,
         help="number of sets (for the derived id offset; default: 1)")
     add_processor_options(parser)
     add_run_options(parser)
@@ -115,7 +127,7 @@ def child_argv(argv: Sequence[str], consumer_id: int, oid_offset: int) -> list[s
 def check(args: argparse.Namespace) -> list[HostConfig]:
     """Everything checked at start (also by ``pvaflow run`` before a pipeline starts): one config per id."""
     options = options_from_args(args)
-    configs = [consumer_config(options, consumer_id) for consumer_id in options.consumer_ids]
+    configs = consumer_configs(options)
     load_processor_class(options.processor_file, options.processor_class)  # refused here, not in N children
     return configs
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from ..errors import ConfigError
 from ..log import configure_logging
 from ..stream.client import send_command
 from ..stream.control import COMMANDS, CONFIGURE
-from .options import add_log_options
+from .options import POSITIVE_SECONDS, add_log_options
+from .status import own_stdout
 
 EXIT_REFUSED = 1
 
@@ -26,7 +26,7 @@ def add_parser(subparsers: Any, name: str) -> None:
     parser.add_argument("channel", metavar="CHANNEL", help="control channel, e.g. pvapy:consumer:1:control")
     parser.add_argument("control_command", metavar="COMMAND", help=f"one of {', '.join(COMMANDS)}")
     parser.add_argument("args", nargs="?", default="", metavar="ARGS", help="JSON object for configure")
-    parser.add_argument("-t", "--timeout", type=float, default=10.0,
+    parser.add_argument("-t", "--timeout", type=POSITIVE_SECONDS, default=10.0,
                         help="seconds to wait for the answer (default 10)")
     add_log_options(parser)
 
@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"unknown command '{command}' (commands: {', '.join(COMMANDS)})")
     if args.args and command != CONFIGURE:
         raise ConfigError(f"{command} takes no ARGS")
+    output = own_stdout()
     answer = send_command(args.channel, command, args.args, args.timeout)
-    print(answer)
-    sys.stdout.flush()
+    print(answer, file=output, flush=True)
     return EXIT_REFUSED if answer.startswith("error") else 0

@@ -10,6 +10,7 @@ from .. import __version__
 from ..errors import ConfigError, PvaflowError
 from ..memory import reuse_freed_buffers
 from . import collector, consumer, control, mirror, run, sim_server, status
+from .options import OneLineParser
 
 # subcommand name -> module with add_parser(subparsers) and run(args) -> int
 SUBCOMMANDS = {
@@ -27,12 +28,12 @@ EXIT_USAGE_ERROR = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="pvaflow",
         description="Streaming framework for EPICS pvAccess (Area Detector) data.",
     )
     parser.add_argument("-V", "--version", action="version", version=f"pvaflow {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=OneLineParser)
     for name, module in SUBCOMMANDS.items():
         module.add_parser(subparsers, name)
     return parser

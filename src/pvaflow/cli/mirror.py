@@ -17,7 +17,7 @@ from .. import __version__
 from ..log import configure_logging
 from ..mirror import MirrorServer, parse_channel_map
 from .hosting import install_stop_handlers
-from .options import add_log_options, add_report_options
+from .options import SECONDS, add_log_options, add_report_options
 
 DESCRIPTION = (
     "Mirror PVA or CA channels: clients (and consumers with the distributor plugin) connect to the "
@@ -36,10 +36,10 @@ def add_parser(subparsers: Any, name: str) -> None:
              "(default 1) and their request, e.g. '_[pydistributor=updates:1;group:mirror;trigger:uniqueId]' "
              "for a source that runs the distributor plugin",
     )
-    parser.add_argument("-rt", "--runtime", dest="runtime", type=float, default=0.0,
+    parser.add_argument("-rt", "--runtime", dest="runtime", type=SECONDS, default=0.0,
                         help="seconds to run; 0: until stopped (default)")
     add_report_options(parser, "seconds between per-channel reports; 0: none (default: 0)", default=0.0,
-                       kind=float)
+                       kind=SECONDS)
     add_log_options(parser)
 
 

@@ -7,9 +7,59 @@ from its documentation work unchanged.
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import math
+from collections.abc import Callable
+from typing import Any, NoReturn
 
+from ..limits import MAX_SECONDS
 from ..log import LEVELS
+
+
+def bounded(kind: type, minimum: float | None = None, maximum: float | None = None,
+            above: float | None = None) -> Callable[[str], Any]:
+    """An argparse type: a ``kind`` (int or float) within the bounds (``above``: strictly greater than it).
+
+    argparse prints a refused value as one line naming the option, e.g. ``argument -nc/--n-consumers: must be
+    1 to 1000, not 0``.
+    """
+    if above is not None:
+        wanted = f"> {above:g}" + (f" and <= {maximum:g}" if maximum is not None else "")
+    elif maximum is None:
+        wanted = f">= {minimum:g}"
+    else:
+        wanted = f"{minimum} to {maximum}" if kind is int else f"{minimum:g} to {maximum:g}"
+
+    def convert(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {'an integer' if kind is int else 'a number'} {wanted}, "
+                                             f"not {text!r}") from None
+        if (isinstance(value, float) and not math.isfinite(value)) or (minimum is not None and value < minimum) \
+                or (maximum is not None and value > maximum) or (above is not None and value <= above):
+            raise argparse.ArgumentTypeError(f"must be {wanted}, not {text}")
+        return value
+
+    convert.__name__ = kind.__name__
+    return convert
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line (argparse prints the usage block before them)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+SECONDS = bounded(float, 0, MAX_SECONDS)  # a time of 0 or more seconds
+POSITIVE_SECONDS = bounded(float, maximum=MAX_SECONDS, above=0)
+
+
+def channel_name_text(text: str) -> str:
+    """An argparse type: a PVA channel name (not empty, no spaces)."""
+    if not text.strip() or any(character.isspace() for character in text):
+        raise argparse.ArgumentTypeError(f"a channel name must not be empty or contain spaces, not {text!r}")
+    return text
 
 
 def add_log_options(parser: argparse.ArgumentParser) -> None:
@@ -54,11 +104,11 @@ def add_output_channel_options(parser: argparse.ArgumentParser, role: str) -> No
     """-oc, -sc, -cc and -ifs of a consumer or collector."""
     group = parser.add_argument_group(f"channels of this {role} ('*' is its id, '_' the default name)")
     add = group.add_argument
-    add("-oc", "--output-channel", dest="output_channel", default=None,
+    add("-oc", "--output-channel", dest="output_channel", default=None, type=channel_name_text,
         help=f"output channel on this {role}'s server ('_': pvapy:{role}:<id>:output)")
-    add("-sc", "--status-channel", dest="status_channel", default=None,
+    add("-sc", "--status-channel", dest="status_channel", default=None, type=channel_name_text,
         help=f"status channel ('_': pvapy:{role}:<id>:status)")
-    add("-cc", "--control-channel", dest="control_channel", default=None,
+    add("-cc", "--control-channel", dest="control_channel", default=None, type=channel_name_text,
         help=f"control channel ('_': pvapy:{role}:<id>:control); commands: configure, reset_stats, "
              "get_stats, stop")
     add("-ifs", "--id-format-spec", dest="id_format_spec", default=None,
@@ -84,9 +134,9 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-asf", "--access-security-file", dest="access_security_file", default=None,
                         help="EPICS access security file (ACF): groups CONTROL (control channel), INPUT (pvas "
                              "input channel), DEFAULT (the rest) decide who may write (pvaflow only)")
-    parser.add_argument("-rt", "--runtime", dest="runtime", type=float, default=0.0,
+    parser.add_argument("-rt", "--runtime", dest="runtime", type=SECONDS, default=0.0,
                         help="seconds to run; 0: until stopped")
-    add_report_options(parser, "seconds between reports; 0: none (default: 0)", default=0.0, kind=float)
+    add_report_options(parser, "seconds between reports; 0: none (default: 0)", default=0.0, kind=SECONDS)
     parser.add_argument("-rs", "--report-stats", dest="report_stats", default="all",
                         help="sections to report: all, or some of receiver,publisher,queue,processor,user,"
                              "collector,metadata")

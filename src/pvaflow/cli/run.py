@@ -17,7 +17,7 @@ from ..pipeline.spec import load_pipeline, select
 from ..pipeline.view import PipelineView
 from . import collector, consumer, mirror, sim_server
 from .hosting import install_stop_handlers
-from .options import add_log_options
+from .options import SECONDS, add_log_options
 
 # stage kind -> the stand-alone command's module (its parser checks the stage's options)
 COMMANDS = {"sim-server": sim_server, "consumer": consumer, "collector": collector, "mirror": mirror}
@@ -41,7 +41,7 @@ def add_parser(subparsers: Any, name: str) -> None:
     parser.add_argument("--check", action="store_true", help="check the file and print the stage commands only")
     parser.add_argument("--summary", type=Path, default=None, metavar="FILE",
                         help="also write the final figures (frames per stage, restarts) to FILE as JSON")
-    parser.add_argument("-rt", "--runtime", type=float, default=None,
+    parser.add_argument("-rt", "--runtime", type=SECONDS, default=None,
                         help="seconds to run (overrides [pipeline] runtime; 0: until the pipeline drains)")
     add_log_options(parser)
 

@@ -19,9 +19,10 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import __version__
+from ..limits import MAX_FRAMES, MAX_PIXELS
 from ..log import configure_logging
 from ..ntnd import COLOR_MODE_NAMES, DATATYPE_NAMES
-from ..sim.server import SimServer, SimServerConfig, SimSummary
+from ..sim.server import ID_MAX, SimServer, SimServerConfig, SimSummary
 from ..sim.sources import (
     FileOptions,
     FrameSource,
@@ -32,7 +33,7 @@ from ..sim.sources import (
     load_raw_layout,
     open_files,
 )
-from .options import add_log_options, add_report_options, comma_list
+from .options import SECONDS, add_log_options, add_report_options, bounded, channel_name_text, comma_list
 
 DESCRIPTION = (
     "Publish simulated Area Detector frames (NTNDArray) on a PVA channel, "
@@ -58,9 +59,9 @@ def add_parser(subparsers: Any, name: str) -> None:
     add("-cfg", "--config-file", dest="config_file", default=None,
         help="layout file (YAML or JSON, 'file_info': header_offset, width, height, datatype, endian) "
              "for raw binary input")
-    add("-nx", "--n-x-pixels", dest="n_x_pixels", type=int, default=256,
+    add("-nx", "--n-x-pixels", dest="n_x_pixels", type=bounded(int, 1, MAX_PIXELS), default=256,
         help="pixels in x of random frames (default: 256)")
-    add("-ny", "--n-y-pixels", dest="n_y_pixels", type=int, default=256,
+    add("-ny", "--n-y-pixels", dest="n_y_pixels", type=bounded(int, 1, MAX_PIXELS), default=256,
         help="pixels in y of random frames (default: 256)")
     add("-cm", "--color-mode", dest="color_mode", type=int, default=0,
         help="colour mode of random frames: 0 mono, 2 RGB1 [3,NX,NY], 3 RGB2 [NX,3,NY], "
@@ -71,25 +72,25 @@ def add_parser(subparsers: Any, name: str) -> None:
         help="minimum random value (default: the datatype's minimum)")
     add("-mx", "--maximum", dest="maximum", type=float, default=None,
         help="maximum random value (default: the datatype's maximum)")
-    add("-nf", "--n-frames", dest="n_frames", type=int, default=0,
+    add("-nf", "--n-frames", dest="n_frames", type=bounded(int, maximum=MAX_FRAMES, minimum=-MAX_FRAMES), default=0,
         help="number of different frames to generate or load (<= 0: fill the cache, or all file "
              "frames); when larger than the cache size the server stops after publishing them "
              "once, otherwise it recycles them until the runtime ends")
-    add("-cs", "--cache-size", dest="cache_size", type=int, default=1000,
+    add("-cs", "--cache-size", dest="cache_size", type=bounded(int, 1, MAX_FRAMES), default=1000,
         help="number of frames to cache (default: 1000)")
     publish = parser.add_argument_group("publishing")
     add = publish.add_argument
-    add("-cn", "--channel-name", dest="channel_name", default="pvapy:image",
+    add("-cn", "--channel-name", dest="channel_name", default="pvapy:image", type=channel_name_text,
         help="PVA channel name (default: pvapy:image)")
-    add("-fps", "--frame-rate", dest="frame_rate", type=float, default=20.0,
+    add("-fps", "--frame-rate", dest="frame_rate", type=bounded(float, 0, 1e9), default=20.0,
         help="frames per second; 0 publishes as fast as possible (default: 20)")
-    add("-sid", "--start-id", dest="start_id", type=int, default=1,
+    add("-sid", "--start-id", dest="start_id", type=bounded(int, 1, ID_MAX), default=1,
         help="uniqueId of the first frame, so a restarted source can go on counting (default: 1)")
-    add("-rt", "--runtime", dest="runtime", type=float, default=300.0,
+    add("-rt", "--runtime", dest="runtime", type=SECONDS, default=300.0,
         help="publishing time in seconds (default: 300)")
-    add("-std", "--start-delay", dest="start_delay", type=float, default=10.0,
+    add("-std", "--start-delay", dest="start_delay", type=SECONDS, default=10.0,
         help="seconds between serving the channel and publishing the first frame (default: 10)")
-    add("-shd", "--shutdown-delay", dest="shutdown_delay", type=float, default=10.0,
+    add("-shd", "--shutdown-delay", dest="shutdown_delay", type=SECONDS, default=10.0,
         help="seconds to keep serving after the last frame (default: 10)")
     add("-npv", "--notify-pv", dest="notify_pv", default=None,
         help="CA channel (pva://name for PVA) set to --notify-pv-value at start, "
@@ -163,20 +164,20 @@ def run(args: argparse.Namespace) -> int:
         metadata_pvs=comma_list(args.metadata_pv),
         start_id=args.start_id,
     )
-    console = Console(highlight=False)
-    spec = source.spec
-    console.print(
-        f"Serving {config.channel_name}: {source.n_frames} distinct {spec.nx}x{spec.ny} {spec.dtype} "
-        f"frames ({COLOR_MODE_NAMES[spec.color_mode]}{', ' + spec.codec if spec.codec else ''}) "
-        f"at {config.frame_rate:g} fps"
-    )
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
+    console = Console(highlight=False)
     use_live = console.is_terminal and not args.disable_curses
     live_view = Live(Text(""), console=console, refresh_per_second=4) if use_live else nullcontext()
     with live_view as live:
-        server = SimServer(config, source, reporter(console, live))
+        server = SimServer(config, source, reporter(console, live))  # checks the configuration
+        spec = source.spec
+        console.print(
+            f"Serving {config.channel_name}: {source.n_frames} distinct {spec.nx}x{spec.ny} {spec.dtype} "
+            f"frames ({COLOR_MODE_NAMES[spec.color_mode]}{', ' + spec.codec if spec.codec else ''}) "
+            f"at {config.frame_rate:g} fps"
+        )
         summary = server.run(stop)
     console.print(summary_table(summary))
     sys.stdout.flush()

@@ -21,6 +21,7 @@ import numpy as np
 
 from .. import codecs
 from ..errors import ConfigError
+from ..memory import physical_memory
 from ..ntnd import COLOR_MODE_MONO, COLOR_MODE_NAMES, DATATYPE_NAMES, RGB_COMPONENTS
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,8 @@ def _spec_from_stack(shape: Sequence[int], dtype: np.dtype, path: str) -> tuple[
         return shape[0], FrameSpec(nx=shape[2], ny=shape[1], dtype=np.dtype(dtype), color_mode=2)
     raise ConfigError(f"{path}: array of shape {tuple(shape)} is not (n, ny, nx) or (n, ny, nx, 3)")
 
+FRAME_COPIES = 4  # a random frame in memory: the ring, the published copy, pvAccess's and a client's
+
 
 class RandomFrames:
     """Random frames in a value range, pre-generated once into a small ring."""
@@ -88,6 +91,10 @@ class RandomFrames:
             raise ConfigError(
                 f"unknown colour mode {spec.color_mode} (choose from {sorted(COLOR_MODE_NAMES)})"
             )
+        memory = physical_memory()
+        if memory and spec.frame_bytes * FRAME_COPIES > memory:
+            raise ConfigError(f"a {spec.nx}x{spec.ny} {spec.dtype} frame takes {spec.frame_bytes / 1e9:.1f} GB; "
+                              f"with the copies publishing makes, more than this machine's {memory / 1e9:.1f} GB")
         self.spec = spec
         # distinct frames: as requested, but no more than fit in ring_bytes
         self.n_frames = min(max(1, n_frames), max(1, ring_bytes // spec.frame_bytes))
@@ -116,7 +123,8 @@ def value_range(dtype: np.dtype, minimum: float | None, maximum: float | None) -
         low = iinfo.min if minimum is None else int(max(iinfo.min, minimum))
         high = iinfo.max if maximum is None else int(min(iinfo.max, maximum))
     if low > high:
-        raise ConfigError(f"minimum {minimum} is above maximum {maximum} for {dtype}")
+        raise ConfigError(f"minimum {low:g} is above maximum {high:g} (after clipping -mn {minimum} and -mx {maximum} "
+                          f"to what {dtype} holds)")
     return low, high
 
 

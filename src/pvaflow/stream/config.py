@@ -221,11 +221,21 @@ def check_options(options: ConsumerOptions) -> None:
         raise ConfigError("--n-distributor-sets > 1 needs --distributor-set")
 
 
+def consumer_configs(options: ConsumerOptions) -> list[HostConfig]:
+    """The checked configuration of every consumer of ``options.consumer_ids`` (checked once: linear in -nc)."""
+    check_options(options)
+    ids = options.consumer_ids
+    return [_consumer_config(options, consumer_id, len(ids)) for consumer_id in ids]
+
+
 def consumer_config(options: ConsumerOptions, consumer_id: int) -> HostConfig:
     """The checked configuration of consumer ``consumer_id`` among ``options.consumer_ids``."""
     check_options(options)
+    return _consumer_config(options, consumer_id, len(options.consumer_ids))
+
+
+def _consumer_config(options: ConsumerOptions, consumer_id: int, n_consumers: int) -> HostConfig:
     spec = options.id_format_spec
-    n_consumers = len(options.consumer_ids)
     updates = _positive_int("--distributor-updates", options.distributor_updates)
     offset = options.oid_offset or default_offset(
         n_consumers, updates, options.n_distributor_sets, options.distributor_set is not None

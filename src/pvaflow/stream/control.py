@@ -17,6 +17,7 @@ import pvaccess as pva
 from .. import ntnd
 from ..config_values import json_object
 from ..errors import ConfigError
+from ..limits import MAX_ID, MAX_RECEIVER_QUEUE
 
 CONFIGURE = "configure"
 RESET_STATS = "reset_stats"
@@ -25,8 +26,9 @@ STOP = "stop"
 COMMANDS = (CONFIGURE, RESET_STATS, GET_STATS, STOP)
 MAX_ARGS_LENGTH = 65536
 
-# system key -> smallest allowed value (all are integers)
-SYSTEM_KEYS = {"receiverQueueSize": 0, "skipInitialUpdates": 0, "objectIdOffset": 1}
+# system key -> (smallest, largest) allowed value (all are integers)
+SYSTEM_KEYS = {"receiverQueueSize": (0, MAX_RECEIVER_QUEUE), "skipInitialUpdates": (0, MAX_ID),
+               "objectIdOffset": (1, MAX_ID)}
 
 
 def control_types(role: str) -> dict[str, Any]:
@@ -55,11 +57,11 @@ def _shorten(text: str, limit: int = 60) -> str:
 
 
 def check_system_keys(config: dict[str, Any]) -> None:
-    for key, minimum in SYSTEM_KEYS.items():
+    for key, (minimum, maximum) in SYSTEM_KEYS.items():
         if key in config:
             value = config[key]
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                raise ControlError(f"{key} must be an integer >= {minimum}, not {value!r}")
+            if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+                raise ControlError(f"{key} must be an integer from {minimum} to {maximum}, not {value!r}")
 
 
 def parse_command(command: str, args: str) -> Command:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .. import ntnd
-from ..errors import FramesLostError, IntegrityError, ProcessorLoadError, describe, location
+from ..errors import FramesLostError, IntegrityError, ProcessorLoadError, PvaflowError, describe, location
 from .accounting import MissedObjects
 from .control import CONFIGURE, GET_STATS, REFUSED, RESET_STATS, STOP, Command
 from .publisher import CountingPublisher
@@ -251,8 +251,10 @@ class Host:
             logger.debug("%s: %s", what, ex)
             return
         self.error_kinds.add(kind)
-        logger.error("%s: %s: %s (at %s; further errors of this kind are counted only)",
-                     what, type(ex).__name__, ex, where)
+        # pvaflow's own errors say what is wrong in their message; the place matters in a user's code
+        place = "" if isinstance(ex, PvaflowError) else f"at {where}; "
+        logger.error("%s: %s: %s (%sfurther errors of this kind are counted only)",
+                     what, type(ex).__name__, ex, place)
 
     # --- commands (from the control channel thread) ------------------------
     def submit(self, command: Command, reply: Callable[[str], None]) -> None:

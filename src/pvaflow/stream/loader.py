@@ -64,6 +64,8 @@ def parse_processor_args(text: str | None) -> dict[str, Any]:
 
 def _module_from_file(path: str) -> Any:
     file_path = Path(path)
+    if file_path.is_dir():
+        raise ProcessorLoadError(f"processor file {path} is a directory, not a Python file")
     if not file_path.is_file():
         raise ProcessorLoadError(f"processor file {path} does not exist")
     module_name = f"pvaflow_user_processor_{abs(hash(str(file_path.resolve())))}"
@@ -74,7 +76,7 @@ def _module_from_file(path: str) -> Any:
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as ex:
+    except (Exception, SystemExit) as ex:  # sys.exit() at import too: one line, not a silent exit
         del sys.modules[module_name]
         raise ProcessorLoadError(f"{location(ex, path)}: cannot import processor file: {describe(ex)}") from ex
     return module
@@ -126,7 +128,9 @@ def create_processor(cls: type, config: dict[str, Any]) -> Any:
     """Instantiate ``cls(config)``; a failing constructor is one line with file:line."""
     try:
         return cls(config)
-    except Exception as ex:
+    except ConfigError as ex:  # a value the user gave: name it, not the line of pvaflow that checked it
+        raise ProcessorLoadError(f"--processor-args: {cls.__name__}: {ex}") from ex
+    except (Exception, SystemExit) as ex:
         raise ProcessorLoadError(
             f"{location(ex, cls.__qualname__)}: {cls.__name__}(configDict) failed: {describe(ex)}"
         ) from ex

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from ..errors import ConfigError
+from ..limits import MAX_PROCESSES
 
 RANGE_PATTERN = re.compile(r"^range\(\s*(-?\d+)\s*(?:,\s*(-?\d+)\s*)?(?:,\s*(-?\d+)\s*)?\)$")
 DEFAULT_MARK = "_"
@@ -23,7 +24,10 @@ def parse_id_list(spec: str) -> list[int]:
         numbers = [int(group) for group in match.groups() if group is not None]
         if len(numbers) == 3 and numbers[2] == 0:
             raise ConfigError(f"id list '{spec}': range step must not be 0")
-        ids = list(range(*numbers))
+        ids = range(*numbers)
+        if len(ids) > MAX_PROCESSES:
+            raise ConfigError(f"id list '{spec}' has {len(ids)} ids, more than {MAX_PROCESSES} (one process each)")
+        ids = list(ids)
     else:
         if text.startswith("[") and text.endswith("]"):
             text = text[1:-1]
@@ -35,6 +39,8 @@ def parse_id_list(spec: str) -> list[int]:
             ) from ex
     if not ids:
         raise ConfigError(f"id list '{spec}' is empty")
+    if len(ids) > MAX_PROCESSES:
+        raise ConfigError(f"id list '{spec}' has {len(ids)} ids, more than {MAX_PROCESSES} (one process each)")
     if len(set(ids)) != len(ids):
         raise ConfigError(f"id list '{spec}' repeats an id")
     return ids
