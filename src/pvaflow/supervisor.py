@@ -3,23 +3,43 @@
 Used by ``pvaflow consumer -nc N`` (one process per consumer). Children are
 plain ``python -m pvaflow ...`` processes; Ctrl-C or SIGTERM to the
 supervisor reaches each child as SIGINT, then each is waited for with a
-timeout and killed if it does not exit.
+timeout and killed if it does not exit. A child gets SIGTERM (a clean stop)
+when its supervisor dies, even by ``kill -9`` (Linux: ``PR_SET_PDEATHSIG``),
+so no child outlives it holding its channel names.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 logger = logging.getLogger(__name__)
 
 STOP_TIMEOUT = 15.0
 POLL_SECONDS = 0.2
+PR_SET_PDEATHSIG = 1
+
+
+def stop_with_parent() -> Callable[[], None]:
+    """A ``preexec_fn``: the child gets SIGTERM when this process dies (Linux; elsewhere it does nothing)."""
+    parent = os.getpid()
+
+    def in_child() -> None:
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        except (OSError, AttributeError):  # not Linux
+            return
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return in_child
 
 
 class Supervisor:
@@ -31,7 +51,8 @@ class Supervisor:
 
     def start(self) -> None:
         for command in self.commands:
-            self.children.append(subprocess.Popen([sys.executable, "-m", "pvaflow", *command]))
+            self.children.append(subprocess.Popen([sys.executable, "-m", "pvaflow", *command],
+                                                  preexec_fn=stop_with_parent()))
 
     def stop(self) -> None:
         """SIGINT to each child, last started first; timed wait, then kill."""

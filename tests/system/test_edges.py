@@ -139,3 +139,46 @@ def test_status_and_control_refuse_what_would_hang_and_say_what_is_wrong(start_p
     assert piped.returncode == 0 and "Traceback" not in piped.stderr, piped.stderr
     queue_size = tool("control", "edge:control", "configure", '{"receiverQueueSize": 100000000000}')
     assert queue_size.returncode == 1 and "receiverQueueSize must be an integer from 0 to" in queue_size.stdout
+
+
+def alive(pid: int) -> bool:
+    """The process exists and is not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+    return state != "Z"
+
+
+def test_children_of_a_killed_consumer_supervisor_end_with_it(start_process, wait_for_channel) -> None:
+    supervisor = start_process("consumer", "-ic", "orphan:none", "-nc", "2", "-sc", "orphan:*:status", "-dc")
+    wait_for_channel("orphan:1:status", supervisor)
+    wait_for_channel("orphan:2:status", supervisor)
+    pid = supervisor.process.pid
+    children = [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    assert len(children) == 2
+    supervisor.process.kill()  # kill -9: no chance to stop its children
+    supervisor.process.wait(10)
+    wait_until(lambda: not any(alive(child) for child in children), 30, "both children ended")
+    restarted = start_process("consumer", "-ic", "orphan:none", "-nc", "2", "-sc", "orphan:*:status", "-dc")
+    wait_for_channel("orphan:2:status", restarted)  # the names are free again
+
+
+def test_a_second_stage_refuses_names_that_are_served_already(start_process, wait_for_channel) -> None:
+    first = start_process("consumer", "-ic", "twice:image", "-oc", "twice:out", "-sc", "twice:status", "-dc")
+    wait_for_channel("twice:status", first)
+    source = start_process("sim-server", "-cn", "twice:image", "-fps", "1", "-rt", "60", "-std", "0", "-dc")
+    wait_for_channel("twice:image", source)
+    for args in (("consumer", "-ic", "twice:image", "-oc", "twice:other", "-sc", "twice:status", "-dc"),
+                 ("consumer", "-ic", "twice:image", "-oc", "twice:out", "-dc"),
+                 ("sim-server", "-cn", "twice:image", "-rt", "5", "-dc")):
+        second = start_process(*args)
+        assert second.wait(30) == 1, args
+        lines = [line for line in second.output.splitlines() if line.strip()]
+        assert len(lines) == 1 and "is served already by another process" in lines[0], lines
+    first.check_running()
+    source.check_running()
+    for args, message in ((("-oc", "same:x", "-sc", "same:x"), "channel same:x is given for two"),
+                          (("-oc", "same:in"), "--output-channel same:in is this consumer's input channel")):
+        refused = tool("consumer", "-ic", "same:in", *args)
+        assert refused.returncode == 2 and message in refused.stderr, refused.stderr

@@ -13,7 +13,6 @@ the first one its next incarnation processes are counted missed.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import signal
 import subprocess
@@ -29,6 +28,7 @@ import pvaccess as pva
 from ..errors import ChannelError
 from ..stream.accounting import MissedObjects
 from ..stream.client import read_status
+from ..supervisor import stop_with_parent
 from .spec import Pipeline, Stage
 
 logger = logging.getLogger(__name__)
@@ -140,17 +140,6 @@ def stage_states(stage: Stage) -> StageState:
     return StageState(stage, processes)
 
 
-PR_SET_PDEATHSIG = 1
-
-
-def stop_with_parent() -> None:
-    """In a stage process before it runs: get SIGTERM (a clean stop) if the runner dies (Linux)."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):  # not Linux: stages then outlive a killed runner
-        pass
-
-
 @dataclass(frozen=True)
 class StatusCounts:
     """What a process's status channels say: summed counts, processing rate, numeric SECTIONS, and the
@@ -241,7 +230,7 @@ class Runner:
         logger.info("starting stage %s: pvaflow %s", process.stage, " ".join(process.command))
         # own session: a Ctrl-C on the terminal reaches the runner only, which stops the stages in order
         process.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=None, stdin=subprocess.DEVNULL,
-                                           start_new_session=True, preexec_fn=stop_with_parent)
+                                           start_new_session=True, preexec_fn=stop_with_parent())
 
     def wait_ready(self) -> None:
         """Wait until every stage answers (status channel, or its own channel); warn about late ones."""

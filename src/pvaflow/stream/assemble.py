@@ -15,6 +15,7 @@ import pvaccess as pva
 
 from ..errors import describe
 from .access import CONTROL_GROUP, INPUT_GROUP, SecuredServer
+from .client import check_names_free
 from .config import HostConfig
 from .control import ControlChannel
 from .host import Host, HostSettings, SnapshotSink
@@ -112,6 +113,7 @@ def build_stage(config: HostConfig, report: SnapshotSink | None = None) -> Stage
     )
     serves_output = config.output_mode == "pvas" and config.output_channel
     needs_server = serves_output or config.input_mode == "pvas" or config.status_channel or config.control_channel
+    check_names_free(config.served_channels(), f"{config.role} {config.host_id}")
     server = pva.PvaServer() if needs_server else None
     if server is not None and config.access_security_file:
         groups = {config.control_channel: CONTROL_GROUP}

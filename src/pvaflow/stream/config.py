@@ -23,6 +23,7 @@ from .stats import STATS_SECTIONS
 
 INPUT_MODES = ("pva", "ca", "pvas", "rpc")
 MONITOR_MODES = ("pva", "ca")  # the only inputs that deliver initial (connect-time) updates
+SERVED_INPUT_MODES = ("pvas", "rpc")  # the input channel is served by the stage itself
 OUTPUT_MODES = ("pvas", "pva", "rpc")
 REMOTE_OUTPUT_MODES = ("pva", "rpc")  # the output channel is on the receiver's server
 UNAVAILABLE_MODES = {  # accepted by pvaPy, needing what this installation lacks
@@ -112,6 +113,28 @@ class HostConfig:
     metadata_queue_size: int = 0  # updates kept per metadata channel (0: unbounded)
     server_queue_size: int = 0  # also the metadata monitors' server queue
     access_security_file: str | None = None  # ACF restricting the control (and pvas input) channel
+
+    def served_channels(self) -> list[str]:
+        """The channels this stage serves itself."""
+        names = [self.status_channel, self.control_channel]
+        if self.output_mode == "pvas":
+            names.append(self.output_channel)
+        if self.input_mode in SERVED_INPUT_MODES:
+            names.append(self.input_channel)
+        return [name for name in names if name]
+
+    def check_channels(self) -> HostConfig:
+        """ConfigError if a name is used twice, or the output is the stage's own input; the config if not."""
+        served = self.served_channels()
+        repeated = next((name for name in served if served.count(name) > 1), None)
+        if repeated:
+            raise ConfigError(f"channel {repeated} is given for two of this {self.role}'s channels (-oc, -sc, -cc, "
+                              "-ic): each needs its own name")
+        inputs = self.input_channel.split(",") if self.input_mode not in SERVED_INPUT_MODES else []
+        if self.output_channel and self.output_channel in inputs:
+            raise ConfigError(f"--output-channel {self.output_channel} is this {self.role}'s input channel: it "
+                              "would receive its own output")
+        return self
 
     def processor_config(self) -> dict[str, Any]:
         """The processor's configDict: -pa plus the keys pvaPy adds for processors."""
@@ -274,7 +297,7 @@ def _consumer_config(options: ConsumerOptions, consumer_id: int, n_consumers: in
         report_period=options.report_period,
         report_sections=report_sections(options.report_stats),
         **shared_settings(options),
-    )
+    ).check_channels()
 
 
 def initial_updates(given: int | None, monitored: bool) -> int:
@@ -373,4 +396,4 @@ def collector_config(options: CollectorOptions) -> HostConfig:
         cache_size=cache_size,
         gap_wait=options.collector_gap_wait,
         **shared_settings(options),
-    )
+    ).check_channels()
