@@ -202,3 +202,38 @@ def test_status_and_control_tools_against_a_live_consumer(start_process, wait_fo
     stopped = tool("control", "tools:control", "stop")
     assert (stopped.returncode, stopped.stdout.strip()) == (0, "stopping")
     assert consumer.wait(20) == 0
+
+
+def test_a_stage_that_keeps_dying_at_once_ends_the_run_with_every_frame_counted(start_process, tmp_path: Path) -> None:
+    hostile = Path(__file__).parent / "processors" / "hostile.py"
+    path = tmp_path / "dying.toml"
+    path.write_text(textwrap.dedent(f"""
+        [pipeline]
+        name = "dying"
+        start-delay = 4
+        max-restarts = 2
+        [stages.source]
+        kind = "sim-server"
+        n-x-pixels = 64
+        n-y-pixels = 64
+        frame-rate = 50
+        n-frames = 3000
+        cache-size = 10
+        [stages.work]
+        kind = "consumer"
+        reads = "source"
+        processor-file = "{hostile}"
+        processor-class = "Hostile"
+        processor-args = '{{"fromId": 1, "do": "crash"}}'
+    """))
+    summary_path = tmp_path / "summary.json"
+    runner = run_pipeline(start_process, path, summary_path)
+    assert runner.wait(90) == 1, runner.output
+    assert "stage work failed and is not restarted: the pipeline cannot go on without it" in runner.output
+    summary = json.loads(summary_path.read_text())
+    work = summary["stages"]["work"]
+    print(f"FIGURES dying stage: sent {summary['sourceFrames']}, processed {work['nProcessed']}, "
+          f"missed {work['nMissed']}, restarts {work['restarts']}")
+    assert work["failed"] and work["restarts"] == 2 and work["nProcessed"] == 0
+    assert 0 < summary["sourceFrames"] < 3000  # the run ended when the stage failed, not with the source (60 s)
+    assert work["nProcessed"] + work["nErrors"] + work["nMissed"] == summary["sourceFrames"]

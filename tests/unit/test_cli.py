@@ -48,6 +48,15 @@ def test_sim_server_help_has_pvapy_option_names(capsys) -> None:
         (["-if", "/nonexistent/frames.npy"], "does not exist"),
         (["-mpv", "http://x"], "protocol must be pva:// or ca://"),
         (["-sid", "0"], "argument -sid/--start-id: must be 1 to 2147483647, not 0"),
+        # issue 18: values that gave tracebacks, hangs or were taken silently
+        (["-nx", "65536", "-ny", "65536", "-dt", "float64"], "more than this machine's"),
+        (["-nx", "100000"], "argument -nx/--n-x-pixels: must be 1 to 65536, not 100000"),
+        (["-fps", "-5"], "argument -fps/--frame-rate: must be 0 to 1e+09, not -5"),
+        (["-rt", "-1"], "argument -rt/--runtime: must be 0 to"),
+        (["-std", "-3"], "argument -std/--start-delay: must be 0 to"),
+        (["-cn", ""], "a channel name must not be empty"),
+        (["-dt", "uint8", "-mn", "300"], "-mn 300 is above the largest uint8 value (255)"),
+        (["-lf", "/nonexistent/dir/x"], "--log-file /nonexistent/dir/x: cannot write there"),
     ],
 )
 def test_bad_values_give_one_line_and_exit_2(args: list[str], message: str) -> None:
@@ -72,6 +81,18 @@ def test_bad_values_give_one_line_and_exit_2(args: list[str], message: str) -> N
         (["-pf", "/nonexistent.py", "-pc", "P"], "processor file /nonexistent.py does not exist", 1),
         (["-pc", "pvaflow.NoSuchProcessor"], "pvaflow has no class NoSuchProcessor", 1),
         (["-nc", "2", "-pc", "nosuchmodule.P"], "cannot import module nosuchmodule", 1),
+        # issue 18: values that gave tracebacks, hangs or were taken silently
+        (["-nc", "0"], "argument -nc/--n-consumers: must be 1 to 1000, not 0", 2),
+        (["-nc", "-3"], "argument -nc/--n-consumers: must be 1 to 1000, not -3", 2),
+        (["-nc", "100000"], "argument -nc/--n-consumers: must be 1 to 1000, not 100000", 2),
+        (["-cid", "range(1,100001)"], "has 100000 ids, more than 1000", 2),
+        (["-rqs", "100000000000"], "argument -rqs/--receiver-queue-size: must be -1 to 1000000", 2),
+        (["-sqs", "10000000"], "argument -sqs/--server-queue-size: must be 0 to 10000", 2),
+        (["-rt", "-1"], "argument -rt/--runtime: must be 0 to", 2),
+        (["-lf", "/nonexistent/dir/x"], "--log-file /nonexistent/dir/x: cannot write there", 2),
+        (["-pf", "/tmp", "-pc", "P"], "processor file /tmp is a directory, not a Python file", 1),
+        (["-pc", "AdOutputFileProcessor", "-pa", '{"outputFileNameFormat": "/abs/{uniqueId}.tiff"}'],
+         "--processor-args: AdOutputFileProcessor: outputFileNameFormat '/abs/{uniqueId}.tiff' gives", 1),
     ],
 )
 def test_consumer_refuses_bad_options_with_one_line(args: list[str], message: str, code: int) -> None:
@@ -79,6 +100,38 @@ def test_consumer_refuses_bad_options_with_one_line(args: list[str], message: st
     assert result.returncode == code, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.stderr
+
+
+def test_sys_exit_at_import_of_a_processor_file_is_one_line(tmp_path) -> None:
+    path = tmp_path / "exits.py"
+    path.write_text("import sys\nsys.exit(3)\n")
+    result = run_cli("consumer", "-ic", "x", "-pf", str(path), "-pc", "P")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "exits.py:2: cannot import processor file: sys.exit(3)" in lines[0], result.stderr
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["status", "x", "-t", "0"], "argument -t/--timeout: must be > 0"),
+    (["status", "x", "-w", "0"], "argument -w/--watch: must be 0.1 to"),
+    (["control", "x", "stop", "-t", "-1"], "argument -t/--timeout: must be > 0"),
+    (["run", "p.toml", "-rt", "-5"], "argument -rt/--runtime: must be 0 to"),
+    (["mirror", "-cm", "(m,s,pva,0,100000)"], "number of monitors must be 1 to 1000, not 100000"),
+])
+def test_other_tools_refuse_values_that_would_hang_or_overflow(args: list[str], message: str) -> None:
+    result = run_cli(*args)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+
+
+def test_run_checks_the_summary_path_and_only_before_starting(tmp_path) -> None:
+    pipeline = tmp_path / "p.toml"
+    pipeline.write_text('[stages.source]\nkind = "sim-server"\n')
+    missing = run_cli("run", str(pipeline), "--summary", "/nonexistent/d/s.json")
+    assert missing.returncode == 2 and "--summary /nonexistent/d/s.json: cannot write there" in missing.stderr
+    empty = run_cli("run", str(pipeline), "--only", "")
+    assert empty.returncode == 2 and "--only '' names no stage" in empty.stderr
 
 
 def test_processor_start_failure_is_one_line(tmp_path) -> None:

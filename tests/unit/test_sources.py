@@ -52,7 +52,7 @@ def test_bad_random_options_are_refused() -> None:
         check_datatype("uint128")
     with pytest.raises(ConfigError, match="unknown colour mode 1"):
         RandomFrames(FrameSpec(4, 4, np.dtype("uint8"), color_mode=1), 1)
-    with pytest.raises(ConfigError, match="above maximum"):
+    with pytest.raises(ConfigError, match="is above -mx"):
         RandomFrames(FrameSpec(4, 4, np.dtype("uint8")), 1, minimum=9, maximum=2)
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import threading
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
+from ..errors import ConfigError
 from ..log import configure_logging
 from ..mirror import parse_channel_map
 from ..pipeline.runner import Runner
@@ -54,8 +56,17 @@ def stage_parsers() -> dict[str, argparse.ArgumentParser]:
     return {kind: subparsers.choices[kind] for kind in COMMANDS}
 
 
+def check_writable(path: Path) -> None:
+    """ConfigError now, not after the run, if the summary file cannot be written."""
+    directory = path.parent
+    if path.is_dir() or not directory.is_dir() or not os.access(directory, os.W_OK):
+        raise ConfigError(f"--summary {path}: cannot write there (is {directory} an existing, writable directory?)")
+
+
 def run(args: argparse.Namespace) -> int:
     configure_logging(args.log_level or "info", args.log_file)
+    if args.summary is not None:
+        check_writable(args.summary)
     pipeline = load_pipeline(args.pipeline, stage_parsers(), CHECKS)
     stages = select(pipeline, args.only)
     console = Console(highlight=False)

@@ -306,6 +306,22 @@ class Runner:
                     process.ids = found.ids
                     process.count_restart_gap()
 
+    def count_failed_losses(self) -> None:
+        """A failed process that got every object (--oid-offset 1): the frames sent that it never processed,
+        errored or counted missed are counted missed, so sent = processed + errors + missed holds for it too
+        (also for one that died before its status channel ever answered)."""
+        sent = self.source_frames()
+        if sent is None:
+            return
+        for process in self.processes:
+            if not process.failed or not process.status or int(option(process.command, "--oid-offset") or 1) != 1:
+                continue
+            lost = sent - sum(process.total(key) for key in ("nProcessed", "nErrors", "nMissed"))
+            if lost > 0:
+                process.carried["nMissed"] = process.carried.get("nMissed", 0) + lost
+                logger.error("stage %s: %d of the %d frames sent never reached it before it failed (counted missed)",
+                             process.stage, lost, sent)
+
     def moved(self) -> float:
         """A number that grows while anything moves through the stages this runner sees."""
         return sum(state.total("nReceived") + state.total("nProcessed") for state in self.states) + (
@@ -352,11 +368,17 @@ class Runner:
                     break
                 if not any(process.alive for process in self.processes):
                     break
+                failed = next((state for state in self.states if state.failed and not state.alive), None)
+                if failed is not None:
+                    logger.error("stage %s failed and is not restarted: the pipeline cannot go on without it, "
+                                 "stopping", failed.stage.name)
+                    break
             self.poll_counts()
         finally:
             self.stop_all()
             if self.counter is not None:
                 self.counter.stop()
+        self.count_failed_losses()
         self.show(self, True)
         return 1 if any(process.failed for process in self.processes) else 0
 

@@ -338,9 +338,11 @@ def load_pipeline(path: Path, parsers: dict[str, argparse.ArgumentParser], check
 
 def select(pipeline: Pipeline, only: str | None) -> list[Stage]:
     """The stages to run here: all, or the comma list ``only`` (checked)."""
-    if not only:
+    if only is None:
         return list(pipeline.stages.values())
     names = [name.strip() for name in only.split(",") if name.strip()]
+    if not names:
+        raise ConfigError(f"--only {only!r} names no stage (stages: {', '.join(pipeline.stages)})")
     unknown = [name for name in names if name not in pipeline.stages]
     if unknown:
         raise ConfigError(f"--only: unknown stages {unknown} (stages: {', '.join(pipeline.stages)})")

@@ -123,8 +123,11 @@ def value_range(dtype: np.dtype, minimum: float | None, maximum: float | None) -
         low = iinfo.min if minimum is None else int(max(iinfo.min, minimum))
         high = iinfo.max if maximum is None else int(min(iinfo.max, maximum))
     if low > high:
-        raise ConfigError(f"minimum {low:g} is above maximum {high:g} (after clipping -mn {minimum} and -mx {maximum} "
-                          f"to what {dtype} holds)")
+        if minimum is not None and maximum is not None and minimum > maximum:
+            raise ConfigError(f"-mn {minimum:g} is above -mx {maximum:g}")
+        if minimum is not None and low == minimum:
+            raise ConfigError(f"-mn {minimum:g} is above the largest {dtype} value ({high:g})")
+        raise ConfigError(f"-mx {maximum:g} is below the smallest {dtype} value ({low:g})")
     return low, high
 
 

@@ -1,6 +1,7 @@
-"""Test processor that misbehaves from one object id on: {"fromId": 3, "do": "exit" | "exit0" | "interrupt" |
-"hang" | "restructure"}. Before that id it passes objects through."""
+"""Test processor that misbehaves from one object id on: {"fromId": 3, "do": "exit" | "interrupt" | "hang" |
+"restructure" | "crash"}. Before that id it passes objects through."""
 
+import os
 import sys
 import time
 
@@ -23,6 +24,8 @@ class Hostile(UserDataProcessor):
             sys.exit(3)
         if self.action == "interrupt":
             raise KeyboardInterrupt
+        if self.action == "crash":  # the process dies at once, no clean-up (as a segfault would)
+            os._exit(9)
         if self.action == "hang":
             while True:  # a call that never returns, whatever it is told
                 try:
