@@ -4,7 +4,7 @@ Optional "writable" channels are string records that print every value written t
 
     python publish_ids.py '{"channels": ["p:1:out"], "updates": [["p:1:out", 1], ...], "interval": 0.05}'
 
-An update may name a defect as third item (``["p:1:out", 2, "dims"]``): ``dims`` (sizes that do
+"size" (default 2) makes frames of size x size pixels. An update may name a defect as third item (``["p:1:out", 2, "dims"]``): ``dims`` (sizes that do
 not match the data), ``colorMode`` (an unknown colour mode), ``empty`` (an empty value union),
 ``codec`` (an unknown codec).
 
@@ -27,8 +27,8 @@ def report_write(pv: pva.PvObject) -> None:
     print("written", pv["value"], flush=True)
 
 
-def frame(object_id: int, defect: str | None = None) -> pva.PvObject:
-    nt = ntnd.generate(object_id, np.full((2, 2), object_id % 256, np.uint8))
+def frame(object_id: int, defect: str | None = None, size: int = 2) -> pva.PvObject:
+    nt = ntnd.generate(object_id, np.full((size, size), object_id % 256, np.uint8))
     if defect == "dims":
         nt["dimension"] = ntnd.dimensions(5, 7)
     elif defect == "colorMode":
@@ -53,7 +53,7 @@ def main() -> None:
     print("serving", flush=True)
     sys.stdin.readline()
     for channel, object_id, *defect in plan["updates"]:
-        server.update(channel, frame(object_id, *defect))
+        server.update(channel, frame(object_id, *defect, size=plan.get("size", 2)))
         time.sleep(plan.get("interval", 0.05))
     print("published", flush=True)
     sys.stdin.read()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -12,6 +13,7 @@ import tifffile
 from .helpers import control, get, wait_until
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(120)]
+HERE = Path(__file__).parent
 
 
 def serve_stack(start_process, wait_for_channel, tmp_path, n_frames: int, fps: str = "10"):
@@ -66,3 +68,26 @@ def test_hdf5_writer_closes_its_file_when_the_consumer_stops(start_process, wait
             for index, image_id in enumerate(h5["uniqueId"][:]):
                 np.testing.assert_array_equal(h5["images"][index], stack[image_id - 1])
     assert ids == list(range(1, 13))
+
+
+def test_hdf5_frames_lost_with_a_full_disk_are_taken_out_of_processed(start_process, wait_for_channel,
+                                                                        tmp_path) -> None:
+    plan = {"channels": ["full:image"], "updates": [["full:image", i] for i in range(1, 10)], "size": 32}
+    source = start_process(json.dumps(plan), script=str(HERE / "publish_ids.py"))
+    wait_for_channel("full:image", source)
+    # a file of three 32x32 frames takes 18.5 kB: every file fails, at its third frame or when it is closed
+    writer = start_process("17000", "consumer", "-ic", "full:image", "-pc", "Hdf5AdImageWriter", "-sc", "full:status",
+                           "-pa", json.dumps({"outputDirectory": str(tmp_path / "h5"), "nImagesPerFile": 3}), "-dc",
+                           script=str(HERE / "limited_files.py"))
+    wait_for_channel("full:status", writer)
+    wait_until(lambda: get("full:status").toDict()["receiverStats"]["nReceived"] >= 1, what="the initial update")
+    source.send_line()
+    wait_until(lambda: get("full:status").toDict()["processorStats"]["lastObjectId"] == 9, what="all nine handled")
+    processor = get("full:status").toDict()["processorStats"]  # the last file was closed with frame 9
+    writer.stop()
+    on_disk = sum(h5py.File(path)["uniqueId"].shape[0] for path in (tmp_path / "h5").glob("*.h5"))
+    print(f"FIGURES full disk: processed {processor['nProcessed']}, errors {processor['nErrors']}, on disk {on_disk}")
+    assert processor["nErrors"] > 0
+    assert processor["nProcessed"] + processor["nErrors"] == 9
+    assert processor["nProcessed"] == on_disk  # a frame counted processed is a frame in a file
+    assert writer.output.count("cannot complete") == 1  # logged once, counted after that
