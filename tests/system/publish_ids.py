@@ -4,9 +4,9 @@ Optional "writable" channels are string records that print every value written t
 
     python publish_ids.py '{"channels": ["p:1:out"], "updates": [["p:1:out", 1], ...], "interval": 0.05}'
 
-"size" (default 2) makes frames of size x size pixels. An update may name a defect as third item (``["p:1:out", 2, "dims"]``): ``dims`` (sizes that do
-not match the data), ``colorMode`` (an unknown colour mode), ``empty`` (an empty value union),
-``codec`` (an unknown codec).
+"size" (default 2) makes frames of size x size pixels. An update may name a defect as third item
+(``["p:1:out", 2, "dims"]``): ``dims`` (sizes that do not match the data), ``colorMode`` (an unknown
+colour mode), ``empty`` (an empty value union), ``codec`` (an unknown codec).
 
 It serves the channels at once, publishes the updates when a line arrives on
 standard input, and exits at end of input. Keeping PVA servers out of the
