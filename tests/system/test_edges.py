@@ -182,3 +182,15 @@ def test_a_second_stage_refuses_names_that_are_served_already(start_process, wai
                           (("-oc", "same:in"), "--output-channel same:in is this consumer's input channel")):
         refused = tool("consumer", "-ic", "same:in", *args)
         assert refused.returncode == 2 and message in refused.stderr, refused.stderr
+
+
+@pytest.mark.parametrize("delay", [0.05, 0.3, 0.8])
+def test_ctrl_c_in_the_first_moments_of_a_tool_is_never_a_traceback(start_process, delay) -> None:
+    tools = [start_process("consumer", "-ic", "early:image", "-sc", f"early:{delay}:status", "-dc"),
+             start_process("sim-server", "-cn", f"early:{delay}:image", "-rt", "5", "-dc")]
+    time.sleep(delay)
+    for child in tools:
+        child.process.send_signal(signal.SIGINT)
+    for child in tools:
+        assert child.wait(30) in (0, 130), child.output
+        assert "Traceback" not in child.output, child.output

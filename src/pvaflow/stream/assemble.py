@@ -15,12 +15,12 @@ import pvaccess as pva
 
 from ..errors import describe
 from .access import CONTROL_GROUP, INPUT_GROUP, SecuredServer
-from .client import check_names_free
 from .config import HostConfig
 from .control import ControlChannel
 from .host import Host, HostSettings, SnapshotSink
 from .loader import create_processor, load_processor_class
 from .metadata import MetadataChannels
+from .names_served import NameCheck
 from .publisher import CountingPublisher, PutPublisher, PvasPublisher, RpcPublisher
 from .receiver import CollectingReceiver, MonitorReceiver
 from .reorder import ReorderCache
@@ -108,12 +108,13 @@ PUBLISHERS = {
 
 
 def build_stage(config: HostConfig, report: SnapshotSink | None = None) -> Stage:
+    name_check = NameCheck(config.served_channels(), f"{config.role} {config.host_id}")  # answers meanwhile
     processor = create_processor(
         load_processor_class(config.processor_file, config.processor_class), config.processor_config()
     )
     serves_output = config.output_mode == "pvas" and config.output_channel
     needs_server = serves_output or config.input_mode == "pvas" or config.status_channel or config.control_channel
-    check_names_free(config.served_channels(), f"{config.role} {config.host_id}")
+    name_check.raise_if_served()  # before our server exists: pvaccess serves records as soon as they are added
     server = pva.PvaServer() if needs_server else None
     if server is not None and config.access_security_file:
         groups = {config.control_channel: CONTROL_GROUP}

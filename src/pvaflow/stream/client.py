@@ -46,24 +46,3 @@ def send_command(name: str, command: str, args: str = "", timeout: float = 10.0)
     except pva.PvaException as ex:
         raise ChannelError(f"control channel {name} does not answer: {ex}") from ex
     raise ChannelError(f"no reply to {command} on {name} within {timeout:g} s")
-
-
-NAME_CHECK_SECONDS = 0.5  # how long a server that has one of our names may take to answer
-
-
-def check_names_free(names: list[str], who: str) -> None:
-    """ChannelError if another server already serves one of ``names`` (clients would get either, at random).
-
-    All names are asked at once; a server that does not answer within NAME_CHECK_SECONDS is not noticed.
-    """
-    served: list[str] = []
-    channels = {}
-    for name in dict.fromkeys(names):
-        client = channels[name] = channel(name, NAME_CHECK_SECONDS)
-        client.asyncGet(lambda _pv, name=name: served.append(name), lambda _error: None, "field()")
-    deadline = time.monotonic() + NAME_CHECK_SECONDS
-    while len(served) < len(channels) and time.monotonic() < deadline:
-        time.sleep(POLL_SECONDS)
-    if served:
-        raise ChannelError(f"{who}: channel {served[0]} is served already by another process; refusing to serve it "
-                           "twice (choose another name)")

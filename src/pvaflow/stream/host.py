@@ -35,6 +35,9 @@ PROCESSOR_STOP_TIMEOUT = 10.0  # seconds processor.stop() may take at shutdown
 STATUS_PERIOD = 1.0  # seconds between status channel updates (or the report period if shorter)
 LOCK_WAIT = 1.0  # seconds the host thread waits for a process() call to end before it reports without it
 EXIT_PROCESSOR_ENDED = 1  # the processor raised SystemExit or KeyboardInterrupt
+# what the host catches from processor methods other than process(): sys.exit() or an interrupt raised in
+# configure() or getStats() is an error of that call, not the end of the consumer
+USER_ERRORS = (Exception, SystemExit, KeyboardInterrupt)
 
 
 # scalar type of the id field -> the typed getter (about 3x faster than pv[field])
@@ -228,7 +231,7 @@ class Host:
     def prepare_output(self, first_object: Any) -> None:
         try:
             self.publisher.prepare(self.processor, first_object)
-        except Exception as ex:  # noqa: BLE001
+        except USER_ERRORS as ex:
             self.publisher.n_errors += 1
             self.log_once(ex, "cannot create the output channel")
 
@@ -312,7 +315,7 @@ class Host:
                 self.counters.lost_after_processing(ex.n_lost)
                 self.log_once(ex, "configure() lost frames")
                 return f"error: configure() lost frames: {ex}"
-            except Exception as ex:  # noqa: BLE001
+            except USER_ERRORS as ex:
                 self.log_once(ex, "configure() failed")
                 return f"error: configure() failed: {type(ex).__name__}: {ex}"
         finally:
@@ -333,7 +336,7 @@ class Host:
                 self.metadata.reset_stats()
             try:
                 self.processor.resetStats()
-            except Exception as ex:  # noqa: BLE001
+            except USER_ERRORS as ex:
                 self.log_once(ex, "resetStats() failed")
 
     # --- statistics ---------------------------------------------------------
@@ -348,7 +351,7 @@ class Host:
             if locked:
                 try:
                     own_stats = user_stats(self.processor.getStats() or {}, self.user_types)
-                except Exception as ex:  # noqa: BLE001
+                except USER_ERRORS as ex:
                     self.log_once(ex, "getStats() failed")
             elif not self.stuck_reported:
                 self.stuck_reported = True
@@ -396,7 +399,7 @@ class Host:
         with self.lock:
             try:
                 self.processor.start()
-            except Exception as ex:  # noqa: BLE001
+            except USER_ERRORS as ex:
                 raise ProcessorLoadError(f"{location(ex)}: processor start() failed: {describe(ex)}") from ex
             self.counters = ProcessorCounters()
             self.publisher.prepare_at_start(self.processor)
@@ -414,7 +417,7 @@ class Host:
         def call_stop() -> None:
             try:
                 self.processor.stop()
-            except Exception as ex:  # noqa: BLE001
+            except USER_ERRORS as ex:
                 failures.append(ex)
 
         stopper = threading.Thread(target=call_stop, name="processor-stop", daemon=True)

@@ -1,0 +1,42 @@
+"""Which of our channel names another server serves already.
+
+A stage must not serve a name that another process serves (clients would get
+either, at random). The names are asked with pvAccess gets, all at once, when
+a stage's set-up begins; the answers are read just before its server starts,
+so the wait (ANSWER_SECONDS at most) mostly overlaps the set-up.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pvaccess as pva
+
+from ..errors import ChannelError
+
+ANSWER_SECONDS = 0.25  # how long a server that has one of our names may take to answer (loopback: under 0.1 s)
+
+
+class NameCheck:
+    """Asks for ``names`` at once; :meth:`raise_if_served` waits for the answers."""
+
+    def __init__(self, names: list[str], who: str) -> None:
+        self.who = who
+        self.names = list(dict.fromkeys(names))
+        self.served: list[str] = []  # appended to by pvaccess threads
+        self.deadline = time.monotonic() + ANSWER_SECONDS
+        self.channels = []
+        for name in self.names:
+            client = pva.Channel(name)
+            client.setTimeout(ANSWER_SECONDS)
+            client.asyncGet(lambda _pv, name=name: self.served.append(name), lambda _error: None, "field()")
+            self.channels.append(client)
+
+    def raise_if_served(self) -> None:
+        """ChannelError naming the first of our names another process serves; a server that did not answer
+        within ANSWER_SECONDS of the check's start is not noticed."""
+        while len(self.served) < len(self.names) and time.monotonic() < self.deadline:
+            time.sleep(0.01)
+        if self.served:
+            raise ChannelError(f"{self.who}: channel {self.served[0]} is served already by another process; "
+                               "refusing to serve it twice (choose another name)")
