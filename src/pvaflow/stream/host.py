@@ -9,7 +9,6 @@ held, so none runs concurrently with another.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import operator
 import queue
@@ -284,8 +283,7 @@ class Host:
         if command.name == CONFIGURE:
             return self.configure(command.config)
         if command.name == RESET_STATS:
-            self.reset_stats()
-            return "statistics reset"
+            return "statistics reset" if self.reset_stats() else f"error: busy: {self.stuck()}"
         if command.name == GET_STATS:
             self.publish_snapshot((self.status, self.report))
             return "statistics published"
@@ -322,12 +320,11 @@ class Host:
             self.lock.release()
         return "configuration applied"
 
-    def reset_stats(self) -> None:
+    def reset_stats(self) -> bool:
+        """Zero every count; False if a process() call held the host up too long to do it."""
         if not self.lock.acquire(timeout=LOCK_WAIT):
-            logger.error("statistics not reset: %s", self.stuck())
-            return
-        with contextlib.ExitStack() as held:
-            held.callback(self.lock.release)
+            return False
+        try:
             self.counters = ProcessorCounters()
             self.accounting.reset()
             self.receiver.reset_stats()
@@ -338,6 +335,9 @@ class Host:
                 self.processor.resetStats()
             except USER_ERRORS as ex:
                 self.log_once(ex, "resetStats() failed")
+        finally:
+            self.lock.release()
+        return True
 
     # --- statistics ---------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
