@@ -33,10 +33,12 @@ def checked_number(key: str, value: Any, minimum: float) -> float:
 
 
 def checked_flag(key: str, value: Any) -> bool:
-    """``value`` if it is true or false."""
-    if not isinstance(value, bool):
-        raise ConfigError(f"{key} must be true or false, not {value!r}")
-    return value
+    """``value`` as a bool if it is true or false, or 1 or 0 (pvaPy's documentation writes ``"sign": 1``)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    raise ConfigError(f"{key} must be true or false (or 1 or 0), not {value!r}")
 
 
 def json_object(what: str, text: str) -> dict[str, Any]:

@@ -58,7 +58,7 @@ def test_unauthorised_puts_are_refused(start_process, wait_for_channel, tmp_path
 def test_authorised_user_may_put(start_process, wait_for_channel, tmp_path: Path) -> None:
     consumer = start_consumer(start_process, wait_for_channel, tmp_path, getpass.getuser(), "allowed")
     put_frame("allowed:in")
-    assert send_command("allowed:control", "get_stats", timeout=5) == "statistics published"
+    assert send_command("allowed:control", "get_stats", timeout=5) == "Stats update successful"
     assert get("allowed:status").toDict()["receiverStats"]["nReceived"] == 1
-    assert send_command("allowed:control", "stop", timeout=5) == "stopping"
+    assert send_command("allowed:control", "stop", timeout=5) == "Stop flag set"
     assert consumer.wait(20) == 0

@@ -119,11 +119,11 @@ def test_a_restarted_producer_is_picked_up_again(start_process, wait_for_channel
 def test_collector_control_channel(start_process, wait_for_channel) -> None:
     server = serve_producers(start_process, wait_for_channel, [(1, 1)])
     collector = start_collector(start_process, wait_for_channel, "1")
-    assert control("col:control", "get_stats") == "statistics published"
-    assert control("col:control", "configure", '{"x": 1}') == "configuration applied"
-    assert control("col:control", "configure", '{"receiverQueueSize": 50}') == "configuration applied"
-    assert control("col:control", "bogus").startswith("error: unknown command")
-    assert control("col:control", "stop") == "stopping"
+    assert control("col:control", "get_stats") == "Stats update successful"
+    assert control("col:control", "configure", '{"x": 1}') == "Configuration successful"
+    assert control("col:control", "configure", '{"receiverQueueSize": 50}') == "Configuration successful"
+    assert control("col:control", "bogus").startswith("Ignoring invalid request (unrecognized command specified)")
+    assert control("col:control", "stop") == "Stop flag set"
     assert collector.wait(20) == 0
     server.stop()
 

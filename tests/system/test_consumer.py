@@ -163,31 +163,32 @@ def test_control_commands_and_bad_input(start_process, wait_for_channel) -> None
     server = sim(start_process, wait_for_channel, "-nx", "8", "-ny", "8", "-fps", "20", "-rt", "60")
     child = consumer(start_process, wait_for_channel, "-cc", "c:*:control", *recorder_args(offset=1))
     ctl = "c:1:control"
-    assert control(ctl, "configure", '{"offset": 7}') == "configuration applied"
-    assert control(ctl, "get_stats") == "statistics published"
+    assert control(ctl, "configure", '{"offset": 7}') == "Configuration successful"
+    assert control(ctl, "get_stats") == "Stats update successful"
     assert get("c:1:status")["userStats"]["offset"] == 7
     wait_until(lambda: stats("c:1:status")["processorStats"]["nProcessed"] > 5, what="frames processed")
-    assert control(ctl, "get_stats") == "statistics published"
+    assert control(ctl, "get_stats") == "Stats update successful"
     last_before_reset = stats("c:1:status")["processorStats"]["lastObjectId"]
-    assert control(ctl, "reset_stats") == "statistics reset"
-    assert control(ctl, "get_stats") == "statistics published"
+    assert control(ctl, "reset_stats") == "Stats reset successful"
+    assert control(ctl, "get_stats") == "Stats update successful"
     after = stats("c:1:status")["processorStats"]
     assert after["firstObjectId"] > last_before_reset or after["nProcessed"] == 0
     assert after["nProcessed"] < last_before_reset
     for command, args, message in [
-        ("bogus", "", "unknown command 'bogus'"),
+        ("bogus", "", "Ignoring invalid request (unrecognized command specified): 'bogus'"),
         ("configure", "{not json", "not valid JSON"),
         ("configure", "[1, 2]", "must be a JSON object"),
         ("configure", '{"objectIdOffset": "two"}', "objectIdOffset must be an integer from 1 to"),
         ("configure", '{"skipInitialUpdates": -1}', "skipInitialUpdates must be an integer from 0 to"),
         ("configure", '{"receiverQueueSize": 5}', "only change when a receiver queue was configured"),
-        ("configure", '{"offset": "x"}', "configure() failed: ValueError"),
+        ("configure", '{"offset": "x"}', "Configuration failed: ValueError"),
         ("configure", '{"x": "' + "y" * 70000 + '"}', "more than 65536"),
     ]:
         reply = control(ctl, command, args)
-        assert reply.startswith("error:") and message in reply, reply
+        # pvaPy's texts: "Configuration failed: ..." or "Ignoring invalid request ..."
+        assert reply.startswith(("Configuration failed: ", "Ignoring invalid request ")) and message in reply, reply
     child.check_running()
-    assert control(ctl, "stop") == "stopping"
+    assert control(ctl, "stop") == "Stop flag set"
     assert child.wait(20) == 0
     server.stop()
 
@@ -244,8 +245,8 @@ def test_sigint_stops_every_consumer_cleanly(start_process, wait_for_channel) ->
 
 def test_a_pvapy_processor_file_runs_unchanged(start_process, wait_for_channel) -> None:
     server = sim(start_process, wait_for_channel, "-nx", "8", "-ny", "6", "-nf", "10", "-cs", "5", "-fps", "50")
-    consumer(start_process, wait_for_channel, "-oc", "c:*:out", "-pf", str(PROCESSORS / "pvapy_style.py"),
-             "-pc", "InvertImage")
+    child = consumer(start_process, wait_for_channel, "-oc", "c:*:out", "-pf", str(PROCESSORS / "pvapy_style.py"),
+                     "-pc", "InvertImage", "-ll", "debug")
     source = Recorder(SOURCE)
     output = Recorder("c:1:out")
     assert server.wait(40) == 0
@@ -254,6 +255,10 @@ def test_a_pvapy_processor_file_runs_unchanged(start_process, wait_for_channel) 
     for image_id, image, _ in output.stop():
         np.testing.assert_array_equal(image, 255 - inputs[image_id])
     assert stats("c:1:status")["userStats"]["nProcessed"] == 10
+    child.stop()
+    # the processor's pvaPy logger follows -ll: each line once, through pvaflow's handler (on standard error)
+    for image_id in range(1, 11):
+        assert child.output.count(f"InvertImage: Inverted image {image_id}\n") == 1, child.output
 
 
 def test_distributor_works_on_a_consumer_output(start_process, wait_for_channel) -> None:

@@ -94,11 +94,11 @@ def test_key_files_change_at_runtime_through_the_control_channels(start_process,
     start_pair(start_process, wait_for_channel, keys, sign=False, verify=False)
     wait_until(lambda: stats("enc:status:2")["nDecrypted"] >= 5, timeout=30, what="decrypting with the first key")
     reply = control("enc:control:1", "configure", json.dumps({"privateKeyFilePath": str(other["pkcs8.pem"])}))
-    assert reply == "configuration applied"
+    assert reply == "Configuration successful"
     wait_until(lambda: stats("enc:status:2")["nFailed"] >= 3, what="objects for the other key rejected")
-    assert control("enc:control:2", "configure", '{"privateKeyFilePath": "/nonexistent.pem"}').startswith("error")
+    assert control("enc:control:2", "configure", '{"privateKeyFilePath": "/nonexistent.pem"}').startswith("Configuration failed")
     reply = control("enc:control:2", "configure", json.dumps({"privateKeyFilePath": str(other["id_rsa"])}))
-    assert reply == "configuration applied"
+    assert reply == "Configuration successful"
     decrypted = stats("enc:status:2")["nDecrypted"]
     wait_until(lambda: stats("enc:status:2")["nDecrypted"] >= decrypted + 5, what="decrypting with the new key")
     status = get("enc:status:2")
@@ -122,7 +122,7 @@ def test_a_generic_decryptor_creates_its_output_once_an_object_decrypts(start_pr
         channel.setTimeout(1)
         channel.get("field()")
     reply = control("enc:control:2", "configure", json.dumps({"privateKeyFilePath": str(keys["pkcs8.pem"])}))
-    assert reply == "configuration applied"
+    assert reply == "Configuration successful"
     decrypted = ObjectRecorder("enc:decrypted")  # the output channel appears with the first decrypted object
     wait_until(lambda: len(decrypted.objects) >= 5, what="decrypted objects on the output channel")
     assert all(str(pv).startswith("epics:nt/NTNDArray:1.0") for pv in decrypted.stop().values())

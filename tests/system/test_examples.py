@@ -51,7 +51,7 @@ def test_threshold_example_processor_in_a_consumer(start_process, wait_for_chann
                              "-pc", "Threshold", "-pa", '{"level": 100}', "-oc", "ex:out", "-cc", "ex:control",
                              "-sc", "ex:status", "-dc")
     wait_for_channel("ex:control", consumer)
-    assert control("ex:control", "configure", '{"level": 150}') == "configuration applied"
+    assert control("ex:control", "configure", '{"level": 150}') == "Configuration successful"
     output = Recorder("ex:out")
     assert server.wait(40) == 0
     assert output.wait_for(10) == list(range(1, 11))

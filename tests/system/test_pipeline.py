@@ -188,9 +188,9 @@ def test_status_and_control_tools_against_a_live_consumer(start_process, wait_fo
     missing = tool("status", "tools:nothing", "-t", "1")
     assert missing.returncode == 1 and "status channel tools:nothing does not answer" in missing.stderr
     configured = tool("control", "tools:control", "configure", '{"skipInitialUpdates": 0}')
-    assert (configured.returncode, configured.stdout.strip()) == (0, "configuration applied")
+    assert (configured.returncode, configured.stdout.strip()) == (0, "Configuration successful")
     refused = tool("control", "tools:control", "configure", '{"skipInitialUpdates": "x"}')
-    assert refused.returncode == 1 and refused.stdout.startswith("error: skipInitialUpdates must be an integer")
+    assert refused.returncode == 1 and refused.stdout.startswith("Configuration failed: skipInitialUpdates must be an integer")
     unknown = tool("control", "tools:control", "restart")
     assert unknown.returncode == 2 and "unknown command 'restart'" in unknown.stderr
     watch = subprocess.Popen([sys.executable, "-m", "pvaflow", "status", "tools:status", "--json", "--watch", "0.3"],
@@ -200,7 +200,7 @@ def test_status_and_control_tools_against_a_live_consumer(start_process, wait_fo
     lines = watch.communicate(timeout=20)[0].splitlines()
     assert watch.returncode == 0 and len(lines) >= 3
     stopped = tool("control", "tools:control", "stop")
-    assert (stopped.returncode, stopped.stdout.strip()) == (0, "stopping")
+    assert (stopped.returncode, stopped.stdout.strip()) == (0, "Stop flag set")
     assert consumer.wait(20) == 0
 
 

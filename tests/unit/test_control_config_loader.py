@@ -35,8 +35,8 @@ def test_valid_commands(command, args, name, config) -> None:
 @pytest.mark.parametrize(
     ("command", "args", "message"),
     [
-        ("", "", "unknown command ''"),
-        ("Stop", "", "unknown command 'Stop'"),
+        ("", "", r"unrecognized command specified\): ''"),
+        ("Stop", "", r"unrecognized command specified\): 'Stop'"),
         ("x" * 500, "", "..."),
         ("configure", "{", "not valid JSON"),
         ("configure", "3", "must be a JSON object, not int"),

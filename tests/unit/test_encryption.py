@@ -93,6 +93,7 @@ def test_bad_key_files_are_refused_with_one_line(keys, tmp_path, monkeypatch) ->
         ({"privateKeyFilePath": keys["pkcs8-passphrase.pem"], "privateKeyPassphraseEnv": "NOT_SET_ANYWHERE"},
          "NOT_SET_ANYWHERE .* is not set"),
         ({"privateKeyFilePath": keys["pkcs8.pem"], "sign": "yes"}, "sign must be true or false"),
+        ({"privateKeyFilePath": keys["pkcs8.pem"], "sign": 2}, r"sign must be true or false \(or 1 or 0\), not 2"),
         ({"privateKeyFilePath": keys["pkcs8.pem"], "keyRotationObjects": 0}, "keyRotationObjects must be"),
     ]
     for config, message in cases:
@@ -153,6 +154,15 @@ def test_ad_image_variants_refuse_other_objects(keys) -> None:
 
 
 # --- authenticity -------------------------------------------------------------------
+def test_flags_take_pvapys_1_and_0(keys) -> None:
+    # pvaPy's documented command line: -pa '{"privateKeyFilePath": ..., "sign": 1}' and '{"verify": 1}'
+    encryptor = AdImageDataEncryptor({"privateKeyFilePath": keys["pkcs8.pem"], "sign": 1})
+    decryptor = AdImageDataDecryptor({"privateKeyFilePath": keys["pkcs8.pem"], "verify": 1})
+    assert encryptor.sign is True and decryptor.verify is True
+    decryptor.configure({"verify": 0})
+    assert decryptor.verify is False
+
+
 def test_sign_and_verify(keys) -> None:
     encryptor, decryptor = pair(keys, sign=True, verify=True)
     encrypted = encryptor.process(frame(1))

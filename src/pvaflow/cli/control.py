@@ -8,7 +8,7 @@ from typing import Any
 from ..errors import ConfigError
 from ..log import configure_logging
 from ..stream.client import send_command
-from ..stream.control import COMMANDS, CONFIGURE
+from ..stream.control import COMMANDS, CONFIGURE, failed
 from .options import POSITIVE_SECONDS, add_log_options
 from .status import own_stdout
 
@@ -41,4 +41,4 @@ def run(args: argparse.Namespace) -> int:
     output = own_stdout()
     answer = send_command(args.channel, command, args.args, args.timeout)
     print(answer, file=output, flush=True)
-    return EXIT_REFUSED if answer.startswith("error") else 0
+    return EXIT_REFUSED if failed(answer) else 0

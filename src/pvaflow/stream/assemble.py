@@ -46,7 +46,9 @@ def attach(
     processor: Any, config: HostConfig, server: Any, publisher: CountingPublisher, metadata: MetadataChannels
 ) -> None:
     """Set the attributes the processor API promises before start()."""
-    if not hasattr(processor, "logger"):
+    if isinstance(getattr(processor, "logger", None), logging.Logger):
+        follow_log_options(processor.logger)
+    else:
         processor.logger = logging.getLogger(type(processor).__name__)
     processor.processorId = config.host_id
     processor.inputChannel = config.input_channel
@@ -55,6 +57,16 @@ def attach(
     processor.pvaServer = server
     processor.dataPublisher = publisher
     processor.metadataQueueMap = metadata.queues
+
+
+def follow_log_options(logger: logging.Logger) -> None:
+    """Let a processor's logger follow -ll/-lf: pvaPy's LoggingManager gives the logger of a processor derived
+    from pvaPy's classes its own level (ERROR) and a standard-output handler; both are taken off, so its
+    records reach the handler pvaflow set up, at pvaflow's level."""
+    logger.setLevel(logging.NOTSET)
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+    logger.propagate = True
 
 
 def monitor_receiver(config: HostConfig, server: Any, processor: Any) -> MonitorReceiver:

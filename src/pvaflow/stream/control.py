@@ -24,6 +24,20 @@ RESET_STATS = "reset_stats"
 GET_STATS = "get_stats"
 STOP = "stop"
 COMMANDS = (CONFIGURE, RESET_STATS, GET_STATS, STOP)
+# statusMessage texts, pvaPy's for the same outcomes (scripts written for pvaPy check them)
+CONFIGURED = "Configuration successful"
+CONFIGURE_FAILED = "Configuration failed: "
+STATS_RESET = "Stats reset successful"
+STATS_RESET_FAILED = "Stats reset failed: "
+STATS_PUBLISHED = "Stats update successful"
+STOPPING = "Stop flag set"
+INVALID_REQUEST = "Ignoring invalid request "
+FAILURES = (CONFIGURE_FAILED, STATS_RESET_FAILED, INVALID_REQUEST)
+
+
+def failed(status_message: str) -> bool:
+    """The answer says the command was not carried out."""
+    return status_message.startswith(FAILURES)
 MAX_ARGS_LENGTH = 65536
 
 # system key -> (smallest, largest) allowed value (all are integers)
@@ -68,18 +82,22 @@ def parse_command(command: str, args: str) -> Command:
     """A validated command, or ControlError with a one-line reason."""
     name = (command or "").strip()
     if name not in COMMANDS:
-        raise ControlError(f"unknown command '{_shorten(name)}' (commands: {', '.join(COMMANDS)})")
+        raise ControlError(f"{INVALID_REQUEST}(unrecognized command specified): '{_shorten(name)}' "
+                           f"(commands: {', '.join(COMMANDS)})")
     if name != CONFIGURE:
         return Command(name)
     if len(args) > MAX_ARGS_LENGTH:
-        raise ControlError(f"configure args are {len(args)} characters, more than {MAX_ARGS_LENGTH}")
+        raise ControlError(f"{CONFIGURE_FAILED}configure args are {len(args)} characters, more than {MAX_ARGS_LENGTH}")
     if not args.strip():
         return Command(name, {})
     try:
         config = json_object("configure args", args)
     except ConfigError as ex:
-        raise ControlError(str(ex)) from ex
-    check_system_keys(config)
+        raise ControlError(f"{CONFIGURE_FAILED}{ex}") from ex
+    try:
+        check_system_keys(config)
+    except ControlError as ex:
+        raise ControlError(f"{CONFIGURE_FAILED}{ex}") from None
     return Command(name, config)
 
 
@@ -107,9 +125,9 @@ class ControlChannel:
         try:
             command = parse_command(request["command"], request["args"])
         except ControlError as ex:
-            command = Command(REFUSED, {"message": f"error: {ex}"})
+            command = Command(REFUSED, {"message": str(ex)})
         except Exception as ex:  # noqa: BLE001 (a malformed put must never take the host down)
-            command = Command(REFUSED, {"message": f"error: {type(ex).__name__}: {ex}"})
+            command = Command(REFUSED, {"message": f"{INVALID_REQUEST}({type(ex).__name__}: {ex})"})
         self.submit(command, self.reply)
 
     def reply(self, message: str) -> None:

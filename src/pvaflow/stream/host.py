@@ -21,7 +21,20 @@ from typing import Any, Protocol
 from .. import ntnd
 from ..errors import FramesLostError, IntegrityError, ProcessorLoadError, PvaflowError, describe, location
 from .accounting import MissedObjects
-from .control import CONFIGURE, GET_STATS, REFUSED, RESET_STATS, STOP, Command
+from .control import (
+    CONFIGURE,
+    CONFIGURE_FAILED,
+    CONFIGURED,
+    GET_STATS,
+    REFUSED,
+    RESET_STATS,
+    STATS_PUBLISHED,
+    STATS_RESET,
+    STATS_RESET_FAILED,
+    STOP,
+    STOPPING,
+    Command,
+)
 from .publisher import CountingPublisher
 from .stats import PUBLISHER_RATES, RECEIVER_RATES, ProcessorCounters, user_stats, with_rates
 from .watchdog import EXIT_STUCK, ShutdownWatchdog, where
@@ -283,26 +296,26 @@ class Host:
         if command.name == CONFIGURE:
             return self.configure(command.config)
         if command.name == RESET_STATS:
-            return "statistics reset" if self.reset_stats() else f"error: busy: {self.stuck()}"
+            return STATS_RESET if self.reset_stats() else f"{STATS_RESET_FAILED}busy: {self.stuck()}"
         if command.name == GET_STATS:
             self.publish_snapshot((self.status, self.report))
-            return "statistics published"
+            return STATS_PUBLISHED
         if command.name == STOP:
             self.stop_event.set()
-            return "stopping"
+            return STOPPING
         if command.name == REFUSED:
             return command.config["message"]
-        return f"error: unknown command {command.name}"
+        raise ValueError(f"no such command {command.name}")  # parse_command lets none other through
 
     def configure(self, config: dict[str, Any]) -> str:
         if not self.lock.acquire(timeout=LOCK_WAIT):
-            return f"error: busy: {self.stuck()}"
+            return f"{CONFIGURE_FAILED}busy: {self.stuck()}"
         try:
             if "receiverQueueSize" in config:
                 try:
                     self.receiver.set_queue_size(config["receiverQueueSize"])
                 except (ValueError, TypeError, OverflowError) as ex:
-                    return f"error: receiverQueueSize: {ex}"
+                    return f"{CONFIGURE_FAILED}receiverQueueSize: {ex}"
             if "skipInitialUpdates" in config:
                 self.skip_remaining = config["skipInitialUpdates"]
             if "objectIdOffset" in config:
@@ -312,13 +325,13 @@ class Host:
             except FramesLostError as ex:  # the configure closed a file that could not be completed
                 self.counters.lost_after_processing(ex.n_lost)
                 self.log_once(ex, "configure() lost frames")
-                return f"error: configure() lost frames: {ex}"
+                return f"{CONFIGURE_FAILED}configure() lost frames: {ex}"
             except USER_ERRORS as ex:
                 self.log_once(ex, "configure() failed")
-                return f"error: configure() failed: {type(ex).__name__}: {ex}"
+                return f"{CONFIGURE_FAILED}{type(ex).__name__}: {ex}"
         finally:
             self.lock.release()
-        return "configuration applied"
+        return CONFIGURED
 
     def reset_stats(self) -> bool:
         """Zero every count; False if a process() call held the host up too long to do it."""

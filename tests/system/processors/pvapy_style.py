@@ -17,6 +17,7 @@ class InvertImage(AdImageProcessor):
         outputObject = self.generateNtNdArray2D(imageId, inverted)
         self.updateOutputChannel(outputObject)
         self.nProcessed += 1
+        self.logger.debug("Inverted image %s", imageId)  # pvaPy's logger (LoggingManager), as its examples log
         return outputObject
 
     def resetStats(self):
