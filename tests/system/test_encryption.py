@@ -96,7 +96,8 @@ def test_key_files_change_at_runtime_through_the_control_channels(start_process,
     reply = control("enc:control:1", "configure", json.dumps({"privateKeyFilePath": str(other["pkcs8.pem"])}))
     assert reply == "Configuration successful"
     wait_until(lambda: stats("enc:status:2")["nFailed"] >= 3, what="objects for the other key rejected")
-    assert control("enc:control:2", "configure", '{"privateKeyFilePath": "/nonexistent.pem"}').startswith("Configuration failed")
+    refused = control("enc:control:2", "configure", '{"privateKeyFilePath": "/nonexistent.pem"}')
+    assert refused.startswith("Configuration failed")
     reply = control("enc:control:2", "configure", json.dumps({"privateKeyFilePath": str(other["id_rsa"])}))
     assert reply == "Configuration successful"
     decrypted = stats("enc:status:2")["nDecrypted"]

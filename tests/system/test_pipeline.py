@@ -190,7 +190,8 @@ def test_status_and_control_tools_against_a_live_consumer(start_process, wait_fo
     configured = tool("control", "tools:control", "configure", '{"skipInitialUpdates": 0}')
     assert (configured.returncode, configured.stdout.strip()) == (0, "Configuration successful")
     refused = tool("control", "tools:control", "configure", '{"skipInitialUpdates": "x"}')
-    assert refused.returncode == 1 and refused.stdout.startswith("Configuration failed: skipInitialUpdates must be an integer")
+    assert refused.returncode == 1
+    assert refused.stdout.startswith("Configuration failed: skipInitialUpdates must be an integer")
     unknown = tool("control", "tools:control", "restart")
     assert unknown.returncode == 2 and "unknown command 'restart'" in unknown.stderr
     watch = subprocess.Popen([sys.executable, "-m", "pvaflow", "status", "tools:status", "--json", "--watch", "0.3"],
