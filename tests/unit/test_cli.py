@@ -72,7 +72,6 @@ def test_bad_values_give_one_line_and_exit_2(args: list[str], message: str) -> N
     [
         (["-cid", "range(1,x)"], "id list 'range(1,x)'", 2),
         (["-pa", "{bad"], "processor args are not valid JSON", 2),
-        (["-ao", "5"], "--accumulate-objects needs a receiver queue", 2),
         (["-im", "ejfat"], "--input-mode ejfat: EJFAT needs the e2sar_py module", 2),
         (["-om", "pva"], "--output-mode pva needs --output-channel", 2),
         (["-om", "rpc", "-oc", "x", "-oa", '{"timeout": 0}'], "timeout must be a number of seconds > 0", 2),
@@ -88,7 +87,6 @@ def test_bad_values_give_one_line_and_exit_2(args: list[str], message: str) -> N
         (["-cid", "range(1,100001)"], "has 100000 ids, more than 1000", 2),
         (["-rqs", "100000000000"], "argument -rqs/--receiver-queue-size: must be -1 to 1000000", 2),
         (["-sqs", "10000000"], "argument -sqs/--server-queue-size: must be 0 to 10000", 2),
-        (["-rt", "-1"], "argument -rt/--runtime: must be 0 to", 2),
         (["-lf", "/nonexistent/dir/x"], "--log-file /nonexistent/dir/x: cannot write there", 2),
         (["-pf", "/tmp", "-pc", "P"], "processor file /tmp is a directory, not a Python file", 1),
         (["-pc", "AdOutputFileProcessor", "-pa", '{"outputFileNameFormat": "/abs/{uniqueId}.tiff"}'],

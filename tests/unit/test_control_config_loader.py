@@ -22,6 +22,9 @@ from pvaflow.stream.loader import create_processor, load_processor_class, parse_
         ("configure", "", "configure", {}),
         ("configure", '{"objectIdOffset": 3, "skipInitialUpdates": 0}', "configure",
          {"objectIdOffset": 3, "skipInitialUpdates": 0}),
+        # pvaPy takes int(value): system keys given as strings, and nSequentialUpdates
+        ("configure", '{"objectIdOffset": "3", "nSequentialUpdates": "2"}', "configure",
+         {"objectIdOffset": 3, "nSequentialUpdates": 2}),
         (" reset_stats ", "ignored", "reset_stats", {}),
         ("get_stats", "", "get_stats", {}),
         ("stop", "", "stop", {}),
@@ -100,15 +103,11 @@ def test_explicit_offset_and_id_list() -> None:
         ({"input_mode": "pvas", "input_args": '{"x": 1}'}, "--input-args: unknown keys"),
         ({"input_mode": "rpc", "distributor_updates": "2"}, "apply to monitors \\(pva, ca\\) only"),
         ({"input_mode": "pvas", "server_queue_size": 10}, "apply to monitors"),
-        ({"accumulate_objects": 5}, "needs a receiver queue"),
-        ({"n_distributor_sets": 2}, "needs --distributor-set"),
         ({"distributor_updates": "two"}, "must be an integer, not 'two'"),
         ({"distributor_updates": "0"}, "must be >= 1"),
-        ({"skip_initial_updates": -1}, "--skip-initial-updates must be >= 0"),
         ({"processor_args": "{'a': 1}"}, "not valid JSON"),
         ({"processor_args": "[1]"}, "must be a JSON object, not list"),
         ({"processor_file": "x.py"}, "needs --processor-class"),
-        ({"report_stats": "receiver,bogus"}, "unknown report stats"),
         ({"metadata_channels": "tcp://x"}, "protocol must be pva:// or ca://"),
         ({"metadata_channels": "pva://x,pva://x"}, "'x' is given twice"),
         ({"metadata_channels": "pva://"}, "must not be empty"),
@@ -118,6 +117,35 @@ def test_explicit_offset_and_id_list() -> None:
 def test_invalid_options_are_refused(values, message) -> None:
     with pytest.raises(ConfigError, match=message):
         consumer_config(options(**values), 1)
+
+
+def test_values_pvapy_accepts_have_pvapys_meaning(caplog) -> None:
+    """Issue 19: negative -rt, -rp, -oo, -siu, -ao without -rqs, -nds without -ds, unknown -rs names, -at <= 0."""
+    config = consumer_config(options(runtime=0.0, report_period=0.0, oid_offset=-5, skip_initial_updates=-1,
+                                     accumulate_objects=5, n_distributor_sets=2, report_stats="receiver,bogus",
+                                     accumulation_timeout=-1.0), 1)
+    assert config.oid_offset == 1 and config.skip_initial_updates == 0  # derived offset; no update skipped
+    assert config.accumulate_objects == 0  # ignored without a receiver queue
+    assert config.report_sections == ("receiver",)
+    assert "--accumulate-objects is ignored" in caplog.text and "bogus not known" in caplog.text
+    collector = collector_config_of(input_channel="p:*", skip_initial_updates=-2)
+    assert collector.skip_initial_updates == 0
+
+
+def collector_config_of(**values):
+    from pvaflow.stream.config import CollectorOptions, collector_config
+
+    return collector_config(CollectorOptions(**values))
+
+
+def test_processor_config_has_pvapys_keys() -> None:
+    config = consumer_config(options(input_mode="pva", output_mode="pva", output_channel="x:in",
+                                     output_args='{"timeout": 2}', field_request="value,dimension"), 1)
+    keys = config.processor_config()
+    assert {key: keys[key] for key in ("inputMode", "inputArgs", "outputMode", "outputArgs", "fieldRequest")} == {
+        "inputMode": "pva", "inputArgs": None, "outputMode": "pva", "outputArgs": '{"timeout": 2}',
+        "fieldRequest": "value,dimension"}
+    assert collector_config_of(input_channel="p:*").processor_config()["inputMode"] == "pva"
 
 
 def test_processor_args_are_json_not_python() -> None:
@@ -216,7 +244,6 @@ def test_collector_config() -> None:
         ({"input_channel": "p:*", "collector_gap_wait": 0}, "--collector-gap-wait must be > 0"),
         ({"input_channel": "p:*", "oid_offset": 0}, "--oid-offset must be >= 1"),
         ({"input_channel": "p:*", "producer_id_list": "1,x"}, "id list"),
-        ({"input_channel": "p:*", "skip_initial_updates": -2}, "--skip-initial-updates must be >= 0"),
     ]:
         with pytest.raises(ConfigError, match=message):
             collector_config(CollectorOptions(**values))

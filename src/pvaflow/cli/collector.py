@@ -58,7 +58,7 @@ def add_parser(subparsers: Any, name: str) -> None:
         help="id step between consecutive objects (default: 1)")
     add("-fr", "--field-request", dest="field_request", default="",
         help="fields to request (the id field is always added)")
-    add("-siu", "--skip-initial-updates", dest="skip_initial_updates", type=bounded(int, 0, MAX_ID), default=1,
+    add("-siu", "--skip-initial-updates", dest="skip_initial_updates", type=bounded(int, -MAX_ID, MAX_ID), default=1,
         help="initial updates of each producer not collected (default: 1)")
     add_output_channel_options(parser, "collector")
     add_processor_options(parser)

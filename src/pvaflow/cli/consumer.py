@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import __version__
-from ..limits import MAX_ID, MAX_PROCESSES, MAX_RECEIVER_QUEUE, MAX_SERVER_QUEUE
+from ..limits import MAX_ID, MAX_PROCESSES, MAX_RECEIVER_QUEUE, MAX_SECONDS, MAX_SERVER_QUEUE
 from ..log import configure_logging
 from ..stream.config import ConsumerOptions, HostConfig, consumer_configs
 from ..stream.loader import load_processor_class
@@ -20,7 +20,6 @@ from ..stream.naming import parse_id_list
 from ..supervisor import Supervisor
 from .hosting import install_stop_handlers, run_stage
 from .options import (
-    POSITIVE_SECONDS,
     add_output_channel_options,
     add_processor_options,
     add_run_options,
@@ -74,14 +73,16 @@ def add_parser(subparsers: Any, name: str) -> None:
              "0: unbounded")
     add("-ao", "--accumulate-objects", dest="accumulate_objects", type=bounded(int, -1, MAX_RECEIVER_QUEUE), default=-1,
         help="process queued objects once N have accumulated (needs -rqs >= 0)")
-    add("-at", "--accumulation-timeout", dest="accumulation_timeout", type=POSITIVE_SECONDS, default=1.0,
+    add("-at", "--accumulation-timeout", dest="accumulation_timeout", type=bounded(float, -MAX_SECONDS, MAX_SECONDS),
+        default=1.0,
         help="seconds after the last arrival when accumulated objects are processed anyway (default: 1)")
     add("-of", "--oid-field", dest="oid_field", default="uniqueId", help="object id field (default: uniqueId)")
-    add("-oo", "--oid-offset", dest="oid_offset", type=bounded(int, 0, MAX_ID), default=0,
+    add("-oo", "--oid-offset", dest="oid_offset", type=bounded(int, -MAX_ID, MAX_ID), default=0,
         help="object id step between consecutive objects of this consumer; 0: derived (default)")
     add("-fr", "--field-request", dest="field_request", default="",
         help="fields to request, e.g. 'value,dimension' (the id field is always added)")
-    add("-siu", "--skip-initial-updates", dest="skip_initial_updates", type=bounded(int, 0, MAX_ID), default=None,
+    add("-siu", "--skip-initial-updates", dest="skip_initial_updates", type=bounded(int, -MAX_ID, MAX_ID),
+        default=None,
         help="initial updates not processed (default: 1 for pva and ca input, 0 for pvas and rpc)")
     dist = parser.add_argument_group("distributor plugin")
     add = dist.add_argument

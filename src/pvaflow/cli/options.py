@@ -52,6 +52,11 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 SECONDS = bounded(float, 0, MAX_SECONDS)  # a time of 0 or more seconds
+
+
+def seconds_or_off(text: str) -> float:
+    """An argparse type: seconds, where 0 or less means none (pvaPy's reading of -rt and -rp)."""
+    return max(0.0, bounded(float, -MAX_SECONDS, MAX_SECONDS)(text))
 POSITIVE_SECONDS = bounded(float, maximum=MAX_SECONDS, above=0)
 
 
@@ -134,9 +139,9 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-asf", "--access-security-file", dest="access_security_file", default=None,
                         help="EPICS access security file (ACF): groups CONTROL (control channel), INPUT (pvas "
                              "input channel), DEFAULT (the rest) decide who may write (pvaflow only)")
-    parser.add_argument("-rt", "--runtime", dest="runtime", type=SECONDS, default=0.0,
-                        help="seconds to run; 0: until stopped")
-    add_report_options(parser, "seconds between reports; 0: none (default: 0)", default=0.0, kind=SECONDS)
+    parser.add_argument("-rt", "--runtime", dest="runtime", type=seconds_or_off, default=0.0,
+                        help="seconds to run; <= 0: until stopped")
+    add_report_options(parser, "seconds between reports; <= 0: none (default: 0)", default=0.0, kind=seconds_or_off)
     parser.add_argument("-rs", "--report-stats", dest="report_stats", default="all",
                         help="sections to report: all, or some of receiver,publisher,queue,processor,user,"
                              "collector,metadata")

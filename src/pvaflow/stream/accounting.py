@@ -41,6 +41,7 @@ class MissedObjects:
     def configure(self, offset: int, updates: int = 1) -> None:
         if offset < 1 or updates < 1:
             raise ValueError(f"object id offset ({offset}) and updates ({updates}) must be >= 1")
+        self.offset = offset
         self.updates = updates
         self.period = offset + updates - 1
         self.anchor: int | None = None

@@ -35,11 +35,10 @@ class Stage:
     """A consumer or collector ready to run: ``host.run(stop)``, then ``close()``."""
 
     host: Host
-    server: pva.PvaServer | None
+    server: pva.PvaServer
 
     def close(self) -> None:
-        if self.server is not None:
-            self.server.stop()
+        self.server.stop()
 
 
 def attach(
@@ -124,11 +123,9 @@ def build_stage(config: HostConfig, report: SnapshotSink | None = None) -> Stage
     processor = create_processor(
         load_processor_class(config.processor_file, config.processor_class), config.processor_config()
     )
-    serves_output = config.output_mode == "pvas" and config.output_channel
-    needs_server = serves_output or config.input_mode == "pvas" or config.status_channel or config.control_channel
     name_check.raise_if_served()  # before our server exists: pvaccess serves records as soon as they are added
-    server = pva.PvaServer() if needs_server else None
-    if server is not None and config.access_security_file:
+    server = pva.PvaServer()  # always, as pvaPy: processors may add their own records in start()
+    if config.access_security_file:
         groups = {config.control_channel: CONTROL_GROUP}
         if config.input_mode == "pvas":
             groups[config.input_channel] = INPUT_GROUP
@@ -152,14 +149,13 @@ def build_stage(config: HostConfig, report: SnapshotSink | None = None) -> Stage
     )
     user_types = dict(processor.getStatsPvaTypes() or {})
     status = None
-    if server is not None and config.status_channel:
+    if config.status_channel:
         status = StatusChannel(
             server, config.status_channel, config.role, config.host_id, user_types,
             receiver.extra_types() | metadata.stat_types(),
         )
     host = Host(settings, processor, receiver, publisher, user_types, status, report, metadata)
-    if server is not None:
-        if config.control_channel:
-            ControlChannel(server, config.control_channel, config.role, config.host_id, host.submit)
-        server.start()
+    if config.control_channel:
+        ControlChannel(server, config.control_channel, config.role, config.host_id, host.submit)
+    server.start()
     return Stage(host, server)

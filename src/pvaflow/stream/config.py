@@ -8,6 +8,7 @@ request string), so nothing downstream re-validates.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,8 @@ from .metadata import MetadataSpec, metadata_queue_size, parse_metadata_channels
 from .naming import channel_name, format_id, parse_id_list
 from .request import DistributorOptions, monitor_request
 from .stats import STATS_SECTIONS
+
+logger = logging.getLogger(__name__)
 
 INPUT_MODES = ("pva", "ca", "pvas", "rpc")
 MONITOR_MODES = ("pva", "ca")  # the only inputs that deliver initial (connect-time) updates
@@ -99,6 +102,9 @@ class HostConfig:
     processor_file: str | None
     processor_class: str | None
     processor_args: dict[str, Any] = field(default_factory=dict)
+    input_args: str | None = None  # -ia and -oa as given, and -fr: for the processor's configDict (pvaPy's keys)
+    output_args: str | None = None
+    field_request: str = ""
     oid_field: str = "uniqueId"
     oid_offset: int = 1
     updates: int = 1
@@ -143,7 +149,12 @@ class HostConfig:
             {
                 "processorId": self.host_id,
                 "inputChannel": self.input_channel,
+                "inputMode": "pva" if self.input_mode == "collect" else self.input_mode,
+                "inputArgs": self.input_args,
                 "outputChannel": self.output_channel,
+                "outputMode": self.output_mode,
+                "outputArgs": self.output_args,
+                "fieldRequest": self.field_request,
                 "objectIdField": self.oid_field,
                 "objectIdOffset": self.oid_offset,
                 "skipInitialUpdates": self.skip_initial_updates,
@@ -166,13 +177,15 @@ def _positive_int(name: str, text: str | None) -> int | None:
 
 
 def report_sections(text: str) -> tuple[str, ...]:
+    """The -rs sections; unknown names are left out with a warning (pvaPy ignores them)."""
     names = [name.strip() for name in text.split(",") if name.strip()]
     if not names or "all" in names:
         return STATS_SECTIONS
     unknown = [name for name in names if name not in STATS_SECTIONS]
     if unknown:
-        raise ConfigError(f"unknown report stats {unknown} (choose from all, {', '.join(STATS_SECTIONS)})")
-    return tuple(names)
+        logger.warning("--report-stats: %s not known, left out (choose from all, %s)", ", ".join(unknown),
+                       ", ".join(STATS_SECTIONS))
+    return tuple(name for name in names if name in STATS_SECTIONS) or STATS_SECTIONS
 
 
 def mode_args(option: str, text: str | None, allowed: tuple[str, ...]) -> dict[str, Any]:
@@ -207,12 +220,9 @@ def check_common(options: ConsumerOptions | CollectorOptions) -> None:
     """Checks shared by consumer and collector options."""
     parse_metadata_channels(options.metadata_channels)
     check_access_file(options.access_security_file)
-    if options.skip_initial_updates is not None and options.skip_initial_updates < 0:
-        raise ConfigError(f"--skip-initial-updates must be >= 0, not {options.skip_initial_updates}")
     if options.processor_file and not options.processor_class:
-        raise ConfigError("--processor-file needs --processor-class")
-    if options.report_period < 0 or options.runtime < 0:
-        raise ConfigError("--runtime and --report-period must not be negative")
+        raise ConfigError("--processor-file needs --processor-class (pvaPy would ignore the file and pass every "
+                          "object through unprocessed)")
 
 
 def check_options(options: ConsumerOptions) -> None:
@@ -232,16 +242,11 @@ def check_options(options: ConsumerOptions) -> None:
                           "monitors (pva, ca) only")
     if options.n_consumers < 1:
         raise ConfigError(f"--n-consumers must be >= 1, not {options.n_consumers}")
-    if options.oid_offset < 0:
-        raise ConfigError(f"--oid-offset must be >= 0 (0: derive it), not {options.oid_offset}")
-    if options.accumulate_objects > 0 and options.receiver_queue_size < 0:
-        raise ConfigError("--accumulate-objects needs a receiver queue (--receiver-queue-size >= 0)")
-    if options.accumulation_timeout <= 0:
-        raise ConfigError(f"--accumulation-timeout must be > 0, not {options.accumulation_timeout}")
     if options.n_distributor_sets < 1:
         raise ConfigError(f"--n-distributor-sets must be >= 1, not {options.n_distributor_sets}")
-    if options.n_distributor_sets > 1 and options.distributor_set is None:
-        raise ConfigError("--n-distributor-sets > 1 needs --distributor-set")
+    if options.accumulate_objects > 0 and options.receiver_queue_size < 0:
+        logger.warning("--accumulate-objects is ignored without a receiver queue (--receiver-queue-size >= 0), "
+                       "as pvaPy ignores it")
 
 
 def consumer_configs(options: ConsumerOptions) -> list[HostConfig]:
@@ -260,7 +265,7 @@ def consumer_config(options: ConsumerOptions, consumer_id: int) -> HostConfig:
 def _consumer_config(options: ConsumerOptions, consumer_id: int, n_consumers: int) -> HostConfig:
     spec = options.id_format_spec
     updates = _positive_int("--distributor-updates", options.distributor_updates)
-    offset = options.oid_offset or default_offset(
+    offset = max(0, options.oid_offset) or default_offset(  # <= 0: derived, as in pvaPy
         n_consumers, updates, options.n_distributor_sets, options.distributor_set is not None
     )
     distributor = DistributorOptions(
@@ -284,11 +289,14 @@ def _consumer_config(options: ConsumerOptions, consumer_id: int, n_consumers: in
         status_channel=channel_name(options.status_channel, "consumer", "status", consumer_id, spec),
         control_channel=channel_name(options.control_channel, "consumer", "control", consumer_id, spec),
         receiver_queue_size=options.receiver_queue_size if options.receiver_queue_size >= 0 else None,
-        accumulate_objects=max(0, options.accumulate_objects),
+        accumulate_objects=max(0, options.accumulate_objects) if options.receiver_queue_size >= 0 else 0,
         accumulation_timeout=options.accumulation_timeout,
         processor_file=options.processor_file,
         processor_class=options.processor_class,
         processor_args=parse_processor_args(options.processor_args),
+        input_args=options.input_args,
+        output_args=options.output_args,
+        field_request=options.field_request,
         oid_field=options.oid_field,
         oid_offset=offset,
         updates=updates or 1,
@@ -301,10 +309,10 @@ def _consumer_config(options: ConsumerOptions, consumer_id: int, n_consumers: in
 
 
 def initial_updates(given: int | None, monitored: bool) -> int:
-    """-siu, or its default: a monitor's first update is the value it found on connect (skip 1);
-    objects put or sent to us (pvas, rpc) are all new (skip none)."""
+    """-siu (< 0 as 0, as in pvaPy), or its default: a monitor's first update is the value it found on connect
+    (skip 1); objects put or sent to us (pvas, rpc) are all new (skip none)."""
     if given is not None:
-        return given
+        return max(0, given)
     return 1 if monitored else 0
 
 
@@ -385,6 +393,7 @@ def collector_config(options: CollectorOptions) -> HostConfig:
         processor_file=options.processor_file,
         processor_class=options.processor_class,
         processor_args=parse_processor_args(options.processor_args),
+        field_request=options.field_request,
         oid_field=options.oid_field,
         oid_offset=options.oid_offset,
         updates=1,

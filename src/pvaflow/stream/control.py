@@ -42,7 +42,7 @@ MAX_ARGS_LENGTH = 65536
 
 # system key -> (smallest, largest) allowed value (all are integers)
 SYSTEM_KEYS = {"receiverQueueSize": (0, MAX_RECEIVER_QUEUE), "skipInitialUpdates": (0, MAX_ID),
-               "objectIdOffset": (1, MAX_ID)}
+               "objectIdOffset": (1, MAX_ID), "nSequentialUpdates": (1, MAX_ID)}
 
 
 def control_types(role: str) -> dict[str, Any]:
@@ -71,9 +71,12 @@ def _shorten(text: str, limit: int = 60) -> str:
 
 
 def check_system_keys(config: dict[str, Any]) -> None:
+    """Check the system keys; one given as a string of digits (pvaPy takes ``int(value)``) becomes an int."""
     for key, (minimum, maximum) in SYSTEM_KEYS.items():
         if key in config:
             value = config[key]
+            if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+                value = config[key] = int(value)
             if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
                 raise ControlError(f"{key} must be an integer from {minimum} to {maximum}, not {value!r}")
 

@@ -318,8 +318,9 @@ class Host:
                     return f"{CONFIGURE_FAILED}receiverQueueSize: {ex}"
             if "skipInitialUpdates" in config:
                 self.skip_remaining = config["skipInitialUpdates"]
-            if "objectIdOffset" in config:
-                self.accounting.configure(config["objectIdOffset"], self.settings.updates)
+            if "objectIdOffset" in config or "nSequentialUpdates" in config:
+                self.accounting.configure(config.get("objectIdOffset", self.accounting.offset),
+                                          config.get("nSequentialUpdates", self.accounting.updates))
             try:
                 self.processor.configure(config)
             except FramesLostError as ex:  # the configure closed a file that could not be completed
