@@ -161,3 +161,27 @@ def test_split_stitch_restores_every_frame_pixel_for_pixel(start_process, wait_f
     stats = get("col:status").toDict()
     assert stats["userStats"]["nIncomplete"] == 0
     assert stats["collectorStats"]["nCollected"] == 32
+
+
+def test_objects_of_one_id_from_several_producers_are_all_handed_on(start_process, wait_for_channel) -> None:
+    """Issue 19, as pvaPy's collector: tiles of one frame come from several producers under the frame's id."""
+    updates = [[f"tile:{producer}:out", i] for i in range(1, 7) for producer in (2, 1)] + [["tile:1:out", 6]]
+    source = start_process(json.dumps({"channels": ["tile:1:out", "tile:2:out"], "updates": updates}),
+                           script=str(Path(__file__).parent / "publish_ids.py"))
+    wait_for_channel("tile:2:out", source)
+    collector = start_process("collector", "-ic", "tile:*:out", "-pid", "1,2", "-oc", "tile:col", "-sc", "tile:status",
+                              "-cgw", "1", "-dc")
+    wait_for_channel("tile:status", collector)
+    wait_until(lambda: get("tile:status").toDict()["receiverStats"]["nReceived"] == 2, what="initial updates")
+    output = Recorder("tile:col")
+    source.send_line()
+    assert output.wait_for(12) == [i for i in range(1, 7) for _ in (1, 2)]
+    frames = output.stop()
+    assert [int(image[0, 0]) for _, image, _ in frames] == [i for i in range(1, 7) for _ in (1, 2)]
+    wait_until(lambda: collector_stats_of("tile:status")["nCollected"] == 12, what="the status shows all 12")
+    collected = collector_stats_of("tile:status")
+    assert (collected["nDuplicates"], collected["nLate"]) == (1, 0)
+
+
+def collector_stats_of(channel: str) -> dict:
+    return get(channel).toDict()["collectorStats"]

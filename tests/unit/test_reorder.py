@@ -105,3 +105,32 @@ def test_interleaved_producers_give_a_complete_sequence() -> None:
             arrivals += [(object_id, 0.0) for object_id in producers[producer][round_index]]
     out = feed(cache, arrivals) + cache.release(10.0)
     assert out == list(range(1, 161))
+
+
+def test_once_ids_come_from_several_sources_an_id_waits_for_a_higher_one() -> None:
+    """Issue 19: pvaPy's split processor publishes the tiles of one frame under the frame's id, one per producer."""
+    cache = ReorderCache(capacity=20, gap_wait=1.0)
+    cache.next_id = 1
+    assert cache.add(1, (1, 1), 0.0, 1) == [(1, 1)]  # one object per id so far: it leaves at once
+    assert cache.add(1, (1, 2), 0.0, 2) == [] and cache.counts()["nLate"] == 1  # too late, and now grouped
+    out = []
+    for object_id, source in [(2, 2), (2, 1), (2, 3), (3, 1)]:
+        out += cache.add(object_id, (object_id, source), 0.1, source)
+    assert out == [(2, 1), (2, 2), (2, 3)]  # id 2 left when id 3 came, all its objects in source order
+    assert cache.add(3, (3, 2), 0.2, 2) == []  # id 3 waits for a higher id (or the gap wait)
+    assert cache.release(1.2) == [(3, 1), (3, 2)]
+
+
+def test_objects_of_one_id_leave_together_and_a_repeat_from_the_same_source_is_a_duplicate() -> None:
+    cache = ReorderCache(capacity=8, gap_wait=1.0)
+    out: list[tuple[int, int]] = []
+    for object_id, source in [(1, 2), (1, 1), (1, 3), (2, 1), (1, 1), (2, 3), (2, 2)]:
+        out += cache.add(object_id, (object_id, source), 0.0, source)
+    assert out == []  # the start is not known until the gap wait
+    out += cache.release(1.0)
+    assert out == [(1, 1), (1, 2), (1, 3), (2, 1), (2, 2), (2, 3)]
+    assert cache.counts()["nDuplicates"] == 1 and cache.counts()["nCollected"] == 6
+    out = cache.add(2, (2, 4), 1.1, 4)  # a source whose object of id 2 comes after id 2 left: late
+    assert out == [] and cache.counts()["nLate"] == 1
+    cache.add(2, (2, 1), 1.2, 1)  # id 2 again from a source that sent it: duplicate
+    assert cache.counts()["nDuplicates"] == 2

@@ -240,7 +240,7 @@ class CollectingReceiver:
             if self.queue_size and len(self.queue) >= self.queue_size:
                 self.rejected[producer] += 1
                 return
-        self.queue.append(pv.copy())
+        self.queue.append((producer, pv.copy()))
 
     def stop(self) -> None:
         for channel in self.channels.values():
@@ -260,9 +260,9 @@ class CollectingReceiver:
         if inbound:
             self.last_object_time = now
         while inbound:
-            pv = inbound.popleft()
+            producer, pv = inbound.popleft()
             try:
-                self.ready.extend(self.cache.add(int(pv[self.object_id_field]), pv, now))
+                self.ready.extend(self.cache.add(int(pv[self.object_id_field]), pv, now, producer))
             except Exception:  # noqa: BLE001 (no id field: counted, dropped)
                 self.n_errors += 1
         self.ready.extend(self.cache.release(now))

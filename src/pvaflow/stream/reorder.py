@@ -3,9 +3,17 @@
 Objects wait in the cache until the next expected id is there. A gap (an id
 that never arrives) is skipped when the cache is full or when the oldest
 cached object has waited ``gap_wait`` seconds; the ids skipped are counted.
-An id that was already released or is already cached is a duplicate; an id
-below the next expected one that was never seen arrived after its gap was
-skipped (late). Both are dropped and counted. An id below the next expected
+Every object of an id that comes from a different source (producer) is kept
+and handed on with the others of its id, in source order, as pvaPy's
+collector does (a split processor publishes the tiles of one frame under the
+frame's id, from several producers). An id that a source already sent (still
+cached, or released) is a duplicate; an id below the next expected one that
+arrives after its id left the cache (its gap skipped, or released without
+this source's object) is late. Both are dropped and counted. Once an id
+has come from two sources (the stream carries several objects per id), an
+id leaves only when a higher id is cached, the cache is full or it waited
+``gap_wait``, so the objects of one id leave together; before that (one
+object per id, the usual stream) an id leaves as soon as it is next. An id below the next expected
 one that arrives when the cache is empty and nothing was cached for twice
 ``gap_wait`` seconds starts a new sequence: the source restarted its
 numbering (counted in ``nIdRestarts``); ids from 1 below the first one of
@@ -32,7 +40,7 @@ class ReorderCache:
         self.capacity = capacity
         self.gap_wait = gap_wait
         self.step = step
-        self.objects: dict[int, Any] = {}
+        self.objects: dict[int, dict[int, Any]] = {}  # id -> {source: object}
         self.heap: list[int] = []
         self.arrival: dict[int, float] = {}
         self.reset()
@@ -41,9 +49,10 @@ class ReorderCache:
         """Forget the expected id (the next object starts the sequence) and zero the counters."""
         self.next_id: int | None = None
         self.highest_seen: int | None = None
-        self.released_recently: set[int] = set()
+        self.released_recently: dict[int, set[int]] = {}  # id -> the sources whose objects of it were released
         self.last_cached = float("-inf")  # when an object last went into the cache
         self.restarted = False  # a new sequence (from id 1) waits for its first object
+        self.grouped = False  # an id came from two sources: ids wait for the rest of their objects
         self.reset_counters()
 
     def reset_counters(self) -> None:
@@ -58,10 +67,16 @@ class ReorderCache:
     def __len__(self) -> int:
         return len(self.objects)
 
-    def add(self, object_id: int, obj: Any, now: float) -> list[Any]:
-        """Cache ``obj``; the objects that can leave now, in id order."""
-        if object_id in self.objects:
-            self.n_duplicates += 1
+    def add(self, object_id: int, obj: Any, now: float, source: int = 0) -> list[Any]:
+        """Cache ``obj`` (from ``source``); the objects that can leave now, in id order (source order within an
+        id)."""
+        group = self.objects.get(object_id)
+        if group is not None:
+            if source in group:
+                self.n_duplicates += 1
+            else:
+                group[source] = obj
+                self.grouped = True
             return self.release(now)
         if self.next_id is not None and object_id < self.next_id and self._restarted(now):
             self.n_restarts += 1
@@ -69,15 +84,17 @@ class ReorderCache:
             self.next_id = self.highest_seen = None
             self.released_recently.clear()
         if self.next_id is not None and object_id < self.next_id:
-            if object_id in self.released_recently:
+            released_sources = self.released_recently.get(object_id, ())
+            if source in released_sources:
                 self.n_duplicates += 1
             else:
                 self.n_late += 1
+                self.grouped = self.grouped or bool(released_sources)  # another source's object of a released id
             return self.release(now)
         if self.highest_seen is not None and object_id < self.highest_seen:
             self.n_out_of_order += 1
         self.highest_seen = object_id if self.highest_seen is None else max(self.highest_seen, object_id)
-        self.objects[object_id] = obj
+        self.objects[object_id] = {source: obj}
         self.arrival[object_id] = now
         self.last_cached = now
         heapq.heappush(self.heap, object_id)
@@ -99,7 +116,8 @@ class ReorderCache:
         released: list[Any] = []
         while self.heap:
             lowest = self.heap[0]
-            if self.next_id is None or lowest != self.next_id:
+            more_may_come = self.grouped and len(self.heap) == 1  # no higher id yet: its objects may still come
+            if self.next_id is None or lowest != self.next_id or more_may_come:
                 if not self._must_skip(now):
                     break
                 expected = 1 if self.restarted else self.next_id
@@ -108,22 +126,24 @@ class ReorderCache:
                     self.n_missing += (lowest - expected) // self.step
                 self.restarted = False
             heapq.heappop(self.heap)
-            released.append(self.objects.pop(lowest))
+            group = self.objects.pop(lowest)
+            released.extend(group[source] for source in sorted(group))
             del self.arrival[lowest]
             self.next_id = lowest + self.step
-            self._remember(lowest)
+            self._remember(lowest, set(group))
         self.n_released += len(released)
         return released
 
-    def _remember(self, object_id: int) -> None:
-        """Keep the last released ids (between capacity and 2 x capacity of them) to tell duplicates from late ids.
+    def _remember(self, object_id: int, sources: set[int]) -> None:
+        """Keep the last released ids and their sources (between capacity and 2 x capacity of them) to tell
+        duplicates from late objects.
 
         Pruned down to the last ``capacity`` ids when it holds twice that: the cost stays O(1) per id.
         """
-        self.released_recently.add(object_id)
+        self.released_recently[object_id] = sources
         if len(self.released_recently) > 2 * self.capacity:
             floor = object_id - self.capacity * self.step
-            self.released_recently = {i for i in self.released_recently if i > floor}
+            self.released_recently = {i: s for i, s in self.released_recently.items() if i > floor}
 
     def counts(self) -> dict[str, int]:
         return {
