@@ -14,6 +14,8 @@ import pvaccess as pva
 from . import ntnd
 from .processor import UserDataProcessor
 
+PVAPY_POSITIONAL = 5  # nx, ny, dtype, compressorName, extraFieldsPvObject after imageId and image (pvaPy 5.6)
+
 
 class AdImageProcessor(UserDataProcessor):
     """Base for processors of Area Detector images (NTNDArray objects)."""
@@ -42,8 +44,8 @@ class AdImageProcessor(UserDataProcessor):
         cls,
         imageId: int,  # noqa: N803
         image: np.ndarray,
+        *positional: Any,
         extraFieldsPvObject: pva.PvObject | None = None,  # noqa: N803
-        *,
         nx: int | None = None,
         ny: int | None = None,
         dtype: Any = None,
@@ -51,10 +53,20 @@ class AdImageProcessor(UserDataProcessor):
     ) -> pva.PvObject:
         """New NTNDArray from a 2-D image (shape (ny, nx)).
 
-        ``extraFieldsPvObject`` adds fields and values. For an already
-        compressed payload pass ``compressorName``, ``nx``, ``ny`` and the
-        uncompressed ``dtype`` (as pvaPy's keyword arguments allow).
+        Both positional forms work: the seed's ``(imageId, image, extraFieldsPvObject)`` and pvaPy 5.6's
+        ``(imageId, image, nx, ny, dtype, compressorName, extraFieldsPvObject)``. ``extraFieldsPvObject``
+        adds fields and values. For an already compressed payload pass ``compressorName``, ``nx``, ``ny``
+        and the uncompressed ``dtype``.
         """
+        if len(positional) == 1 and isinstance(positional[0], pva.PvObject):
+            extraFieldsPvObject = positional[0]  # the seed's form
+        elif positional:
+            if len(positional) > PVAPY_POSITIONAL:
+                raise TypeError(f"generateNtNdArray2D() takes at most {PVAPY_POSITIONAL + 2} positional arguments")
+            named = dict(zip(("nx", "ny", "dtype", "compressorName", "extraFieldsPvObject"), positional, strict=False))
+            nx, ny, dtype = named.get("nx", nx), named.get("ny", ny), named.get("dtype", dtype)
+            compressorName = named.get("compressorName", compressorName)
+            extraFieldsPvObject = named.get("extraFieldsPvObject", extraFieldsPvObject)
         if compressorName:
             return ntnd.generate_compressed(
                 imageId, image, compressorName, dtype, nx, ny, extra=extraFieldsPvObject

@@ -61,7 +61,7 @@ def test_hdf5_writer_closes_its_file_when_the_consumer_stops(start_process, wait
     wait_until(lambda: get("file:status")["processorStats"]["nProcessed"] == 12, what="12 frames processed")
     consumer.stop()  # SIGINT: stop() closes the third file, which holds 2 frames
     names = sorted(path.name for path in (tmp_path / "h5").iterdir())
-    assert names == ["000001.1.h5", "000002.1.h5", "000003.1.h5"]
+    assert names == ["000001.1.hdf", "000002.1.hdf", "000003.1.hdf"]
     ids = []
     for name in names:
         with h5py.File(tmp_path / "h5" / name) as h5:
@@ -86,7 +86,7 @@ def test_hdf5_frames_lost_with_a_full_disk_are_taken_out_of_processed(start_proc
     wait_until(lambda: get("full:status").toDict()["processorStats"]["lastObjectId"] == 9, what="all nine handled")
     processor = get("full:status").toDict()["processorStats"]  # the last file was closed with frame 9
     writer.stop()
-    on_disk = sum(h5py.File(path)["uniqueId"].shape[0] for path in (tmp_path / "h5").glob("*.h5"))
+    on_disk = sum(h5py.File(path)["uniqueId"].shape[0] for path in (tmp_path / "h5").glob("*.hdf"))
     print(f"FIGURES full disk: processed {processor['nProcessed']}, errors {processor['nErrors']}, on disk {on_disk}")
     assert processor["nErrors"] > 0
     assert processor["nProcessed"] + processor["nErrors"] == 9

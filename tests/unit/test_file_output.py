@@ -99,7 +99,7 @@ def test_names_use_ids_processor_id_and_attributes(tmp_path) -> None:
         ({"outputFileNameFormat": "../{uniqueId}.tiff"}, "outside the output directory"),
         ({"outputFileNameFormat": "/tmp/{uniqueId}.tiff"}, "outside the output directory"),
         ({"outputFileNameFormat": "a/../../{uniqueId}.tiff"}, "outside the output directory"),
-        ({"outputFileNameFormat": "{uniqueId}.gif"}, "unknown file extension '.gif'"),
+        ({"outputFileNameFormat": "{uniqueId}.xyz"}, "unknown file extension '.xyz'"),
         ({"outputFileNameFormat": "{}.tiff"}, "use named fields"),
         ({"outputFileNameFormat": "{uniqueId.tiff"}, "not a valid format"),
         ({"outputFileNameFormat": 5}, "must be a non-empty string"),
@@ -209,8 +209,8 @@ def test_hdf5_full_disk_counts_every_frame_of_the_lost_file_and_writing_resumes(
     assert result.returncode == 0, result.stderr
     # frame 2 failed (EFBIG) and its file, holding frame 1, could not be closed: 2 errors; 3-5 in the next file
     assert result.stdout.split() == ["error", "27", "lost", "1", "2", "1", "30000"], result.stdout + result.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["000002.None.h5"]
-    with h5py.File(tmp_path / "000002.None.h5") as h5:
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["000002.None.hdf"]
+    with h5py.File(tmp_path / "000002.None.hdf") as h5:
         assert list(h5["uniqueId"][:]) == [3, 4, 5]
 
 
@@ -234,8 +234,8 @@ def test_hdf5_files_roll_over_and_hold_images_ids_stamps_attributes(tmp_path, co
     for i, image in enumerate(images):
         processor.process(frame(i + 1, image, Motor=0.5 * i, Label=f"f{i}"))
     processor.stop()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["000001.2.h5", "000002.2.h5"]
-    with h5py.File(tmp_path / "000001.2.h5") as h5:
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["000001.2.hdf", "000002.2.hdf"]
+    with h5py.File(tmp_path / "000001.2.hdf") as h5:
         assert h5["images"].shape == (3, 5, 7) and h5["images"].chunks == (1, 5, 7)
         assert h5["images"].compression == compression
         np.testing.assert_array_equal(h5["images"][:], np.stack(images[:3]))
@@ -244,7 +244,7 @@ def test_hdf5_files_roll_over_and_hold_images_ids_stamps_attributes(tmp_path, co
         assert list(h5["attributes/Motor"][:]) == [0.0, 0.5, 1.0]
         assert [v.decode() for v in h5["attributes/Label"][:]] == ["f0", "f1", "f2"]
         assert h5.attrs["nImages"] == 3
-    with h5py.File(tmp_path / "000002.2.h5") as h5:
+    with h5py.File(tmp_path / "000002.2.hdf") as h5:
         assert list(h5["uniqueId"][:]) == [4, 5]
         np.testing.assert_array_equal(h5["images"][1], images[4])
     stats = processor.getStats()
@@ -258,7 +258,7 @@ def test_hdf5_attributes_that_change_type_or_come_late_keep_their_fill_values(tm
     processor.process(frame(2, image, Count="two", Gain=2.5))  # Count is int64 from its first value
     processor.process(frame(3, image, Count=3.5, Gain=3))  # a float does not fit int64; an int fits float64
     processor.process(frame(4, image, Count=4, Gain="high"))
-    with h5py.File(tmp_path / "000001.2.h5") as h5:
+    with h5py.File(tmp_path / "000001.2.hdf") as h5:
         assert list(h5["attributes/Count"][:]) == [1, 0, 0, 4]
         assert list(h5["attributes/Gain"][:]) == [0.0, 2.5, 3.0, 0.0]
         assert list(h5["uniqueId"][:]) == [1, 2, 3, 4]
@@ -273,11 +273,13 @@ def test_hdf5_configure_closes_the_file_and_colour_frames_are_kept(tmp_path) -> 
     colour = sample(np.dtype("uint8"), colour=True)
     processor.process(frame(1, colour, ntnd.COLOR_MODE_RGB1))
     assert list(tmp_path.iterdir())[0].name.endswith(".partial")  # open: only the temporary file
+    processor.configure({"receiverQueueSize": 5, "flushPeriod": 1, "objectIdOffset": 1})  # the name stays
+    assert list(tmp_path.iterdir())[0].name.endswith(".partial")  # still open (pvaPy's writer keeps it too)
     processor.configure({"outputFileNameFormat": "scan_{outputFileId}.h5"})
     processor.process(frame(2, colour, ntnd.COLOR_MODE_RGB1))
     processor.stop()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["000001.2.h5", "scan_2.h5"]
-    with h5py.File(tmp_path / "000001.2.h5") as h5:
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["000001.2.hdf", "scan_2.h5"]
+    with h5py.File(tmp_path / "000001.2.hdf") as h5:
         np.testing.assert_array_equal(h5["images"][0], colour)
         assert h5.attrs["colorMode"] == ntnd.COLOR_MODE_RGB1
 
@@ -303,12 +305,12 @@ def test_hdf5_file_is_readable_by_h5dump(tmp_path) -> None:
     processor = hdf5_writer(tmp_path, nImagesPerFile=2)
     for i in (1, 2):
         processor.process(frame(i, sample(np.dtype("int32")) + i, Motor=0.25 * i))
-    result = subprocess.run(["h5dump", "-H", str(tmp_path / "000001.2.h5")], capture_output=True, text=True,
+    result = subprocess.run(["h5dump", "-H", str(tmp_path / "000001.2.hdf")], capture_output=True, text=True,
                             timeout=30)
     assert result.returncode == 0, result.stderr
     assert 'DATASET "images"' in result.stdout and "( 2, 5, 7 )" in result.stdout
     values = subprocess.run(["h5dump", "-d", "/uniqueId", "-d", "/attributes/Motor", "-d", "/images[1,0,0;;1,1,3]",
-                             str(tmp_path / "000001.2.h5")], capture_output=True, text=True, timeout=30)
+                             str(tmp_path / "000001.2.hdf")], capture_output=True, text=True, timeout=30)
     assert values.returncode == 0, values.stderr
     data = [line.split(":", 1)[1].strip() for line in values.stdout.splitlines() if line.strip().startswith("(")]
     assert data == ["1, 2", "0.25, 0.5", "-2147483646, 3, 4"], values.stdout  # frame 2: the sample + 2
@@ -329,7 +331,7 @@ def test_a_killed_writer_leaves_no_file_under_the_final_name(tmp_path) -> None:
     subprocess.run([sys.executable, "-c", KILLED_WHILE_WRITING, str(tmp_path)], timeout=60)
     names = [p.name for p in tmp_path.iterdir()]
     assert names and all(name.startswith(".") and name.endswith(".partial") for name in names), names
-    assert not (tmp_path / "000001.None.h5").exists()
+    assert not (tmp_path / "000001.None.hdf").exists()
 
 
 def test_atomic_write_leaves_nothing_when_the_writer_fails(tmp_path) -> None:
@@ -364,7 +366,7 @@ def test_hdf5_starts_a_new_file_when_the_colour_mode_changes(tmp_path) -> None:
     processor.process(frame(2, colour, ntnd.COLOR_MODE_RGB2))  # same array shape, other pixel order
     processor.stop()
     modes = []
-    for name in ("000001.2.h5", "000002.2.h5"):
+    for name in ("000001.2.hdf", "000002.2.hdf"):
         with h5py.File(tmp_path / name) as h5:
             modes.append(int(h5.attrs["colorMode"]))
     assert modes == [ntnd.COLOR_MODE_RGB1, ntnd.COLOR_MODE_RGB2]
@@ -464,8 +466,8 @@ def test_hdf5_writer_run_twice_keeps_both_runs(tmp_path) -> None:
         for i in range(1, 4):
             processor.process(frame(i, sample(np.dtype("uint16")) + run))
         processor.stop()
-    assert names(tmp_path) == ["000001.2.h5", "000001.2_002.h5", "000002.2.h5", "000002.2_002.h5"]
-    with h5py.File(tmp_path / "000001.2_002.h5") as h5:
+    assert names(tmp_path) == ["000001.2.hdf", "000001.2_002.hdf", "000002.2.hdf", "000002.2_002.hdf"]
+    with h5py.File(tmp_path / "000001.2_002.hdf") as h5:
         assert list(h5["uniqueId"][:]) == [1, 2] and h5["images"][0, 1, 1] == 9
 
 
@@ -497,7 +499,7 @@ os.kill(os.getpid(), signal.SIGKILL)  # dies with the file open, flushed after e
 def test_a_killed_hdf5_writer_leaves_a_readable_file_up_to_its_last_flush_reported_on_the_next_start(tmp_path):
     subprocess.run([sys.executable, "-c", KILLED_AFTER_FLUSH, str(tmp_path)], timeout=60)
     (partial,) = tmp_path.iterdir()
-    assert partial.name.startswith(".000001.None.h5.") and partial.name.endswith(".partial")
+    assert partial.name.startswith(".000001.None.hdf.") and partial.name.endswith(".partial")
     with h5py.File(partial, "r") as h5:
         assert h5.attrs["nImages"] == 5 and h5["images"].shape == (5, 64, 64)
         assert list(h5["uniqueId"][:]) == [1, 2, 3, 4, 5]
@@ -507,3 +509,17 @@ def test_a_killed_hdf5_writer_leaves_a_readable_file_up_to_its_last_flush_report
     restarted.stop()
     assert restarted.getStats()["nLeftoverPartialFiles"] == 1
     assert partial.exists()  # kept
+
+
+@pytest.mark.parametrize("extension", [".gif", ".webp", ".ppm", ".pcx", ".tga", ".sgi"])
+def test_any_format_pillow_writes_is_chosen_by_extension_as_in_pvapy(tmp_path, extension) -> None:
+    image = sample(np.dtype("uint8"))
+    processor = writer(tmp_path, "{uniqueId}" + extension)
+    processor.process(frame(1, image))
+    with Image.open(tmp_path / "out" / f"1{extension}") as saved:
+        if extension == ".webp":
+            assert saved.size == (7, 5)  # lossy by default
+        else:
+            np.testing.assert_array_equal(np.asarray(saved.convert("L")), image)
+    with pytest.raises(ConfigError, match="cannot hold mono uint16"):
+        processor.process(frame(2, sample(np.dtype("uint16"))))

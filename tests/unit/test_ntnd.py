@@ -56,6 +56,18 @@ def test_generate_2d_sets_header_fields_and_extra_fields() -> None:
     np.testing.assert_array_equal(AdImageProcessor.reshapeNtNdArray(nt)[1], image)
 
 
+def test_generate_2d_takes_pvapy_56s_positional_form_too() -> None:
+    extra = pva.PvObject({"exposure": pva.DOUBLE}, {"exposure": 0.25})
+    image = np.arange(12, dtype=np.uint16).reshape(3, 4)
+    nt = AdImageProcessor.generateNtNdArray2D(4, image, 4, 3, None, None, extra)  # nx, ny, dtype, codec, extra
+    assert nt["uniqueId"] == 4 and nt["exposure"] == 0.25
+    np.testing.assert_array_equal(AdImageProcessor.reshapeNtNdArray(nt)[1], image)
+    plain = AdImageProcessor.generateNtNdArray2D(5, image, 4, 3)
+    np.testing.assert_array_equal(AdImageProcessor.reshapeNtNdArray(plain)[1], image)
+    with pytest.raises(TypeError, match="at most 7 positional arguments"):
+        AdImageProcessor.generateNtNdArray2D(6, image, 4, 3, None, None, extra, "more")
+
+
 def test_replace_image_2d_reuses_object_and_changes_geometry() -> None:
     nt = AdImageProcessor.generateNtNdArray2D(1, np.zeros((4, 4), np.uint8))
     new = np.arange(6, dtype=np.uint8).reshape(2, 3)

@@ -9,6 +9,9 @@ extension      library    dtypes                                      colour
 .bmp           Pillow     uint8                                       yes
 .npy           numpy      all                                         yes
 .bin           numpy      all: raw C-order bytes, native byte order   yes
+any other      Pillow     uint8 (every format Pillow writes, chosen   yes
+               extension  by extension as pvaPy does: .gif, .webp,
+                          .ppm, .tga, .pcx, .jp2, ...)
 =============  =========  ==========================================  =========
 
 Colour images are (ny, nx, 3) arrays whatever the NTNDArray colour mode.
@@ -34,6 +37,7 @@ ALL_DTYPES = frozenset(np.dtype(name) for name in (
 ))
 UINT8 = frozenset({np.dtype("uint8")})
 JPEG_QUALITY = 95
+PILLOW_STUBS = frozenset({"BUFR", "GRIB", "HDF5", "WMF"})  # Pillow formats that save only with a handler added
 BIGTIFF_ABOVE = 2**32 - 2**25  # image bytes above which tifffile.imwrite writes a BigTIFF
 
 
@@ -126,11 +130,25 @@ FORMATS: dict[str, ImageFormat] = {
 
 
 def format_for(name: str | Path) -> ImageFormat:
-    """The format for a file name's extension; ConfigError for an unknown one."""
+    """The format for a file name's extension (ours, else any Pillow writes); ConfigError for an unknown one."""
     extension = Path(name).suffix.lower()
-    try:
+    if extension in FORMATS:
         return FORMATS[extension]
-    except KeyError:
+    pillow_format = _pillow_formats().get(extension)
+    if pillow_format is None:
         known = ", ".join(sorted(FORMATS))
-        raise ConfigError(f"unknown file extension {extension or '(none)'!r} in {str(name)!r}: use one of {known}") \
-            from None
+        raise ConfigError(f"unknown file extension {extension or '(none)'!r} in {str(name)!r}: use one of {known}, "
+                          "or another extension Pillow writes")
+    return ImageFormat(pillow_format, _pillow_writer(pillow_format), UINT8, UINT8)
+
+
+@functools.lru_cache(maxsize=1)  # Pillow's registry does not change while running
+def _pillow_formats() -> dict[str, str]:
+    """Extension -> Pillow format name, for the formats Pillow can write."""
+    try:
+        pil_image = importlib.import_module("PIL.Image")
+    except ImportError:
+        return {}
+    pil_image.init()
+    return {extension: name for extension, name in pil_image.registered_extensions().items()
+            if name in pil_image.SAVE and name not in PILLOW_STUBS}

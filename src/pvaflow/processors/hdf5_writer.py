@@ -7,8 +7,10 @@ Config keys, beside those of :mod:`pvaflow.processors.file_output` (the
 name format may also use ``outputFileId``, the file's number from 1):
 
 - ``nImagesPerFile`` (1000): frames per file; the file is closed and a new
-  one started after that many, on ``configure()``, and when the image
-  geometry, dtype or colour mode changes;
+  one started after that many, on a ``configure()`` that changes the
+  directory, the name format or a setting of the file's layout (other keys
+  leave the open file open), and when the image geometry, dtype or colour
+  mode changes;
 - ``datasetName`` ("images"); ``compression``: none (default), "gzip" or
   "lzf" (filters h5py ships); ``compressionLevel`` for gzip (0-9, default 4);
 - ``flushPeriod`` (5): seconds between flushes of the open file (0: only
@@ -61,6 +63,7 @@ from ..files.placing import Placer
 from .file_output import FileOutputProcessor
 
 COMPRESSIONS = (None, "gzip", "lzf")
+FILE_SETTINGS = ("nImagesPerFile", "datasetName", "compression", "compressionLevel")  # a change starts a new file
 STAMP_FIELDS = ("timeStamp", "dataTimeStamp")
 ATTRIBUTE_GROUP = "attributes"
 
@@ -215,7 +218,7 @@ class OpenFile:
 class Hdf5AdImageWriter(FileOutputProcessor):
     """Writes Area Detector frames into HDF5 files of ``nImagesPerFile`` frames each."""
 
-    DEFAULT_OUTPUT_FILE_NAME_FORMAT = "{outputFileId:06}.{processorId}.h5"
+    DEFAULT_OUTPUT_FILE_NAME_FORMAT = "{outputFileId:06}.{processorId}.hdf"  # pvaPy's
     MISSED_STAT = "nMissedFrames"
     NAME_FIELDS = FRAME_FIELDS | {"outputFileId"}
 
@@ -241,8 +244,11 @@ class Hdf5AdImageWriter(FileOutputProcessor):
             raise ConfigError(f"compression must be one of {COMPRESSIONS}, not {settings['compression']!r}")
         checked_int("compressionLevel", settings["compressionLevel"], 0, 9)
         settings["flushPeriod"] = checked_number("flushPeriod", settings["flushPeriod"], 0)
+        where = (self.outputDirectory, self.outputFileNameFormat)
         super().configure(configDict)
-        self.close_file()  # new settings start a new file
+        file_settings_changed = any(settings[key] != self.settings[key] for key in FILE_SETTINGS)
+        if file_settings_changed or where != (self.outputDirectory, self.outputFileNameFormat):
+            self.close_file()  # a new name, dataset layout or size: a new file; other keys leave it open
         self.settings = settings
 
     def check_name(self, sample_name: str) -> None:
