@@ -133,3 +133,16 @@ def test_collector_hosts_metadata_channels(start_process, wait_for_channel) -> N
     # without accumulation a frame can be collected before its metadata update arrives; most are not
     assert sum(found is not None for found, _ in values) >= N_FRAMES // 2, values
     assert get("mdcol:status").toDict()["metadataStats"]["metadata_1"]["nReceived"] >= N_FRAMES
+
+
+def test_a_metadata_channel_that_never_connects_is_reported_once_and_shown(start_process, wait_for_channel) -> None:
+    consumer = start_process("consumer", "-ic", "mdnone:image", "-mc", "pva://mdnone:nowhere", "-sc", "mdnone:status",
+                             "-dc")
+    wait_for_channel("mdnone:status", consumer)
+    wait_until(lambda: "metadata channel mdnone:nowhere is not connected" in consumer.output, timeout=20,
+               what="the warning")
+    status = get("mdnone:status").toDict()
+    section = status["metadataStats"]["metadata_1"]
+    assert section["channel"] == "mdnone:nowhere" and section["connected"] is False
+    wait_until(lambda: get("mdnone:status")["objectId"] >= status["objectId"] + 2, what="two more status updates")
+    assert consumer.output.count("is not connected") == 1  # once, not per status update

@@ -131,6 +131,9 @@ class MetadataQueue:
             self.n_received = self.n_dropped = self.n_delivered = 0
 
 
+CONNECT_WARNING_SECONDS = 5.0  # a metadata channel not connected this long after start is reported
+
+
 def stats_key(index: int) -> str:
     """Field name of a metadata channel's stats in the status structure (1-based, as pvaPy's ids)."""
     return f"metadata_{index}"
@@ -138,6 +141,7 @@ def stats_key(index: int) -> str:
 
 METADATA_STAT_TYPES = {
     "channel": pva.STRING,
+    "connected": pva.BOOLEAN,
     "nReceived": pva.UINT,
     "nDropped": pva.UINT,
     "nDelivered": pva.UINT,
@@ -157,8 +161,11 @@ class MetadataChannels:
         }
         self.queues = {spec.name: MetadataQueue(queue_size) for spec in specs}
         self.channels = {spec.name: pva.Channel(spec.name, PROVIDERS[spec.protocol]) for spec in specs}
+        self.started = 0.0  # time.monotonic() of start()
+        self.warned: set[str] = set()  # channels reported as not connected
 
     def start(self) -> None:
+        self.started = time.monotonic()
         for name, channel in self.channels.items():
             logger.debug("monitoring metadata channel %s with request %s", name, self.requests[name])
             channel.monitor(keeping_thread_state(self._enqueue(self.queues[name])), self.requests[name])
@@ -186,8 +193,11 @@ class MetadataChannels:
         for index, spec in enumerate(self.specs, start=1):
             counters = self.queues[spec.name].getCounters()
             monitor = self.channels[spec.name].getMonitorCounters()
+            connected = bool(self.channels[spec.name].isConnected())
+            self.warn_if_unconnected(spec.name, connected)
             section[stats_key(index)] = {
                 "channel": spec.name,
+                "connected": connected,
                 "nReceived": counters["nReceived"],
                 "nDropped": counters["nRejected"],
                 "nDelivered": counters["nDelivered"],
@@ -195,6 +205,17 @@ class MetadataChannels:
                 "nOverruns": int(monitor.get("nOverruns", 0)),
             }
         return {"metadataStats": section}
+
+    def warn_if_unconnected(self, name: str, connected: bool) -> None:
+        """One warning for a channel still not connected CONNECT_WARNING_SECONDS after start (and again after it
+        was connected and lost)."""
+        if connected:
+            self.warned.discard(name)
+        elif name not in self.warned and time.monotonic() - self.started >= CONNECT_WARNING_SECONDS:
+            self.warned.add(name)
+            logger.warning("metadata channel %s is not connected (%.0f s after start): frames get no metadata "
+                           "from it until it is (metadataStats ... connected)", name,
+                           time.monotonic() - self.started)
 
     def reset_stats(self) -> None:
         for name, queue in self.queues.items():
