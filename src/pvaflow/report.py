@@ -49,16 +49,34 @@ def render(snapshot: dict[str, Any], sections: tuple[str, ...], title: str) -> T
     return table
 
 
-class TerminalReport:
-    """A snapshot sink that shows reports on the terminal (in place with ``live``)."""
+def summary_line(snapshot: dict[str, Any], title: str) -> str:
+    """One line: what a periodic report says first (`-nc 4` prints four lines a period, not four tables)."""
+    processor = snapshot.get("processorStats", {})
+    published = snapshot.get("publisherStats", {}).get("nPublished", 0)
+    queued = snapshot.get("queueStats", {}).get("nQueued", 0)
+    return (f"{title}: processed {processor.get('nProcessed', 0)} ({processor.get('processedRate', 0.0):.1f}/s), "
+            f"missed {processor.get('nMissed', 0)}, errors {processor.get('nErrors', 0)}, "
+            f"rejected {processor.get('nRejected', 0)}, queued {queued}, published {published}")
 
-    def __init__(self, console: Console, sections: tuple[str, ...], title: str, live: Live | None) -> None:
+
+class TerminalReport:
+    """A snapshot sink that shows reports on the terminal (in place with ``live``): one summary line each, or with
+    ``sections`` the table of those sections (-rs)."""
+
+    def __init__(self, console: Console, sections: tuple[str, ...] | None, title: str, live: Live | None) -> None:
         self.console = console
         self.sections = sections
         self.title = title
         self.live = live
 
     def publish(self, snapshot: dict[str, Any]) -> None:
+        if self.sections is None:
+            line = summary_line(snapshot, self.title)
+            if self.live is not None:
+                self.live.update(line)
+            else:
+                self.console.print(line, soft_wrap=True, markup=False)
+            return
         table = render(snapshot, self.sections, self.title)
         if self.live is not None:
             self.live.update(table)

@@ -49,7 +49,8 @@ def run_stage(config: HostConfig, disable_curses: bool, stop: threading.Event,
     use_live = config.report_period > 0 and console.is_terminal and not disable_curses
     live_view = Live(Text(""), console=console, refresh_per_second=2) if use_live else nullcontext()
     with live_view as live:
-        report = TerminalReport(console, config.report_sections, title, live) if config.report_period > 0 else None
+        sections = config.report_sections if config.report_tables else None
+        report = TerminalReport(console, sections, title, live) if config.report_period > 0 else None
         stage = build_stage(config, report)
         try:
             final = stage.host.run(stop, force)

@@ -142,7 +142,8 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-rt", "--runtime", dest="runtime", type=seconds_or_off, default=0.0,
                         help="seconds to run; <= 0: until stopped")
     add_report_options(parser, "seconds between reports; <= 0: none (default: 0)", default=0.0, kind=seconds_or_off)
-    parser.add_argument("-rs", "--report-stats", dest="report_stats", default="all",
-                        help="sections to report: all, or some of receiver,publisher,queue,processor,user,"
-                             "collector,metadata")
+    parser.add_argument("-rs", "--report-stats", dest="report_stats", default=None,
+                        help="periodic reports as tables of these sections: all, or some of receiver,publisher,"
+                             "queue,processor,user,collector,metadata (default: one summary line per report; "
+                             "the final report is always the full table)")
     add_log_options(parser)

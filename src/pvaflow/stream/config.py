@@ -72,7 +72,7 @@ class ConsumerOptions:
     access_security_file: str | None = None
     runtime: float = 0.0
     report_period: float = 0.0
-    report_stats: str = "all"
+    report_stats: str | None = None  # None: one summary line per report; -rs: tables of those sections
 
     @property
     def consumer_ids(self) -> list[int]:
@@ -112,6 +112,7 @@ class HostConfig:
     runtime: float = 0.0
     report_period: float = 0.0
     report_sections: tuple[str, ...] = STATS_SECTIONS
+    report_tables: bool = False  # -rs given: periodic reports are tables of report_sections, else one line
     producer_channels: dict[int, str] = field(default_factory=dict)  # collector: producer id -> channel
     cache_size: int = 0  # collector: reorder cache capacity
     gap_wait: float = 0.0  # collector: seconds before a gap is skipped
@@ -303,7 +304,8 @@ def _consumer_config(options: ConsumerOptions, consumer_id: int, n_consumers: in
         skip_initial_updates=initial_updates(options.skip_initial_updates, options.input_mode in MONITOR_MODES),
         runtime=options.runtime,
         report_period=options.report_period,
-        report_sections=report_sections(options.report_stats),
+        report_sections=report_sections(options.report_stats or "all"),
+        report_tables=options.report_stats is not None,
         **shared_settings(options),
     ).check_channels()
 
@@ -355,7 +357,7 @@ class CollectorOptions:
     access_security_file: str | None = None
     runtime: float = 0.0
     report_period: float = 0.0
-    report_stats: str = "all"
+    report_stats: str | None = None  # None: one summary line per report; -rs: tables of those sections
 
 
 def collector_config(options: CollectorOptions) -> HostConfig:
@@ -400,7 +402,8 @@ def collector_config(options: CollectorOptions) -> HostConfig:
         skip_initial_updates=initial_updates(options.skip_initial_updates, True),
         runtime=options.runtime,
         report_period=options.report_period,
-        report_sections=report_sections(options.report_stats),
+        report_sections=report_sections(options.report_stats or "all"),
+        report_tables=options.report_stats is not None,
         producer_channels=channels,
         cache_size=cache_size,
         gap_wait=options.collector_gap_wait,
