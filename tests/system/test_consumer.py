@@ -284,3 +284,21 @@ def test_output_is_served_before_the_first_object_when_its_type_is_known(start_p
                              "-oc", "early:out", "-dc")
     wait_for_channel("early:out", consumer)  # no input channel exists, so no object has arrived
     assert get("early:out")["uniqueId"] == 0
+
+
+def test_a_chain_started_downstream_first_loses_no_frame(start_process, wait_for_channel) -> None:
+    """Issue 19: pvaPy's processing-chain workflow starts the downstream stages first; the downstream stage
+    connects to the upstream output (created with the upstream's first input) before the first frame. (The
+    issue saw two of four writers connect about 8 s late; not reproduced here with one downstream stage.)"""
+    server = start_process("sim-server", "-cn", "chain:image", "-nx", "16", "-ny", "16", "-nf", "60", "-cs", "10",
+                           "-fps", "30", "-std", "9", "-shd", "2", "-rp", "0", "-dc")
+    wait_for_channel("chain:image", server)
+    downstream = start_process("consumer", "-ic", "chain:a:out", "-sc", "chain:b:status", "-dc")
+    wait_for_channel("chain:b:status", downstream)
+    time.sleep(4)  # the scenario: downstream waited a while for an input nobody serves (its searches back off)
+    upstream = start_process("consumer", "-ic", "chain:image", "-oc", "chain:a:out", "-sc", "chain:a:status", "-dc")
+    wait_for_channel("chain:a:status", upstream)
+    assert server.wait(40) == 0
+    wait_until(lambda: stats("chain:b:status")["processorStats"]["lastObjectId"] == 60, what="id 60 downstream")
+    processor = stats("chain:b:status")["processorStats"]
+    assert (processor["firstObjectId"], processor["nProcessed"], processor["nMissed"]) == (1, 60, 0)
