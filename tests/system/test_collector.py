@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pvaccess as pva
 import pytest
 
 from .helpers import Recorder, control, get, wait_until
@@ -185,3 +186,43 @@ def test_objects_of_one_id_from_several_producers_are_all_handed_on(start_proces
 
 def collector_stats_of(channel: str) -> dict:
     return get(channel).toDict()["collectorStats"]
+
+
+def declared_fields_missing(declared: dict, ours: dict, path: str = "") -> list[str]:
+    """Fields pvaPy's declared status structure has that ours lacks or types differently."""
+    missing = []
+    for key, kind in declared.items():
+        if key not in ours:
+            missing.append(f"{path}{key}")
+        elif isinstance(kind, dict):
+            missing += declared_fields_missing(kind, ours[key], f"{path}{key}.")
+        elif not isinstance(kind, pva.PvObject) and ours[key] != kind:
+            missing.append(f"{path}{key} ({ours[key]} instead of {kind})")
+    return missing
+
+
+def test_status_has_the_fields_pvapys_clients_read(start_process, wait_for_channel) -> None:
+    """Issue 19: collectorStats, producerStats_<id> and metadataStats_<n> with pvaPy's names, nesting and types,
+    read from the installed pvaPy (its declared structures), not copied."""
+    from pvapy.hpc.dataCollector import DataCollector
+    from pvapy.hpc.sourceChannel import SourceChannel
+
+    collector = start_process("collector", "-ic", "shape:*:out", "-pid", "1,2", "-sc", "shape:col:status",
+                              "-mc", "pva://shape:md", "-dc")
+    consumer = start_process("consumer", "-ic", "shape:in", "-mc", "pva://shape:md", "-sc", "shape:con:status",
+                             "-dc")
+    wait_for_channel("shape:col:status", collector)
+    wait_for_channel("shape:con:status", consumer)
+    channel = pva.Channel("shape:col:status")
+    ours = channel.getIntrospectionDict()
+    expected = {key: value for key, value in DataCollector.STATUS_TYPE_DICT.items() if not key.startswith(
+        ("producerStats_", "metadataStats_", "userStats"))}
+    expected |= {"producerStats_1": SourceChannel.STATUS_TYPE_DICT, "producerStats_2": SourceChannel.STATUS_TYPE_DICT,
+                 "metadataStats_1": SourceChannel.STATUS_TYPE_DICT}
+    assert declared_fields_missing(expected, ours) == []
+    consumer_status = pva.Channel("shape:con:status").getIntrospectionDict()
+    assert declared_fields_missing({"metadataStats_1": SourceChannel.STATUS_TYPE_DICT}, consumer_status) == []
+    wait_until(lambda: get("shape:col:status")["objectId"] >= 1, what="the first status update")
+    values = get("shape:col:status").toDict()
+    assert values["producerStats_2"]["producerId"] == 2 and values["producerStats_2"]["channel"] == "shape:2:out"
+    assert values["metadataStats_1"]["channel"] == "shape:md"

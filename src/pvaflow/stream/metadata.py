@@ -24,6 +24,7 @@ import pvaccess as pva
 
 from ..errors import ConfigError
 from .callback_thread import keeping_thread_state
+from .stats import SOURCE_CHANNEL_TYPES, source_channel_stats
 
 logger = logging.getLogger(__name__)
 
@@ -182,14 +183,19 @@ class MetadataChannels:
             channel.stopMonitor()
 
     def stat_types(self) -> dict[str, Any]:
+        """metadataStats (pvaflow's) and metadataStats_<n> at the top level (pvaPy's, as its status declares)."""
         if not self.specs:
             return {}
-        return {"metadataStats": {stats_key(i): METADATA_STAT_TYPES for i in range(1, len(self.specs) + 1)}}
+        numbers = range(1, len(self.specs) + 1)
+        return {"metadataStats": {stats_key(i): METADATA_STAT_TYPES for i in numbers}} | {
+            f"metadataStats_{i}": SOURCE_CHANNEL_TYPES for i in numbers}
 
     def stats(self) -> dict[str, Any]:
         if not self.specs:
             return {}
         section: dict[str, Any] = {}
+        pvapy_sections: dict[str, Any] = {}
+        seconds = time.monotonic() - self.started if self.started else 0.0
         for index, spec in enumerate(self.specs, start=1):
             counters = self.queues[spec.name].getCounters()
             monitor = self.channels[spec.name].getMonitorCounters()
@@ -204,7 +210,12 @@ class MetadataChannels:
                 "nQueued": counters["nQueued"],
                 "nOverruns": int(monitor.get("nOverruns", 0)),
             }
-        return {"metadataStats": section}
+            queue = {"nReceived": counters["nReceived"], "nRejected": counters["nRejected"],
+                     "nDelivered": counters["nDelivered"], "nQueued": counters["nQueued"]}
+            pvapy_sections[f"metadataStats_{index}"] = source_channel_stats(
+                index, spec.name, counters["nReceived"], counters["nRejected"], int(monitor.get("nOverruns", 0)),
+                queue, seconds)
+        return {"metadataStats": section} | pvapy_sections
 
     def warn_if_unconnected(self, name: str, connected: bool) -> None:
         """One warning for a channel still not connected CONNECT_WARNING_SECONDS after start (and again after it

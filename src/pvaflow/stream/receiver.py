@@ -20,6 +20,7 @@ from typing import Any
 import pvaccess as pva
 
 from .callback_thread import keeping_thread_state
+from .stats import SOURCE_CHANNEL_TYPES, rate, source_channel_stats
 
 logger = logging.getLogger(__name__)
 
@@ -261,6 +262,7 @@ class CollectingReceiver:
             self.last_object_time = now
         while inbound:
             producer, pv = inbound.popleft()
+            self.delivered[producer] += 1
             try:
                 self.ready.extend(self.cache.add(int(pv[self.object_id_field]), pv, now, producer))
             except Exception:  # noqa: BLE001 (no id field: counted, dropped)
@@ -292,21 +294,35 @@ class CollectingReceiver:
                 "nQueued": self.queued()}
 
     def extra_types(self) -> dict[str, Any]:
-        types: dict[str, Any] = {"collectorStats": {name: pva.UINT for name in self.cache.counts()}}
+        """collectorStats and producerStats_<id>: pvaPy's fields (nesting and types as pvaPy declares them), and
+        pvaflow's own beside them."""
+        types: dict[str, Any] = {"collectorStats": {name: pva.UINT for name in self.cache.counts()} | {
+            "collectedRate": pva.DOUBLE, "nRejected": pva.UINT, "rejectedRate": pva.DOUBLE, "nMissed": pva.UINT,
+            "missedRate": pva.DOUBLE}}
         for producer in self.channels:
-            types[f"producerStats_{producer}"] = {
-                "channel": pva.STRING, "nReceived": pva.UINT, "nRejected": pva.UINT, "nSkipped": pva.UINT,
-                "nReconnects": pva.UINT,
+            types[f"producerStats_{producer}"] = SOURCE_CHANNEL_TYPES | {
+                "nReceived": pva.UINT, "nRejected": pva.UINT, "nSkipped": pva.UINT, "nReconnects": pva.UINT,
             }
         return types
 
     def extra_stats(self) -> dict[str, Any]:
-        stats: dict[str, Any] = {"collectorStats": self.cache.counts()}
+        seconds = time.monotonic() - self.stats_started
+        counts = self.cache.counts()
+        rejected = counts["nLate"] + counts["nDuplicates"]  # what pvaPy's collector rejects: ids already handed on
+        stats: dict[str, Any] = {"collectorStats": counts | {
+            "collectedRate": rate(counts["nCollected"], seconds), "nRejected": rejected,
+            "rejectedRate": rate(rejected, seconds), "nMissed": counts["nMissing"],
+            "missedRate": rate(counts["nMissing"], seconds)}}
         with self.lock:
             for producer, name in self.channel_names.items():
-                stats[f"producerStats_{producer}"] = {
-                    "channel": name, "nReceived": self.received[producer], "nRejected": self.rejected[producer],
-                    "nSkipped": self.skipped[producer],
+                received, refused = self.received[producer], self.rejected[producer]
+                accepted = received - self.skipped[producer] - refused
+                queue = {"nReceived": accepted, "nRejected": refused, "nDelivered": self.delivered[producer],
+                         "nQueued": accepted - self.delivered[producer]}
+                overruns = int(self.channels[producer].getMonitorCounters().get("nOverruns", 0))
+                stats[f"producerStats_{producer}"] = source_channel_stats(
+                    producer, name, received, refused, overruns, queue, seconds) | {
+                    "nReceived": received, "nRejected": refused, "nSkipped": self.skipped[producer],
                     "nReconnects": self.connections[producer].n_reconnects,
                 }
         return stats
@@ -318,5 +334,7 @@ class CollectingReceiver:
             for connection in self.connections.values():
                 connection.n_reconnects = 0
             self.skipped = {producer: 0 for producer in self.channel_names}
+            self.delivered = {producer: 0 for producer in self.channel_names}
             self.n_errors = 0
+            self.stats_started = time.monotonic()
         self.cache.reset_counters()

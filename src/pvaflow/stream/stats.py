@@ -54,6 +54,28 @@ PROCESSOR_TYPES = {
     "nRejected": pva.UINT,
 }
 STATS_SECTIONS = ("receiver", "publisher", "queue", "processor", "user", "collector", "metadata")
+# one monitored channel (a collector's producer, a metadata channel) as pvaPy's status declares it:
+# producerStats_<id> and metadataStats_<n> at the top level
+SOURCE_CHANNEL_TYPES = {
+    "producerId": pva.UINT,
+    "channel": pva.STRING,
+    "receiverStats": {"nReceived": pva.UINT, "receivedRate": pva.DOUBLE, "nRejected": pva.UINT,
+                      "rejectedRate": pva.DOUBLE, "nOverruns": pva.UINT, "overrunRate": pva.DOUBLE},
+    "queueStats": {"nReceived": pva.UINT, "nRejected": pva.UINT, "nDelivered": pva.UINT, "nQueued": pva.UINT},
+}
+
+
+def source_channel_stats(source_id: int, channel: str, received: int, rejected: int, overruns: int,
+                         queue: dict[str, int], seconds: float) -> dict[str, Any]:
+    """A SOURCE_CHANNEL_TYPES value: counts and their rates over ``seconds``."""
+    return {
+        "producerId": source_id,
+        "channel": channel,
+        "receiverStats": {"nReceived": received, "receivedRate": rate(received, seconds), "nRejected": rejected,
+                          "rejectedRate": rate(rejected, seconds), "nOverruns": overruns,
+                          "overrunRate": rate(overruns, seconds)},
+        "queueStats": queue,
+    }
 
 
 def status_types(role: str, user_types: dict[str, Any]) -> dict[str, Any]:
