@@ -28,6 +28,9 @@ _LAZY = {
     "DataDecryptor": ".processors.encryption",
     "AdImageDataEncryptor": ".processors.encryption",
     "AdImageDataDecryptor": ".processors.encryption",
+    "UserMpDataProcessor": ".mp_processor",
+    "UserMpWorker": ".mp_processor",
+    "UserMpWorkerController": ".mp_processor",
 }
 
 
@@ -63,5 +66,8 @@ __all__ = [
     "SerializationError",
     "SignatureError",
     "UserDataProcessor",
+    "UserMpDataProcessor",
+    "UserMpWorker",
+    "UserMpWorkerController",
     "__version__",
 ]
