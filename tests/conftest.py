@@ -39,12 +39,13 @@ def child_env() -> dict[str, str]:
 class Child:
     """A started child process whose output goes to a file."""
 
-    def __init__(self, args: list[str], log_path: Path, cwd: Path | None = None) -> None:
+    def __init__(self, args: list[str], log_path: Path, cwd: Path | None = None,
+                 env: dict[str, str] | None = None) -> None:
         self.args = args
         self.log_path = log_path
         self.log = open(log_path, "w")  # noqa: SIM115 (closed in stop())
         self.process = subprocess.Popen(
-            args, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.PIPE, env=child_env(),
+            args, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.PIPE, env=child_env() | (env or {}),
             start_new_session=True, cwd=cwd,
         )
 
@@ -85,12 +86,14 @@ class Child:
 
 @pytest.fixture
 def start_process(tmp_path: Path) -> Iterator:
-    """start_process(*args) runs ``python -m pvaflow *args``; all are stopped at teardown."""
+    """start_process(*args) runs ``python -m pvaflow *args`` (``env``: variables beside the loopback ones); all are
+    stopped at teardown."""
     children: list[Child] = []
 
-    def start(*args: str, script: str | None = None, cwd: Path | None = None) -> Child:
+    def start(*args: str, script: str | None = None, cwd: Path | None = None,
+              env: dict[str, str] | None = None) -> Child:
         command = [sys.executable, script, *args] if script else [sys.executable, "-m", "pvaflow", *args]
-        child = Child(command, tmp_path / f"child{len(children)}.log", cwd)
+        child = Child(command, tmp_path / f"child{len(children)}.log", cwd, env)
         children.append(child)
         return child
 

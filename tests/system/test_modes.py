@@ -3,8 +3,12 @@ consumer (rpc in), and a full receiver queue reported back to the sender."""
 
 from __future__ import annotations
 
+import socket
+
 import numpy as np
 import pytest
+
+from pvaflow.loopback import free_port
 
 from .helpers import Recorder, get, wait_until
 
@@ -69,3 +73,25 @@ def test_rpc_receiver_with_full_queue_refuses_and_the_sender_counts_it(start_pro
     received = status("full:rx:status")["receiverStats"]
     assert (sent["nPublished"], sent["nErrors"]) == (2, N_FRAMES - 2)
     assert (received["nReceived"], received["nRejected"]) == (N_FRAMES, N_FRAMES - 2)
+
+
+def test_rpc_across_a_name_server_as_in_pvapys_firewall_set_up(start_process, wait_for_channel, tmp_path) -> None:
+    """Issue 19: the sender finds the receiver's RPC service only through EPICS_PVA_NAME_SERVERS (its UDP
+    searches go to another port), so the service must listen on the receiver's EPICS_PVAS_SERVER_PORT."""
+    port = str(free_port())
+    other_search_port = str(free_port(socket.SOCK_DGRAM))
+    elsewhere = {"EPICS_PVA_BROADCAST_PORT": other_search_port, "EPICS_PVAS_BROADCAST_PORT": other_search_port}
+    receiver = start_process("consumer", "-ic", "ns:in", "-im", "rpc", "-pc", "AdImageProcessor", "-oc", "ns:out",
+                             "-sc", "ns:rx:status", "-dc",
+                             env={"EPICS_PVAS_SERVER_PORT": port, "EPICS_PVA_SERVER_PORT": port})
+    wait_for_channel("ns:rx:status", receiver)
+    stack = np.random.default_rng(8).integers(0, 255, (N_FRAMES, 8, 8), dtype=np.uint8)
+    np.save(tmp_path / "frames.npy", stack)
+    start_process("consumer", "-ic", "ns:image", "-om", "rpc", "-oc", "ns:in", "-oa", '{"timeout": 10}', "-dc",
+                  env=elsewhere | {"EPICS_PVA_NAME_SERVERS": f"127.0.0.1:{port}"})
+    server = start_process("sim-server", "-cn", "ns:image", "-if", str(tmp_path / "frames.npy"), "-cs", "10",
+                           "-fps", "20", "-std", "4", "-shd", "2", "-rp", "0", "-dc", env=elsewhere)
+    assert server.wait(40) == 0
+    wait_until(lambda: status("ns:rx:status")["processorStats"]["nProcessed"] == N_FRAMES, timeout=30,
+               what="every frame through the RPC service")
+    assert status("ns:rx:status")["processorStats"]["nMissed"] == 0

@@ -124,6 +124,9 @@ def build_stage(config: HostConfig, report: SnapshotSink | None = None) -> Stage
         load_processor_class(config.processor_file, config.processor_class), config.processor_config()
     )
     name_check.raise_if_served()  # before our server exists: pvaccess serves records as soon as they are added
+    # an RPC input's server first: it takes EPICS_PVAS_SERVER_PORT (the port a client's EPICS_PVA_NAME_SERVERS
+    # names across a firewall); the PvaServer of the status and control channels then takes a free port
+    early_receiver = RECEIVERS[config.input_mode](config, None, processor) if config.input_mode == "rpc" else None
     server = pva.PvaServer()  # always, as pvaPy: processors may add their own records in start()
     if config.access_security_file:
         groups = {config.control_channel: CONTROL_GROUP}
@@ -133,7 +136,7 @@ def build_stage(config: HostConfig, report: SnapshotSink | None = None) -> Stage
     publisher = PUBLISHERS[config.output_mode](config, server)
     metadata = MetadataChannels(config.metadata_channels, config.server_queue_size, config.metadata_queue_size)
     attach(processor, config, server, publisher, metadata)
-    receiver = RECEIVERS[config.input_mode](config, server, processor)
+    receiver = early_receiver or RECEIVERS[config.input_mode](config, server, processor)
     settings = HostSettings(
         role=config.role,
         host_id=config.host_id,
