@@ -1,8 +1,10 @@
-"""The ``pvaflow`` command. :func:`main` is its entry point: it imports the tools only once it can catch a
-Ctrl-C, so an interrupt in the first moments ends the command with one line, not a traceback."""
+"""The ``pvaflow`` command. :func:`main` is its entry point: while it imports the tools, an interrupt is only
+noted (an interrupt inside numpy's import comes out as an ImportError, not as KeyboardInterrupt), so a Ctrl-C
+in the first moments ends the command with one line, not a traceback."""
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -10,9 +12,15 @@ EXIT_INTERRUPTED = 130  # as a shell reports a command ended by SIGINT
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    interrupted: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: interrupted.append(signum))
     try:
         from .main import main as run_command
-
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    try:
+        if interrupted:
+            raise KeyboardInterrupt
         return run_command(argv)
     except KeyboardInterrupt:
         print("pvaflow: interrupted", file=sys.stderr)
