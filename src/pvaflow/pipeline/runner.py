@@ -71,7 +71,7 @@ class StageProcess:
         if self.resume_after is None or not first:
             return 0
         resume_after, self.resume_after = self.resume_after, None
-        if int(option(self.command, "--oid-offset") or 1) != 1:
+        if not self.gets_every_object:
             return 0
         grid = MissedObjects()
         grid.observe(resume_after)
@@ -81,6 +81,11 @@ class StageProcess:
             logger.warning("stage %s: %d object(s) between ids %d and %d were lost while it restarted (counted "
                            "missed)", self.stage, gap, resume_after, first)
         return gap
+
+    @property
+    def gets_every_object(self) -> bool:
+        """It gets every object of its input (--oid-offset 1), not a share of a distributed stream."""
+        return int(option(self.command, "--oid-offset") or 1) == 1
 
     @property
     def alive(self) -> bool:
@@ -314,7 +319,7 @@ class Runner:
         if sent is None:
             return
         for process in self.processes:
-            if not process.failed or not process.status or int(option(process.command, "--oid-offset") or 1) != 1:
+            if not process.failed or not process.status or not process.gets_every_object:
                 continue
             lost = sent - sum(process.total(key) for key in ("nProcessed", "nErrors", "nMissed"))
             if lost > 0:
