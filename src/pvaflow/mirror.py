@@ -24,6 +24,7 @@ import pvaccess as pva
 
 from .errors import ChannelError, ConfigError
 from .limits import MAX_PROCESSES, MAX_SERVER_QUEUE
+from .stream.names_served import NameCheck
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +97,7 @@ class MirrorServer:
         self.last_counts: dict[str, tuple[float, int]] = {}
 
     def start(self) -> None:
+        NameCheck([entry.mirror for entry in self.entries], "mirror").raise_if_served()
         self.server.start()
         for entry in self.entries:
             logger.info("mirroring %s as %s (%s, queue %d, %d monitor(s), request '%s')", entry.source,

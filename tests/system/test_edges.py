@@ -170,7 +170,9 @@ def test_a_second_stage_refuses_names_that_are_served_already(start_process, wai
     source = start_process("sim-server", "-cn", "twice:image", "-fps", "1", "-rt", "60", "-std", "0", "-dc")
     wait_for_channel("twice:image", source)
     for args in (("consumer", "-ic", "twice:image", "-oc", "twice:other", "-sc", "twice:status", "-dc"),
-                 ("consumer", "-ic", "twice:image", "-oc", "twice:out", "-dc")):
+                 ("consumer", "-ic", "twice:image", "-oc", "twice:out", "-dc"),
+                 ("sim-server", "-cn", "twice:image", "-rt", "5", "-dc"),
+                 ("mirror", "-cm", "(twice:image,twice:source,pva,10)", "-dc")):
         second = start_process(*args)
         assert second.wait(30) == 1, args
         lines = [line for line in second.output.splitlines() if line.strip()]

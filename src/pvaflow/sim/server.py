@@ -22,6 +22,7 @@ import pvaccess as pva
 
 from .. import ntnd
 from ..errors import ChannelError, ConfigError
+from ..stream.names_served import NameCheck
 from .metadata import MetadataPvs
 from .pacing import Pacer
 from .sources import FrameSource
@@ -162,6 +163,7 @@ class SimServer:
         self.config = config
         self.source = source
         self.report = report or logger.info
+        NameCheck([config.channel_name], "sim-server").raise_if_served()
         self.server = pva.PvaServer()
         self.metadata = MetadataPvs(config.metadata_pvs, self.server)
         self.feed = FrameFeed(source, config)

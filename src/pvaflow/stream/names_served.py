@@ -4,12 +4,6 @@ A stage must not serve a name that another process serves (clients would get
 either, at random). The names are asked with pvAccess gets, all at once, when
 a stage's set-up begins; the answers are read just before its server starts,
 so the wait (ANSWER_SECONDS at most) mostly overlaps the set-up.
-
-Consumers and collectors ask; the sim-server and the mirror do not: with
-this check in either, a mirror took over a second longer to reconnect to a
-restarted source (``test_mirror_survives_a_source_restart`` failed 1 to 2
-runs in 3, also with the check run from a child process), and the cause is
-not understood yet.
 """
 
 from __future__ import annotations
