@@ -1,9 +1,11 @@
 """Input and output modes on loopback: consumer (pva out) -> consumer (pvas in), consumer (rpc out) ->
-consumer (rpc in), and a full receiver queue reported back to the sender."""
+consumer (rpc in), a full receiver queue reported back to the sender, and puts into a pvas input faster
+than they can be read counted, never repeated."""
 
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -44,17 +46,46 @@ def test_chain_delivers_every_frame_in_order(start_process, wait_for_channel, tm
     output = Recorder(f"{mode}:out")
     server, stack = start_sim(start_process, wait_for_channel, tmp_path)
     assert server.wait(40) == 0
-    ids = output.wait_for(N_FRAMES)
-    frames = output.stop()
-    assert ids == list(range(1, N_FRAMES + 1)), "every frame, in order"
-    for image_id, image, _ in frames:
-        np.testing.assert_array_equal(image, stack[image_id - 1])
     sent = status(f"{mode}:tx:status")
     assert sent["publisherStats"]["nPublished"] == N_FRAMES and sent["publisherStats"]["nErrors"] == 0
+    # pvas: pvaccess reads the record after answering the put, so a put landing before that read overwrites
+    # the one before it (rare at 50 fps); it is counted, as an overrun, and nothing is read twice
+    wait_until(lambda: processed_or_overrun(status(f"{mode}:rx:status")) == N_FRAMES, what="every frame handled")
     received = status(f"{mode}:rx:status")
+    overruns = received["receiverStats"]["nOverruns"]
+    ids = output.wait_for(N_FRAMES - overruns)
+    frames = output.stop()
     assert received["receiverStats"]["nReceived"] == N_FRAMES
-    assert received["processorStats"]["nProcessed"] == N_FRAMES and received["processorStats"]["nMissed"] == 0
+    assert received["processorStats"]["nProcessed"] == len(ids) == N_FRAMES - overruns
+    if mode == "rpc":
+        assert overruns == 0 and ids == list(range(1, N_FRAMES + 1)), "every frame, in order"
+    assert ids == sorted(set(ids)), "in order, none twice"
+    for image_id, image, _ in frames:
+        np.testing.assert_array_equal(image, stack[image_id - 1])
     assert received["processorStats"]["nSkipped"] == 0  # nothing sent to a served input is an initial value
+
+
+def processed_or_overrun(stats: dict) -> int:
+    return stats["processorStats"]["nProcessed"] + stats["receiverStats"]["nOverruns"]
+
+
+def test_puts_faster_than_a_pvas_input_reads_them_are_counted_never_repeated(start_process, wait_for_channel
+                                                                              ) -> None:
+    count = 2000
+    receiver = start_process("consumer", "-ic", "fast:in", "-im", "pvas", "-pc", "AdImageProcessor",
+                             "-oc", "fast:out", "-sc", "fast:status", "-dc")
+    wait_for_channel("fast:status", receiver)
+    output = Recorder("fast:out", queue_size=count)
+    sender = start_process("fast:in", str(count), script=str(Path(__file__).parent / "put_ids.py"))
+    assert sender.wait(60) == 0
+    wait_until(lambda: processed_or_overrun(status("fast:status")) == count, what="every put handled")
+    received = status("fast:status")
+    ids = output.wait_for(received["processorStats"]["nProcessed"])
+    output.stop()
+    assert received["receiverStats"]["nReceived"] == count
+    assert len(ids) == received["processorStats"]["nProcessed"]
+    assert ids == sorted(set(ids)) and set(ids) <= set(range(1, count + 1)), "in order, none read twice"
+    assert received["receiverStats"]["nOverruns"] == count - len(ids), "each put not read is counted"
 
 
 def test_rpc_receiver_with_full_queue_refuses_and_the_sender_counts_it(start_process, wait_for_channel,

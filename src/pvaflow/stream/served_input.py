@@ -6,9 +6,19 @@
 - ``rpc``: an RPC service on a pvaccess ``RpcServer``; every request is one
   input object and gets a reply ``{status, errorMessage}`` (0: accepted).
 
-A put or request returns only after the object was processed (no receiver
+An RPC request returns only after the object was processed (no receiver
 queue) or queued, so the sender's order is kept and a full queue is reported
-back to an RPC sender instead of being lost in silence.
+back to the sender instead of being lost in silence.
+
+A put into the ``pvas`` record is different: pvaccess answers the put, then
+calls the record's callback later, on its own thread, with the record itself
+(not a copy), so a put that lands before the call is read in place of the
+one before it. The callback therefore only copies the object into a queue
+(unbounded without ``--receiver-queue-size``; processing on the callback
+thread made it late, and adding the output record from inside it hung the
+next put for good). An object read twice (the same uniqueId and time stamp)
+means the one put before it was overwritten unread: counted in ``nOverruns``,
+never processed twice.
 """
 
 from __future__ import annotations
@@ -28,6 +38,15 @@ logger = logging.getLogger(__name__)
 REPLY_TYPE = {"status": pva.INT, "errorMessage": pva.STRING}
 STATUS_OK = 0
 STATUS_ERROR = -1
+UNBOUNDED = 0  # queue size
+
+
+def identity(pv: pva.PvObject) -> tuple[Any, ...] | None:
+    """(uniqueId, time stamp) of an object that has both, else None: tells a re-read object from a new one."""
+    if not (pv.hasField("uniqueId") and pv.hasField("timeStamp")):
+        return None
+    stamp = pv["timeStamp"]
+    return pv["uniqueId"], stamp["secondsPastEpoch"], stamp["nanoseconds"]
 
 
 class ServedInput(QueuedInput):
@@ -37,9 +56,10 @@ class ServedInput(QueuedInput):
         super().__init__(channel_name, queue_size)
         self.n_received = 0
         self.n_rejected = 0
+        self.n_overruns = 0  # objects overwritten before they were read (pvas)
         self.on_object: Callable[[pva.PvObject], None] | None = None
 
-    def accept(self, pv: pva.PvObject) -> str:
+    def accept(self, pv: pva.PvObject, copied: bool = False) -> str:
         """Take one sent object; an error message, or "" when it was processed or queued."""
         self.n_received += 1
         if self.on_object is None:  # not started yet, or stopped
@@ -49,7 +69,7 @@ class ServedInput(QueuedInput):
             self.on_object(pv)  # the host counts and logs what the processor does with it
             return ""
         try:
-            self.queue.put(pv.copy())  # pvaccess may reuse the object after the call
+            self.queue.put(pv if copied else pv.copy())  # pvaccess may reuse the object after the call
         except pva.QueueFull:
             self.n_rejected += 1
             return f"receiver queue of {self.channel_name} is full"
@@ -57,10 +77,10 @@ class ServedInput(QueuedInput):
 
     def counts(self) -> dict[str, int]:
         return {"nReceived": self.n_received, "nRejected": self.n_rejected, "nErrors": self.n_errors,
-                "nOverruns": 0, "nReconnects": 0}
+                "nOverruns": self.n_overruns, "nReconnects": 0}
 
     def reset_stats(self) -> None:
-        self.n_received = self.n_rejected = 0
+        self.n_received = self.n_rejected = self.n_overruns = 0
         self.reset_queue_stats()
 
 
@@ -68,7 +88,7 @@ class PvasReceiver(ServedInput):
     """The input channel as a record on the consumer's own PvaServer; clients put objects into it."""
 
     def __init__(self, channel_name: str, queue_size: int | None, server: pva.PvaServer, input_type: Any) -> None:
-        super().__init__(channel_name, queue_size)
+        super().__init__(channel_name, UNBOUNDED if queue_size is None else queue_size)
         if input_type is None:
             raise ConfigError(
                 "input mode pvas needs the processor's getInputPvObjectType() to return the input structure "
@@ -76,11 +96,19 @@ class PvasReceiver(ServedInput):
             )
         self.server = server
         self.input_type = input_type
+        self.last_read: tuple[Any, ...] | None = None
         # the record exists from the start, so senders can connect before processing starts
         server.addRecord(channel_name, input_type.copy(), keeping_thread_state(self._on_put))
 
-    def _on_put(self, pv: pva.PvObject) -> None:
-        message = self.accept(pv)
+    def _on_put(self, record: pva.PvObject) -> None:
+        pv = record.copy()  # first: the record may change under us
+        read = identity(pv)
+        if read is not None and read == self.last_read:
+            self.n_received += 1
+            self.n_overruns += 1
+            return
+        self.last_read = read
+        message = self.accept(pv, copied=True)
         if message:
             logger.debug("put into %s refused: %s", self.channel_name, message)
 

@@ -1,0 +1,32 @@
+"""Test helper run as a child process: put frames 1..N into a channel, each as soon as the last put returned.
+
+    python put_ids.py CHANNEL N
+
+Prints ``sent N`` at the end. The sender is a process of its own: a pvaccess
+put waits for its answer holding the GIL, so a monitor in the same process on
+the same server would deadlock it.
+"""
+
+import sys
+import time
+
+import numpy as np
+import pvaccess as pva
+
+from pvaflow import ntnd
+
+
+def main() -> None:
+    channel_name, count = sys.argv[1], int(sys.argv[2])
+    channel = pva.Channel(channel_name)
+    channel.setTimeout(10)
+    started = time.time()
+    for object_id in range(1, count + 1):
+        frame = ntnd.generate(object_id, np.full((32, 48), object_id % 256, np.uint8))
+        ntnd.stamp(frame, object_id, started + object_id * 1e-3)
+        channel.put(frame, "")
+    print("sent", count, flush=True)
+
+
+if __name__ == "__main__":
+    main()
