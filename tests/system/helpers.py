@@ -9,15 +9,18 @@ import numpy as np
 import pvaccess as pva
 
 from pvaflow import AdImageProcessor
-from pvaflow.ntnd import seconds
+from pvaflow.ntnd import attribute_values, seconds
 from pvaflow.stream.client import send_command
 
 
 class Recorder:
-    """Monitors a channel with pvaccess and keeps (id, image, time stamp) of every frame."""
+    """Monitors a channel with pvaccess and keeps (id, image, time stamp) of every frame, and with
+    ``with_attributes`` its attributes ({name: value}) in ``attributes``."""
 
-    def __init__(self, channel_name: str, queue_size: int = 2000, ready_timeout: float = 20.0) -> None:
+    def __init__(self, channel_name: str, queue_size: int = 2000, ready_timeout: float = 20.0,
+                 with_attributes: bool = False) -> None:
         self.frames: list[tuple[int, np.ndarray, float]] = []
+        self.attributes: list[dict] | None = [] if with_attributes else None
         self.lock = threading.Lock()
         self.monitoring = threading.Event()  # set by the first update: the monitor's initial value
         self.channel = pva.Channel(channel_name)
@@ -44,6 +47,8 @@ class Recorder:
             return  # a record's initial, empty value
         with self.lock:
             self.frames.append((image_id, image.copy(), seconds(pv["timeStamp"])))
+            if self.attributes is not None:
+                self.attributes.append(attribute_values(pv))
 
     @property
     def ids(self) -> list[int]:

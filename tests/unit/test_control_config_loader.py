@@ -87,6 +87,17 @@ def test_explicit_offset_and_id_list() -> None:
     assert config.oid_offset == 3 and config.receiver_queue_size == 0
 
 
+def test_object_id_offset_of_the_processor_args_is_the_consumers_without_oid_offset() -> None:
+    """pvaPy's processing-chain example sets "objectIdOffset": "25" in -pa; pvaPy overrides it with the derived
+    offset (1), so its file writers count the 24 ids between their batches as missed."""
+    config = consumer_config(options(processor_args='{"objectIdOffset": "25"}'), 1)
+    assert config.oid_offset == 25 and config.processor_config()["objectIdOffset"] == 25
+    config = consumer_config(options(processor_args='{"objectIdOffset": 25}', oid_offset=3), 1)
+    assert config.oid_offset == 3, "--oid-offset wins"
+    with pytest.raises(ConfigError, match="objectIdOffset in --processor-args must be"):
+        consumer_config(options(processor_args='{"objectIdOffset": "x"}'), 1)
+
+
 @pytest.mark.parametrize(
     ("values", "message"),
     [

@@ -165,6 +165,11 @@ class HostConfig:
         return config
 
 
+def _text(value: Any) -> str | None:
+    """A config value as the text an option would have (None stays None)."""
+    return None if value is None else str(value)
+
+
 def _positive_int(name: str, text: str | None) -> int | None:
     if text is None:
         return None
@@ -266,9 +271,12 @@ def consumer_config(options: ConsumerOptions, consumer_id: int) -> HostConfig:
 def _consumer_config(options: ConsumerOptions, consumer_id: int, n_consumers: int) -> HostConfig:
     spec = options.id_format_spec
     updates = _positive_int("--distributor-updates", options.distributor_updates)
-    offset = max(0, options.oid_offset) or default_offset(  # <= 0: derived, as in pvaPy
-        n_consumers, updates, options.n_distributor_sets, options.distributor_set is not None
-    )
+    processor_args = parse_processor_args(options.processor_args)
+    # <= 0: objectIdOffset of -pa (pvaPy's documented processing chain sets it there; pvaPy itself overrides
+    # it), else derived from the distributor options, as in pvaPy
+    offset = max(0, options.oid_offset) or _positive_int(
+        "objectIdOffset in --processor-args", _text(processor_args.get("objectIdOffset"))
+    ) or default_offset(n_consumers, updates, options.n_distributor_sets, options.distributor_set is not None)
     distributor = DistributorOptions(
         plugin_name=options.distributor_plugin_name,
         group=options.distributor_group,
@@ -294,7 +302,7 @@ def _consumer_config(options: ConsumerOptions, consumer_id: int, n_consumers: in
         accumulation_timeout=options.accumulation_timeout,
         processor_file=options.processor_file,
         processor_class=options.processor_class,
-        processor_args=parse_processor_args(options.processor_args),
+        processor_args=processor_args,
         input_args=options.input_args,
         output_args=options.output_args,
         field_request=options.field_request,

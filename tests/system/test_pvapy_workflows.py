@@ -1,0 +1,236 @@
+"""Every workflow of pvaPy's streaming-framework document, run with its own command lines (issue 19).
+
+The commands are pvaPy's, as written (pvapy_document.py); documented.py changes only the tool names, the
+``/path/to/`` files (our processors in pvaPy's style, tests/system/workflows/), and the rates and run times
+named in each test, lowered for a loaded 2-core machine. Each test checks the outcome the document
+promises. Two things are added to every sim-server command: a start delay of START_DELAY seconds (pvaPy's
+default is 10), within which the test sees every stage connected, and a short shutdown delay.
+EJFAT (Input/Output Modes) needs JeffersonLab's e2sar library, which is not available here: not tested.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+
+import numpy as np
+import pytest
+
+from pvaflow.loopback import free_port
+
+from . import pvapy_document as doc
+from .documented import documented
+from .helpers import Recorder, control, get, wait_until
+
+pytestmark = [pytest.mark.system, pytest.mark.timeout(180)]
+
+START_DELAY = "5"
+SIM_EXTRA = ("-std", START_DELAY, "-shd", "1")
+
+
+def run(start_process, command: str, lowered: dict[str, str] | None = None, paths: dict[str, str] | None = None,
+        ports: dict[str, str] | None = None):
+    args, env = documented(command, lowered, paths, ports)
+    extra = SIM_EXTRA if args[0] == "sim-server" else ()
+    return start_process(*args, *extra, env=env)
+
+
+def published(sim) -> int:
+    """Frames the sim-server published, from its summary, once it ended."""
+    assert sim.wait(120) == 0, sim.output
+    return int(re.search(r"frames published\D*(\d+)", sim.output).group(1))
+
+
+def stats(channel: str) -> dict:
+    return get(channel).toDict()
+
+
+def processed(channel: str) -> int:
+    return stats(channel)["processorStats"]["nProcessed"]
+
+
+def wait_processed(channels: list[str], total: int, what: str) -> list[dict]:
+    wait_until(lambda: sum(processed(channel) for channel in channels) >= total, timeout=60, what=what)
+    return [stats(channel) for channel in channels]
+
+
+def test_single_consumer_is_watched_configured_and_stopped(start_process, wait_for_channel) -> None:
+    consumer = run(start_process, doc.SINGLE_CONSUMER)
+    wait_for_channel("consumer:1:status", consumer)
+    sim = run(start_process, doc.SIM_1HZ, {"-rt": "2", "-fps": "10"})
+    n = published(sim)
+    (status,) = wait_processed(["consumer:1:status"], n, "every frame processed")
+    assert status["processorStats"]["nProcessed"] == n and status["processorStats"]["nMissed"] == 0
+    assert get("consumer:1:output", "field(uniqueId)")["uniqueId"] == n  # pvget -r uniqueId consumer:1:output
+    assert "Processed frame 1 (128x128)" in consumer.output, "--log-level debug shows the processor's log"
+    assert control("consumer:1:control", "configure", '{"x":100}') == "Configuration successful"
+    assert get("consumer:1:control")["statusMessage"] == "Configuration successful"  # pvget consumer:1:control
+    control("consumer:1:control", "stop")
+    assert consumer.wait(30) == 0, "the consumer exits after the stop command"
+
+
+def test_multiple_consumers_each_process_every_frame(start_process, wait_for_channel) -> None:
+    consumers = run(start_process, doc.MULTIPLE_CONSUMERS)
+    for consumer_id in (1, 2):
+        wait_for_channel(f"consumer:{consumer_id}:status", consumers)
+    n = published(run(start_process, doc.SIM_1HZ, {"-rt": "2", "-fps": "10"}))
+    wait_processed(["consumer:1:status", "consumer:2:status"], 2 * n, "every frame at both consumers")
+    for consumer_id in (1, 2):
+        status = stats(f"consumer:{consumer_id}:status")["processorStats"]
+        assert (status["nProcessed"], status["nMissed"], status["firstObjectId"]) == (n, 0, 1)
+
+
+def test_multiple_consumers_with_data_distribution_alternate(start_process, wait_for_channel) -> None:
+    consumers = run(start_process, doc.DISTRIBUTED_CONSUMERS)
+    sim = run(start_process, doc.SIM_1HZ, {"-rt": "2", "-fps": "10"})
+    outputs = []
+    for consumer_id in (1, 2):
+        wait_for_channel(f"consumer:{consumer_id}:output", consumers)  # its input is connected
+        outputs.append(Recorder(f"consumer:{consumer_id}:output"))
+    n = published(sim)
+    statuses = wait_processed(["consumer:1:status", "consumer:2:status"], n, "every frame once")
+    ids = [output.wait_for(status["processorStats"]["nProcessed"]) for output, status in zip(outputs, statuses)]
+    assert sorted(ids[0] + ids[1]) == list(range(1, n + 1))
+    assert {image_id % 2 for image_id in ids[0]} != {image_id % 2 for image_id in ids[1]}
+    assert all(len({image_id % 2 for image_id in one}) == 1 for one in ids), "one gets 1,3,5,..., the other 2,4,6"
+    assert all(status["processorStats"]["nMissed"] == 0 for status in statuses)
+
+
+def test_multiple_consumer_sets_share_out_groups_of_three(start_process, wait_for_channel) -> None:
+    set_a = run(start_process, doc.CONSUMER_SET_A)
+    set_b = run(start_process, doc.CONSUMER_SET_B)
+    sim = run(start_process, doc.SIM_1HZ, {"-rt": "2", "-fps": "10"})
+    outputs = {}
+    for consumer_id, consumers in ((1, set_a), (2, set_a), (3, set_b), (4, set_b)):
+        wait_for_channel(f"consumer:{consumer_id}:output", consumers)
+        outputs[consumer_id] = Recorder(f"consumer:{consumer_id}:output")
+    n = published(sim)
+    channels = [f"consumer:{consumer_id}:status" for consumer_id in outputs]
+    statuses = wait_processed(channels, 2 * n, "every frame by both consumers of one set")
+    ids = {cid: outputs[cid].wait_for(s["processorStats"]["nProcessed"]) for cid, s in zip(outputs, statuses)}
+    assert ids[1] == ids[2] and ids[3] == ids[4], "the consumers of a set get the same frames"
+    assert sorted(ids[1] + ids[3]) == list(range(1, n + 1))
+    group = {cid: {(image_id - 1) // 3 % 2 for image_id in ids[cid]} for cid in ids}
+    assert len(group[1]) == len(group[3]) == 1 and group[1] != group[3], "(1,2,3,7,8,9,...) and (4,5,6,10,...)"
+    assert all(status["processorStats"]["nMissed"] == 0 for status in statuses)
+
+
+def test_protection_against_lost_data_single_consumer(start_process, wait_for_channel) -> None:
+    # without a server queue: whatever is lost at 10 kHz is counted (overruns, missed)
+    consumer = run(start_process, doc.UNPROTECTED_CONSUMER)
+    wait_for_channel("consumer:1:status", consumer)
+    sim = run(start_process, doc.SIM_10KHZ, {"-rt": "1"})
+    wait_for_channel("consumer:1:output", consumer)
+    n = published(sim)
+    wait_until(lambda: stats("consumer:1:status")["processorStats"]["lastObjectId"] == n, what="the last frame")
+    status = stats("consumer:1:status")["processorStats"]
+    assert status["nProcessed"] + status["nMissed"] == n - status["firstObjectId"] + 1
+    print(f"FIGURES unprotected: {n} sent at 10 kHz, {status['nProcessed']} processed, {status['nMissed']} missed, "
+          f"{stats('consumer:1:status')['receiverStats']['nOverruns']} overruns")
+    control("consumer:1:control", "stop")
+    assert consumer.wait(30) == 0
+    # with --server-queue-size 1000 and at most 1000 frames nothing can be lost, however slow the consumer
+    consumer = run(start_process, doc.SERVER_QUEUE_CONSUMER)
+    wait_for_channel("consumer:1:status", consumer)
+    sim = run(start_process, doc.SIM_10KHZ, {"-rt": "0.9", "-fps": "1000"})
+    wait_for_channel("consumer:1:output", consumer)
+    n = published(sim)
+    assert n <= 1000
+    (status,) = wait_processed(["consumer:1:status"], n, "every frame")
+    assert (status["processorStats"]["nProcessed"], status["processorStats"]["nMissed"]) == (n, 0)
+    assert status["receiverStats"]["nOverruns"] == 0
+
+
+def test_protection_against_lost_data_with_data_distribution(start_process, wait_for_channel) -> None:
+    # one consumer with server and receiver queues: received = processed + rejected
+    for command, n_consumers, sim_command in ((doc.QUEUED_CONSUMER, 1, doc.SIM_5KHZ),
+                                              (doc.QUEUED_CONSUMERS_2, 2, doc.SIM_5KHZ),
+                                              (doc.QUEUED_CONSUMERS_4, 4, doc.SIM_8KHZ)):
+        consumers = run(start_process, command)
+        sim = run(start_process, sim_command, {"-rt": "2", "-fps": "200", "-rp": "200"})
+        channels = [f"consumer:{consumer_id}:status" for consumer_id in range(1, n_consumers + 1)]
+        for consumer_id in range(1, n_consumers + 1):
+            wait_for_channel(f"consumer:{consumer_id}:output", consumers)
+        n = published(sim)
+        statuses = wait_processed(channels, n, f"every frame over {n_consumers} consumer(s)")
+        for status in statuses:
+            assert status["processorStats"]["nMissed"] == status["receiverStats"]["nRejected"] == 0
+            assert status["receiverStats"]["nOverruns"] == 0
+            assert abs(status["processorStats"]["nProcessed"] - n / n_consumers) <= 1, "an equal share each"
+        for consumer_id in range(1, n_consumers + 1):
+            control(f"consumer:{consumer_id}:control", "stop")
+        assert consumers.wait(30) == 0
+
+
+def test_processing_chain_saves_every_frame_to_a_file(start_process, wait_for_channel, tmp_path) -> None:
+    files = tmp_path / "data"
+    files.mkdir()
+    processors = run(start_process, doc.CHAIN_PROCESSORS)
+    writers = run(start_process, doc.CHAIN_FILE_WRITERS, paths={"output/data": str(files)})
+    mirror = run(start_process, doc.MIRROR)
+    sim = run(start_process, doc.SIM_AD_2KHZ, {"-fps": "100", "-rt": "2", "-rp": "100"})
+    wait_for_channel("pvapy:image", mirror)
+    for consumer_id in range(1, 5):
+        wait_for_channel(f"processor:{consumer_id}:output", processors)
+        wait_for_channel(f"file:{consumer_id}:output", writers)
+    n = published(sim)
+    wait_until(lambda: len(list(files.iterdir())) >= n, timeout=60, what=f"{n} files")
+    saved = {int(name.split("_")[1].split(".")[0]): int(name.split(".")[1]) for name in
+             (path.name for path in files.iterdir())}
+    assert sorted(saved) == list(range(1, n + 1)), "a file for every frame"
+    for first in range(1, n + 1, 8):
+        assert len({saved[image_id] for image_id in range(first, min(first + 8, n + 1))}) == 1, "8 in a row each"
+    for consumer_id in range(1, 5):  # "objectIdOffset": "25": each writer's 8 ids in every 32 are all it expects
+        status = stats(f"file:{consumer_id}:status")
+        assert status["userStats"]["nMissedFiles"] == status["processorStats"]["nMissed"] == 0
+
+
+def test_parallel_processing_chains_split_the_stream_in_eighths(start_process, wait_for_channel) -> None:
+    passthrough = run(start_process, doc.PASSTHROUGH_CONSUMERS)
+    first_set = run(start_process, doc.PARALLEL_CONSUMERS_1)
+    second_set = run(start_process, doc.PARALLEL_CONSUMERS_5)
+    sim = run(start_process, doc.SIM_8KHZ, {"-rt": "2", "-fps": "128", "-rp": "128"})
+    for consumer_id in (1, 2):
+        wait_for_channel(f"passthrough:{consumer_id}:output", passthrough)
+    for consumer_id in range(1, 9):
+        wait_for_channel(f"consumer:{consumer_id}:output", first_set if consumer_id <= 4 else second_set)
+    n = published(sim)
+    channels = [f"consumer:{consumer_id}:status" for consumer_id in range(1, 9)]
+    statuses = wait_processed(channels, n, "every frame once over the 8 processing consumers")
+    assert sum(processed(f"passthrough:{consumer_id}:status") for consumer_id in (1, 2)) == n
+    for status in statuses:
+        assert status["processorStats"]["nMissed"] == 0  # --oid-offset 57: the jump to a consumer's next 8
+        assert abs(status["processorStats"]["nProcessed"] - n / 8) <= 8, "an eighth of the stream each"
+
+
+def tile_chain(start_process, wait_for_channel):
+    """The split consumer and the four tile consumers, started, then the 3840x2160 source: (sim, originals)."""
+    splitter = run(start_process, doc.SPLIT_CONSUMER)
+    tile_consumers = run(start_process, doc.TILE_CONSUMERS)
+    sim = run(start_process, doc.SIM_4K, {"-fps": "2", "-rt": "3", "-rp": "2"})
+    wait_for_channel("split:1:output", splitter)
+    for consumer_id in range(1, 5):
+        wait_for_channel(f"process:{consumer_id}:output", tile_consumers)
+    return sim, Recorder("pvapy:image")
+
+
+def test_splitting_images_into_tiles(start_process, wait_for_channel) -> None:
+    sim, originals = tile_chain(start_process, wait_for_channel)
+    tiles = [Recorder(f"process:{consumer_id}:output", with_attributes=True) for consumer_id in range(1, 5)]
+    n = published(sim)
+    wait_processed([f"process:{consumer_id}:status" for consumer_id in range(1, 5)], 4 * n, "every tile")
+    frames = {image_id: image for image_id, image, _ in originals.stop()}
+    positions = set()
+    for consumer_id, output in enumerate(tiles, 1):
+        assert stats(f"process:{consumer_id}:status")["processorStats"]["nProcessed"] == n, "one tile a frame each"
+        output.wait_for(n)
+        output.stop()
+        tile_positions = {(values["tileX"], values["tileY"]) for values in output.attributes}
+        assert len(tile_positions) == 1, "each consumer always gets the same tile"
+        tile_x, tile_y = tile_positions.pop()
+        positions.add((tile_x, tile_y))
+        for image_id, image, _ in output.frames:
+            assert image.shape == (1080, 1920)
+            original = frames[image_id][tile_y * 1080:(tile_y + 1) * 1080, tile_x * 1920:(tile_x + 1) * 1920]
+            assert np.array_equal(image, original)
+    assert positions == {(0, 0), (0, 1), (1, 0), (1, 1)}

@@ -1,0 +1,57 @@
+"""Our stand-in for pvaPy's sample AD metadata processor (examples/hpcAdMetadataProcessorExample.py): each
+frame gets, as an attribute named after the channel, the value of every metadata channel whose time stamp is
+within ``timestampTolerance`` seconds of the frame's. Older values can match no later frame: discarded.
+"""
+
+import pvaccess as pva
+from pvapy.hpc.adImageProcessor import AdImageProcessor
+
+
+def seconds(timeStamp):  # noqa: N803
+    return timeStamp["secondsPastEpoch"] + timeStamp["nanoseconds"] * 1e-9
+
+
+class HpcAdMetadataProcessor(AdImageProcessor):
+
+    def __init__(self, configDict={}):  # noqa: B006, N803
+        AdImageProcessor.__init__(self, configDict)
+        self.timestampTolerance = float(configDict.get("timestampTolerance", 0.001))
+        self.pending = {}  # channel -> [(time, value), ...] not matched yet
+        self.resetStats()
+
+    def start(self):
+        self.pending = {name: [] for name in self.metadataQueueMap}
+
+    def process(self, pvObject):  # noqa: N803
+        frameTime = seconds(pvObject["timeStamp"])
+        attributes = pvObject["attribute"]
+        for name, queue in self.metadataQueueMap.items():
+            while True:
+                try:
+                    update = queue.get(0)
+                except pva.QueueEmpty:
+                    break
+                self.pending[name].append((seconds(update["timeStamp"]), update["value"]))
+            values = self.pending[name]
+            while values and values[0][0] < frameTime - self.timestampTolerance:
+                values.pop(0)
+                self.nMetadataDiscarded += 1
+            if values and abs(values[0][0] - frameTime) <= self.timestampTolerance:
+                attributes.append(pva.NtAttribute(name, pva.PvDouble(values.pop(0)[1])))
+                self.nMetadataProcessed += 1
+        pvObject["attribute"] = attributes
+        self.updateOutputChannel(pvObject)
+        self.nFramesProcessed += 1
+        return pvObject
+
+    def resetStats(self):
+        self.nFramesProcessed = 0
+        self.nMetadataProcessed = 0
+        self.nMetadataDiscarded = 0
+
+    def getStats(self):
+        return {"nFramesProcessed": self.nFramesProcessed, "nMetadataProcessed": self.nMetadataProcessed,
+                "nMetadataDiscarded": self.nMetadataDiscarded}
+
+    def getStatsPvaTypes(self):
+        return {"nFramesProcessed": pva.UINT, "nMetadataProcessed": pva.UINT, "nMetadataDiscarded": pva.UINT}
