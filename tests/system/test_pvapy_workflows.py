@@ -16,8 +16,10 @@ import socket
 import numpy as np
 import pytest
 
+from pvaflow import AdImageProcessor
 from pvaflow.loopback import free_port
 
+from ..keyfiles import write_key_files
 from . import pvapy_document as doc
 from .documented import documented
 from .helpers import Recorder, control, get, wait_until
@@ -89,7 +91,8 @@ def test_multiple_consumers_with_data_distribution_alternate(start_process, wait
         outputs.append(Recorder(f"consumer:{consumer_id}:output"))
     n = published(sim)
     statuses = wait_processed(["consumer:1:status", "consumer:2:status"], n, "every frame once")
-    ids = [output.wait_for(status["processorStats"]["nProcessed"]) for output, status in zip(outputs, statuses)]
+    ids = [output.wait_for(status["processorStats"]["nProcessed"])
+           for output, status in zip(outputs, statuses, strict=True)]
     assert sorted(ids[0] + ids[1]) == list(range(1, n + 1))
     assert {image_id % 2 for image_id in ids[0]} != {image_id % 2 for image_id in ids[1]}
     assert all(len({image_id % 2 for image_id in one}) == 1 for one in ids), "one gets 1,3,5,..., the other 2,4,6"
@@ -107,7 +110,8 @@ def test_multiple_consumer_sets_share_out_groups_of_three(start_process, wait_fo
     n = published(sim)
     channels = [f"consumer:{consumer_id}:status" for consumer_id in outputs]
     statuses = wait_processed(channels, 2 * n, "every frame by both consumers of one set")
-    ids = {cid: outputs[cid].wait_for(s["processorStats"]["nProcessed"]) for cid, s in zip(outputs, statuses)}
+    ids = {cid: outputs[cid].wait_for(s["processorStats"]["nProcessed"])
+           for cid, s in zip(outputs, statuses, strict=True)}
     assert ids[1] == ids[2] and ids[3] == ids[4], "the consumers of a set get the same frames"
     assert sorted(ids[1] + ids[3]) == list(range(1, n + 1))
     group = {cid: {(image_id - 1) // 3 % 2 for image_id in ids[cid]} for cid in ids}
@@ -234,3 +238,153 @@ def test_splitting_images_into_tiles(start_process, wait_for_channel) -> None:
             original = frames[image_id][tile_y * 1080:(tile_y + 1) * 1080, tile_x * 1920:(tile_x + 1) * 1920]
             assert np.array_equal(image, original)
     assert positions == {(0, 0), (0, 1), (1, 0), (1, 1)}
+
+
+def test_data_collector_restores_the_order_and_saves_every_frame(start_process, wait_for_channel, tmp_path) -> None:
+    files = tmp_path / "data"
+    files.mkdir()
+    processors = run(start_process, doc.CHAIN_PROCESSORS)
+    collector = run(start_process, doc.COLLECTOR)
+    writers = run(start_process, doc.COLLECTOR_FILE_WRITERS, paths={"output/data": str(files)})
+    mirror = run(start_process, doc.MIRROR)
+    sim = run(start_process, doc.SIM_AD_2KHZ, {"-fps": "100", "-rt": "2", "-rp": "100"})
+    wait_for_channel("pvapy:image", mirror)
+    for consumer_id in range(1, 5):
+        wait_for_channel(f"processor:{consumer_id}:output", processors)
+    wait_for_channel("collector:1:output", collector)
+    collected = Recorder("collector:1:output")
+    for consumer_id in range(1, 5):
+        wait_for_channel(f"file:{consumer_id}:output", writers)
+    n = published(sim)
+    wait_until(lambda: len(list(files.iterdir())) >= n, timeout=60, what=f"{n} files")
+    assert collected.wait_for(n) == list(range(1, n + 1)), "the collector publishes the frames in order"
+    collected.stop()
+    saved = {int(name.split("_")[1].split(".")[0]): int(name.split(".")[1]) for name in
+             (path.name for path in files.iterdir())}
+    assert sorted(saved) == list(range(1, n + 1)), "a file for every frame"
+    assert len({saved[image_id] for image_id in range(1, 5)}) == 4, "one file at a time to each of the 4 writers"
+    assert stats("collector:1:status")["collectorStats"]["nMissed"] == 0
+
+
+def test_splitting_and_stitching_images_with_the_data_collector(start_process, wait_for_channel) -> None:
+    collector = run(start_process, doc.STITCH_COLLECTOR)
+    wait_for_channel("collector:1:status", collector)
+    sim, originals = tile_chain(start_process, wait_for_channel)
+    wait_for_channel("collector:1:output", collector)
+    stitched = Recorder("collector:1:output")
+    n = published(sim)
+    wait_until(lambda: stats("collector:1:status")["userStats"]["nFramesStitched"] == n, timeout=60,
+               what=f"{n} frames stitched")
+    frames = {image_id: image for image_id, image, _ in originals.stop()}
+    stitched.wait_for(n)
+    result = stitched.stop()
+    assert [image_id for image_id, _, _ in result] == list(range(1, n + 1))
+    for image_id, image, _ in result:
+        assert np.array_equal(image, frames[image_id]), f"stitched frame {image_id} is the original"
+
+
+def metadata_attached(frames_attributes: list[dict], names: tuple[str, ...]) -> bool:
+    return all(set(names) <= set(values) for values in frames_attributes)
+
+
+@pytest.mark.parametrize("protocol", ["pva", "ca"])
+def test_metadata_handling_with_the_data_collector(start_process, wait_for_channel, tmp_path, protocol) -> None:
+    # The document says the CA variant needs only the sim-server command replaced. But its IOC serves x, y, z
+    # over CA only (pvaPy's too: base.dbd, no QSRV), so the collector must ask for ca://x, not pva://x
+    # (docs/compatibility.md). The dbd path the document asks for is not needed by ours: a wrong one is given.
+    command = doc.METADATA_COLLECTOR if protocol == "pva" else doc.METADATA_COLLECTOR.replace("pva://", "ca://")
+    collector = run(start_process, command)
+    wait_for_channel("collector:1:status", collector)
+    if protocol == "pva":
+        sim = run(start_process, doc.SIM_PVA_METADATA, {"-fps": "20", "-rp": "20", "-rt": "2"})
+    else:
+        sim = run(start_process, doc.SIM_CA_METADATA, {"-fps": "5", "-rt": "2"},
+                  paths={"epics-base/dbd": str(tmp_path)})
+    wait_for_channel("collector:1:output", collector)
+    output = Recorder("collector:1:output", with_attributes=True)
+    n = published(sim)
+    wait_until(lambda: stats("collector:1:status")["processorStats"]["nProcessed"] == n, what="every frame")
+    assert output.wait_for(n) == list(range(1, n + 1))
+    output.stop()
+    assert metadata_attached(output.attributes, ("x", "y", "z")), "the output holds x, y and z"
+    assert stats("collector:1:status")["userStats"]["nMetadataProcessed"] == 3 * n
+
+
+def test_metadata_handling_with_data_consumers(start_process, wait_for_channel) -> None:
+    consumers = run(start_process, doc.METADATA_CONSUMERS)
+    mirror = run(start_process, doc.METADATA_MIRROR)
+    sim = run(start_process, doc.SIM_AD_METADATA, {"-fps": "100", "-rp": "100", "-rt": "2"})
+    wait_for_channel("pvapy:image", mirror)
+    outputs = []
+    for consumer_id in range(1, 5):
+        wait_for_channel(f"consumer:{consumer_id}:output", consumers)
+        outputs.append(Recorder(f"consumer:{consumer_id}:output", with_attributes=True))
+    n = published(sim)
+    channels = [f"consumer:{consumer_id}:status" for consumer_id in range(1, 5)]
+    statuses = wait_processed(channels, n, "every frame once over the 4 consumers")
+    for output, status in zip(outputs, statuses, strict=True):
+        output.wait_for(status["processorStats"]["nProcessed"])
+        output.stop()
+        assert status["processorStats"]["nMissed"] == 0
+        assert metadata_attached(output.attributes, ("pvapy:x", "pvapy:y", "pvapy:z"))
+        # each consumer gets a quarter of the frames and all metadata: the rest is discarded, and counted
+        assert status["userStats"]["nMetadataDiscarded"] > 0
+    assert sorted(image_id for output in outputs for image_id in output.ids) == list(range(1, n + 1))
+
+
+def test_data_encryption_decrypts_to_the_original(start_process, wait_for_channel, tmp_path) -> None:
+    key = write_key_files(tmp_path / "keys")["id_rsa"]
+    encryptor = run(start_process, doc.ENCRYPTING_CONSUMER, paths={"id_rsa": str(key)})
+    decryptor = run(start_process, doc.DECRYPTING_CONSUMER, paths={"id_rsa": str(key)})
+    processor = run(start_process, doc.PROCESSING_CONSUMER)
+    for name, child in (("enc:1:status", encryptor), ("dec:1:status", decryptor), ("proc:1:status", processor)):
+        wait_for_channel(name, child)
+    sim = run(start_process, doc.SIM_1HZ, {"-rt": "2", "-fps": "10"})
+    wait_for_channel("enc:1:output", encryptor)
+    originals = Recorder("pvapy:image")
+    n = published(sim)
+    wait_until(lambda: processed("proc:1:status") == n, timeout=60, what="every frame through the three stages")
+    decrypted = get("dec:1:output")  # pvget dec:1:output: decrypted (raw) data
+    image_id, image, *_ = AdImageProcessor.reshapeNtNdArray(decrypted)
+    frames = {frame_id: frame for frame_id, frame, _ in originals.stop()}
+    assert image_id == n and np.array_equal(image, frames[n])
+    image_id, image, *_ = AdImageProcessor.reshapeNtNdArray(get("proc:1:output"))
+    assert image_id == n and np.array_equal(image, np.rot90(frames[n], 2)), "the processed (rotated) image"
+    for name in ("enc:1:status", "dec:1:status", "proc:1:status"):
+        status = stats(name)["processorStats"]
+        assert (status["nProcessed"], status["nMissed"], status["nRejected"]) == (n, 0, 0), name
+
+
+def all_handled(status: dict) -> bool:
+    """Whether a stage processed (or skipped) every object it received, and received some."""
+    received = status["receiverStats"]["nReceived"]
+    return received > 1 and status["processorStats"]["nProcessed"] + status["processorStats"]["nSkipped"] == received
+
+
+def test_firewall_set_up_publishes_back_with_a_pva_client(start_process, wait_for_channel) -> None:
+    ports = {"10001": str(free_port()), "30001": str(free_port())}
+    ports |= {udp: str(free_port(socket.SOCK_DGRAM)) for udp in ("10000", "20000", "30000")}
+    lowered = {"-nx": "128", "-ny": "128", "-fps": "10", "-rp": "10", "-rt": "2", "--server-queue-size": "100"}
+    sim = run(start_process, doc.FIREWALL_SIM, lowered, ports=ports)
+    # stage 1 finds the source only through EPICS_PVA_NAME_SERVERS, which pvAccess asks once it has started
+    wait_for_channel("pvapy:image", sim)
+    stage1 = run(start_process, doc.FIREWALL_STAGE1, lowered, ports=ports)
+    stage2 = run(start_process, doc.FIREWALL_STAGE2, ports=ports)
+    wait_for_channel("stage1:1:status", stage1)
+    wait_for_channel("stage:1:output", stage2)
+    # Not published(sim): the sim-server's PvaServer.stop() crashes (SIGSEGV) about 1 run in 2 while stage 1
+    # is connected to it as a name server (a pvaccess fault, not solved yet; docs/reliability.md). So the frame
+    # count is stage 1's: it must have got every frame from 1 on and put each into stage 2.
+    wait_until(lambda: "frames published" in sim.output or sim.process.poll() is not None, timeout=60,
+               what="the source's end")
+    wait_until(lambda: all_handled(stats("stage1:1:status")), what="stage 1 done with what it received")
+    first = stats("stage1:1:status")["processorStats"]
+    n = first["nProcessed"]
+    assert (first["firstObjectId"], first["lastObjectId"], first["nMissed"]) == (1, n, 0)
+    wait_until(lambda: processed("stage2:1:status") + stats("stage2:1:status")["receiverStats"]["nOverruns"] == n,
+               what="every frame put into stage 2")
+    sent = stats("stage1:1:status")["publisherStats"]
+    assert (sent["nPublished"], sent["nErrors"]) == (n, 0)
+    received = stats("stage2:1:status")
+    assert received["receiverStats"]["nReceived"] == n
+    assert get("stage:1:output", "field(uniqueId)")["uniqueId"] == n

@@ -58,8 +58,11 @@ class MetadataPvs:
 
     @staticmethod
     def _start_ioc(names: list[str]) -> pva.CaIoc:
-        dbd_dir = Path(pva.__file__).parent / "dbd"
-        os.environ.setdefault("EPICS_DB_INCLUDE_PATH", str(dbd_dir))
+        # pvaPy's documentation has users point EPICS_DB_INCLUDE_PATH at EPICS base's dbd folder; pvaccess
+        # brings its own, searched after theirs, so a wrong or missing path does not stop the IOC
+        bundled = str(Path(pva.__file__).parent / "dbd")
+        given = os.environ.get("EPICS_DB_INCLUDE_PATH")
+        os.environ["EPICS_DB_INCLUDE_PATH"] = f"{given}{os.pathsep}{bundled}" if given else bundled
         with tempfile.NamedTemporaryFile("w", suffix=".db", delete=False) as db_file:
             db_file.write(CA_RECORD)
         try:
