@@ -121,15 +121,18 @@ def test_receiver_queue_rejections_are_counted(start_process, wait_for_channel) 
     assert server.wait(40) == 0
 
     def settled() -> bool:
-        queue_stats = stats("c:1:status")["queueStats"]
-        return queue_stats["nQueued"] == 0 and queue_stats["nReceived"] + queue_stats["nRejected"] == 101
+        status = stats("c:1:status")
+        queue_stats = status["queueStats"]
+        # overruns: updates pvAccess lost before the queue on a loaded machine (seen: 1), counted too
+        counted = queue_stats["nReceived"] + queue_stats["nRejected"] + status["receiverStats"]["nOverruns"]
+        return queue_stats["nQueued"] == 0 and counted == 101
 
     wait_until(settled, timeout=30, what="101 objects (initial + 100) accounted and the queue drained")
     status = stats("c:1:status")
     queue_stats = status["queueStats"]
     assert queue_stats["nRejected"] > 0  # a 50 ms processor cannot keep up with 200 fps
     assert status["receiverStats"]["nRejected"] == queue_stats["nRejected"]
-    assert status["receiverStats"]["nReceived"] == 101
+    assert status["receiverStats"]["nReceived"] + status["receiverStats"]["nOverruns"] == 101
     assert queue_stats["nDelivered"] == queue_stats["nReceived"]
     processed = status["processorStats"]["nProcessed"] + status["processorStats"]["nSkipped"]
     assert processed == queue_stats["nDelivered"]

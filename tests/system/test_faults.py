@@ -93,14 +93,19 @@ def test_slow_processor_fills_the_queue_counts_rejections_and_catches_up(start_p
     assert server.wait(10) == 0
 
     def drained() -> bool:
-        queue = stats("slow:status")["queueStats"]
-        return queue["nQueued"] == 0 and queue["nReceived"] + queue["nRejected"] == 1201
+        status = stats("slow:status")
+        queue = status["queueStats"]
+        # sent 1200 + the value on connecting = queued + rejected + overruns (a loaded machine: updates pvAccess
+        # lost before the queue, which the consumer counts too; seen 5 in 1201)
+        counted = queue["nReceived"] + queue["nRejected"] + status["receiverStats"]["nOverruns"]
+        return queue["nQueued"] == 0 and counted == 1201
 
-    wait_until(drained, timeout=30, what="every frame accepted or rejected, and the queue drained")
+    wait_until(drained, timeout=30, what="every frame queued, rejected or counted overrun, and the queue drained")
     status = stats("slow:status")
     queue, processor = status["queueStats"], status["processorStats"]
     print(f"FIGURES slow processor: sent 1200, received {status['receiverStats']['nReceived']}, queued "
-          f"{queue['nReceived']}, rejected {queue['nRejected']}, processed {processor['nProcessed']}, "
+          f"{queue['nReceived']}, rejected {queue['nRejected']}, overruns {status['receiverStats']['nOverruns']}, "
+          f"processed {processor['nProcessed']}, "
           f"RSS {baseline:.0f} -> peak {peak:.0f} MB")
     assert queue["nRejected"] > 500  # 50 frames/s of processing against 200 frames/s
     assert status["receiverStats"]["nRejected"] == queue["nRejected"]

@@ -4,7 +4,8 @@ The commands are pvaPy's, as written (pvapy_document.py); documented.py changes 
 ``/path/to/`` files (our processors in pvaPy's style, tests/system/workflows/), and the rates and run times
 named in each test, lowered for a loaded 2-core machine. Each test checks the outcome the document
 promises. Two things are added to every sim-server command: a start delay of START_DELAY seconds (pvaPy's
-default is 10), within which the test sees every stage connected, and a short shutdown delay.
+default is 10), within which the test sees every stage connected, and a shutdown delay of 1 s (pvaPy's
+default, 10 s, where a consumer must catch up with a backlog).
 EJFAT (Input/Output Modes) needs JeffersonLab's e2sar library, which is not available here: not tested.
 """
 
@@ -27,13 +28,12 @@ from .helpers import Recorder, control, get, wait_until
 pytestmark = [pytest.mark.system, pytest.mark.timeout(180)]
 
 START_DELAY = "5"
-SIM_EXTRA = ("-std", START_DELAY, "-shd", "1")
 
 
 def run(start_process, command: str, lowered: dict[str, str] | None = None, paths: dict[str, str] | None = None,
-        ports: dict[str, str] | None = None):
+        ports: dict[str, str] | None = None, shutdown_delay: str = "1"):
     args, env = documented(command, lowered, paths, ports)
-    extra = SIM_EXTRA if args[0] == "sim-server" else ()
+    extra = ("-std", START_DELAY, "-shd", shutdown_delay) if args[0] == "sim-server" else ()
     return start_process(*args, *extra, env=env)
 
 
@@ -123,7 +123,9 @@ def test_protection_against_lost_data_single_consumer(start_process, wait_for_ch
     # without a server queue: whatever is lost at 10 kHz is counted (overruns, missed)
     consumer = run(start_process, doc.UNPROTECTED_CONSUMER)
     wait_for_channel("consumer:1:status", consumer)
-    sim = run(start_process, doc.SIM_10KHZ, {"-rt": "1"})
+    # the server keeps serving for its default 10 s after the last frame: the consumer, thousands of frames
+    # behind at 10 kHz, gets the rest (seen with 1 s: 2,233 frames still queued when the server went away)
+    sim = run(start_process, doc.SIM_10KHZ, {"-rt": "1"}, shutdown_delay="10")
     wait_for_channel("consumer:1:output", consumer)
     n = published(sim)
     wait_until(lambda: stats("consumer:1:status")["processorStats"]["lastObjectId"] == n, what="the last frame")
