@@ -14,9 +14,8 @@ A put into the ``pvas`` record is different: pvaccess answers the put, then
 calls the record's callback later, on its own thread, with the record itself
 (not a copy), so a put that lands before the call is read in place of the
 one before it. The callback therefore only copies the object into a queue
-(unbounded without ``--receiver-queue-size``; processing on the callback
-thread made it late, and adding the output record from inside it hung the
-next put for good). An object read twice (the same uniqueId and time stamp)
+(unbounded without ``--receiver-queue-size``: processing on the callback
+thread delays the reads of the puts behind it). An object read twice (the same uniqueId and time stamp)
 means the one put before it was overwritten unread: counted in ``nOverruns``,
 never processed twice.
 """
