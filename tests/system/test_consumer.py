@@ -123,16 +123,18 @@ def test_receiver_queue_rejections_are_counted(start_process, wait_for_channel) 
     def settled() -> bool:
         status = stats("c:1:status")
         queue_stats = status["queueStats"]
-        # overruns: updates pvAccess lost before the queue on a loaded machine (seen: 1), counted too
-        counted = queue_stats["nReceived"] + queue_stats["nRejected"] + status["receiverStats"]["nOverruns"]
-        return queue_stats["nQueued"] == 0 and counted == 101
+        # everything the monitor delivered was queued or rejected, and the queue is drained (on a loaded
+        # machine pvAccess also loses updates before the queue: overruns, a lower bound, seen 1 to 8)
+        taken = queue_stats["nReceived"] + queue_stats["nRejected"] == status["receiverStats"]["nReceived"]
+        return queue_stats["nQueued"] == 0 and taken
 
-    wait_until(settled, timeout=30, what="101 objects (initial + 100) accounted and the queue drained")
+    wait_until(settled, timeout=30, what="every object delivered queued or rejected, and the queue drained")
     status = stats("c:1:status")
-    queue_stats = status["queueStats"]
+    queue_stats, processor = status["queueStats"], status["processorStats"]
     assert queue_stats["nRejected"] > 0  # a 50 ms processor cannot keep up with 200 fps
     assert status["receiverStats"]["nRejected"] == queue_stats["nRejected"]
-    assert status["receiverStats"]["nReceived"] + status["receiverStats"]["nOverruns"] == 101
+    # every id between the first and the last processed is processed or counted missed (rejected, overrun)
+    assert processor["nProcessed"] + processor["nMissed"] == processor["lastObjectId"] - processor["firstObjectId"] + 1
     assert queue_stats["nDelivered"] == queue_stats["nReceived"]
     processed = status["processorStats"]["nProcessed"] + status["processorStats"]["nSkipped"]
     assert processed == queue_stats["nDelivered"]

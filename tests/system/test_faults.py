@@ -95,12 +95,12 @@ def test_slow_processor_fills_the_queue_counts_rejections_and_catches_up(start_p
     def drained() -> bool:
         status = stats("slow:status")
         queue = status["queueStats"]
-        # sent 1200 + the value on connecting = queued + rejected + overruns (a loaded machine: updates pvAccess
-        # lost before the queue, which the consumer counts too; seen 5 in 1201)
-        counted = queue["nReceived"] + queue["nRejected"] + status["receiverStats"]["nOverruns"]
-        return queue["nQueued"] == 0 and counted == 1201
+        # everything the monitor delivered was queued or rejected (on a loaded machine pvAccess also loses
+        # updates before the queue: overruns, a lower bound, seen 5 in 1201)
+        taken = queue["nReceived"] + queue["nRejected"] == status["receiverStats"]["nReceived"]
+        return queue["nQueued"] == 0 and taken
 
-    wait_until(drained, timeout=30, what="every frame queued, rejected or counted overrun, and the queue drained")
+    wait_until(drained, timeout=30, what="every frame delivered queued or rejected, and the queue drained")
     status = stats("slow:status")
     queue, processor = status["queueStats"], status["processorStats"]
     print(f"FIGURES slow processor: sent 1200, received {status['receiverStats']['nReceived']}, queued "
@@ -110,6 +110,8 @@ def test_slow_processor_fills_the_queue_counts_rejections_and_catches_up(start_p
     assert queue["nRejected"] > 500  # 50 frames/s of processing against 200 frames/s
     assert status["receiverStats"]["nRejected"] == queue["nRejected"]
     assert processor["nProcessed"] + processor["nSkipped"] == queue["nDelivered"] == queue["nReceived"]
+    # every id between the first and the last processed is processed or counted missed (rejected, overrun)
+    assert processor["nProcessed"] + processor["nMissed"] == processor["lastObjectId"] - processor["firstObjectId"] + 1
     assert peak - baseline < 64, f"resident memory grew {peak - baseline:.0f} MB (queue of ten 0.26 MB frames)"
 
 

@@ -25,6 +25,7 @@ class HpcAdMetadataProcessor(AdImageProcessor):
     def process(self, pvObject):  # noqa: N803
         frameTime = seconds(pvObject["timeStamp"])
         attributes = pvObject["attribute"]
+        nFound = 0
         for name, queue in self.metadataQueueMap.items():
             while True:
                 try:
@@ -39,6 +40,9 @@ class HpcAdMetadataProcessor(AdImageProcessor):
             if values and abs(values[0][0] - frameTime) <= self.timestampTolerance:
                 attributes.append(pva.NtAttribute(name, pva.PvDouble(values.pop(0)[1])))
                 self.nMetadataProcessed += 1
+                nFound += 1
+        if nFound < len(self.metadataQueueMap):
+            self.nFramesMissingMetadata += 1  # a value came too late (after its frame) or not at all
         pvObject["attribute"] = attributes
         self.updateOutputChannel(pvObject)
         self.nFramesProcessed += 1
@@ -48,10 +52,12 @@ class HpcAdMetadataProcessor(AdImageProcessor):
         self.nFramesProcessed = 0
         self.nMetadataProcessed = 0
         self.nMetadataDiscarded = 0
+        self.nFramesMissingMetadata = 0
 
     def getStats(self):
         return {"nFramesProcessed": self.nFramesProcessed, "nMetadataProcessed": self.nMetadataProcessed,
-                "nMetadataDiscarded": self.nMetadataDiscarded}
+                "nMetadataDiscarded": self.nMetadataDiscarded, "nFramesMissingMetadata": self.nFramesMissingMetadata}
 
     def getStatsPvaTypes(self):
-        return {"nFramesProcessed": pva.UINT, "nMetadataProcessed": pva.UINT, "nMetadataDiscarded": pva.UINT}
+        return {"nFramesProcessed": pva.UINT, "nMetadataProcessed": pva.UINT, "nMetadataDiscarded": pva.UINT,
+                "nFramesMissingMetadata": pva.UINT}
