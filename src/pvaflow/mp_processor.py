@@ -165,40 +165,37 @@ class UserMpWorkerController:
         self.uwProcess.start()
         self.isStopped = False
 
+    def _request_or_log(self, command: str, args: dict[str, Any] | None = None,
+                        level: int = logging.ERROR) -> Any:
+        """The worker's answer to ``command``, or None with a log line when it fails (pvaPy logs and goes on)."""
+        try:
+            return self._invokeCommandRequest(command, args)
+        except Exception as ex:  # noqa: BLE001 (no answer, or an error in the worker)
+            logger.log(level, "worker %s: %s failed: %s", self.workerId, command, ex)
+            return None
+
+    def _keep_stats(self, stats: Any) -> None:
+        if isinstance(stats, dict):
+            self.statsDict = stats
+
     def configure(self, configDict: dict[str, Any]) -> None:  # noqa: N803
         if not self.isStopped:
-            try:
-                self._invokeCommandRequest(CONFIGURE, {"configDict": configDict})
-            except Exception as ex:  # noqa: BLE001 (pvaPy logs and goes on)
-                logger.error("Cannot configure worker %s: %s", self.workerId, ex)
+            self._request_or_log(CONFIGURE, {"configDict": configDict})
 
     def resetStats(self) -> None:  # noqa: N802
         if not self.isStopped:
-            try:
-                self._invokeCommandRequest(RESET_STATS)
-            except Exception as ex:  # noqa: BLE001
-                logger.error("Cannot reset stats for worker %s: %s", self.workerId, ex)
+            self._request_or_log(RESET_STATS)
 
     def getStats(self, statsKeyPrefix: str | None = None) -> dict[str, Any]:  # noqa: N802, N803
         if not self.isStopped:
-            try:
-                stats = self._invokeCommandRequest(GET_STATS)
-                if isinstance(stats, dict):
-                    self.statsDict = stats
-            except Exception as ex:  # noqa: BLE001
-                logger.warning("Cannot get stats for worker %s: %s", self.workerId, ex)
+            self._keep_stats(self._request_or_log(GET_STATS, level=logging.WARNING))
         return self._renameDictKeys(self.statsDict, statsKeyPrefix)
 
     def stop(self, statsKeyPrefix: str | None = None) -> dict[str, Any]:
         """Stop the worker (its processor's stop() runs there); its last statistics."""
         if not self.isStopped:
             self.isStopped = True
-            try:
-                stats = self._invokeCommandRequest(STOP)
-                if isinstance(stats, dict):
-                    self.statsDict = stats
-            except Exception as ex:  # noqa: BLE001
-                logger.warning("Cannot stop worker %s: %s", self.workerId, ex)
+            self._keep_stats(self._request_or_log(STOP, level=logging.WARNING))
             self.uwProcess.join(self.WAIT_TIME)
             if self.uwProcess.is_alive():
                 self.uwProcess.kill()

@@ -52,12 +52,12 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 SECONDS = bounded(float, 0, MAX_SECONDS)  # a time of 0 or more seconds
+POSITIVE_SECONDS = bounded(float, maximum=MAX_SECONDS, above=0)
 
 
 def seconds_or_off(text: str) -> float:
     """An argparse type: seconds, where 0 or less means none (pvaPy's reading of -rt and -rp)."""
     return max(0.0, bounded(float, -MAX_SECONDS, MAX_SECONDS)(text))
-POSITIVE_SECONDS = bounded(float, maximum=MAX_SECONDS, above=0)
 
 
 def channel_name_text(text: str) -> str:

@@ -194,6 +194,12 @@ def report_sections(text: str) -> tuple[str, ...]:
     return tuple(name for name in names if name in STATS_SECTIONS) or STATS_SECTIONS
 
 
+def report_settings(report_stats: str | None) -> dict[str, Any]:
+    """HostConfig's report fields from -rs: the final table's sections, and whether periodic reports are tables
+    (-rs given) or one line."""
+    return {"report_sections": report_sections(report_stats or "all"), "report_tables": report_stats is not None}
+
+
 def mode_args(option: str, text: str | None, allowed: tuple[str, ...]) -> dict[str, Any]:
     """The JSON object of --input-args / --output-args, with only the keys the mode knows."""
     if not text:
@@ -312,8 +318,7 @@ def _consumer_config(options: ConsumerOptions, consumer_id: int, n_consumers: in
         skip_initial_updates=initial_updates(options.skip_initial_updates, options.input_mode in MONITOR_MODES),
         runtime=options.runtime,
         report_period=options.report_period,
-        report_sections=report_sections(options.report_stats or "all"),
-        report_tables=options.report_stats is not None,
+        **report_settings(options.report_stats),
         **shared_settings(options),
     ).check_channels()
 
@@ -410,8 +415,7 @@ def collector_config(options: CollectorOptions) -> HostConfig:
         skip_initial_updates=initial_updates(options.skip_initial_updates, True),
         runtime=options.runtime,
         report_period=options.report_period,
-        report_sections=report_sections(options.report_stats or "all"),
-        report_tables=options.report_stats is not None,
+        **report_settings(options.report_stats),
         producer_channels=channels,
         cache_size=cache_size,
         gap_wait=options.collector_gap_wait,

@@ -210,11 +210,9 @@ class MetadataChannels:
                 "nQueued": counters["nQueued"],
                 "nOverruns": int(monitor.get("nOverruns", 0)),
             }
-            queue = {"nReceived": counters["nReceived"], "nRejected": counters["nRejected"],
-                     "nDelivered": counters["nDelivered"], "nQueued": counters["nQueued"]}
-            pvapy_sections[f"metadataStats_{index}"] = source_channel_stats(
+            pvapy_sections[f"metadataStats_{index}"] = source_channel_stats(  # the counters are its queueStats
                 index, spec.name, counters["nReceived"], counters["nRejected"], int(monitor.get("nOverruns", 0)),
-                queue, seconds)
+                counters, seconds)
         return {"metadataStats": section} | pvapy_sections
 
     def warn_if_unconnected(self, name: str, connected: bool) -> None:
