@@ -18,28 +18,36 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 
 logger = logging.getLogger(__name__)
 
 STOP_TIMEOUT = 15.0
 POLL_SECONDS = 0.2
 PR_SET_PDEATHSIG = 1
+PARENT_VARIABLE = "PVAFLOW_STOP_WITH_PARENT"  # the pid of the parent a child stops with
 
 
-def stop_with_parent() -> Callable[[], None]:
-    """A ``preexec_fn``: the child gets SIGTERM when this process dies (Linux; elsewhere it does nothing)."""
-    parent = os.getpid()
+def with_parent_watch(environment: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for a child that must stop when this process dies: the child reads it at start
+    (:func:`stop_with_parent`). No ``preexec_fn``: code run between fork and exec can deadlock the child, and
+    the ``Popen`` waiting for it, in a process with other threads (pvaccess's), as the Python docs warn."""
+    return dict(os.environ if environment is None else environment) | {PARENT_VARIABLE: str(os.getpid())}
 
-    def in_child() -> None:
-        try:
-            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-        except (OSError, AttributeError):  # not Linux
-            return
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os.kill(os.getpid(), signal.SIGTERM)
 
-    return in_child
+def stop_with_parent() -> None:
+    """In a child started with :func:`with_parent_watch`: get SIGTERM (a clean stop) when that parent dies
+    (Linux ``PR_SET_PDEATHSIG``; elsewhere nothing). The variable is taken out of the environment, so this
+    process's own children do not inherit a parent that is not theirs."""
+    parent = os.environ.pop(PARENT_VARIABLE, None)
+    if parent is None:
+        return
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux
+        return
+    if str(os.getppid()) != parent:  # the parent died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 class Supervisor:
@@ -52,7 +60,7 @@ class Supervisor:
     def start(self) -> None:
         for command in self.commands:
             self.children.append(subprocess.Popen([sys.executable, "-m", "pvaflow", *command],
-                                                  preexec_fn=stop_with_parent()))
+                                                  env=with_parent_watch()))
 
     def stop(self) -> None:
         """SIGINT to each child, last started first; timed wait, then kill."""

@@ -150,18 +150,34 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+def kill_and_see_children_end(parent, n_children: int) -> None:
+    """SIGKILL to ``parent`` (no chance to stop its children); each of its children ends by itself."""
+    pid = parent.process.pid
+    children = [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    assert len(children) == n_children
+    parent.process.kill()
+    parent.process.wait(10)
+    wait_until(lambda: not any(alive(child) for child in children), 30, "every child ended")
+
+
 def test_children_of_a_killed_consumer_supervisor_end_with_it(start_process, wait_for_channel) -> None:
     supervisor = start_process("consumer", "-ic", "orphan:none", "-nc", "2", "-sc", "orphan:*:status", "-dc")
     wait_for_channel("orphan:1:status", supervisor)
     wait_for_channel("orphan:2:status", supervisor)
-    pid = supervisor.process.pid
-    children = [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    assert len(children) == 2
-    supervisor.process.kill()  # kill -9: no chance to stop its children
-    supervisor.process.wait(10)
-    wait_until(lambda: not any(alive(child) for child in children), 30, "both children ended")
+    kill_and_see_children_end(supervisor, 2)
     restarted = start_process("consumer", "-ic", "orphan:none", "-nc", "2", "-sc", "orphan:*:status", "-dc")
     wait_for_channel("orphan:2:status", restarted)  # the names are free again
+
+
+def test_stages_of_a_killed_pipeline_runner_end_with_it(start_process, wait_for_channel, tmp_path: Path) -> None:
+    pipeline = tmp_path / "orphans.toml"
+    pipeline.write_text('[pipeline]\nname = "orphans"\n[stages.source]\nkind = "sim-server"\nframe-rate = 1\n'
+                        '[stages.work]\nkind = "consumer"\nreads = "source"\nn-consumers = 2\n')
+    runner = start_process("run", str(pipeline))
+    wait_for_channel("orphans:work:1:status", runner)
+    wait_for_channel("orphans:work:2:status", runner)
+    kill_and_see_children_end(runner, 3)
+    wait_for_channel("orphans:work:2:status", start_process("run", str(pipeline)))  # the names are free again
 
 
 def test_a_second_stage_refuses_names_that_are_served_already(start_process, wait_for_channel) -> None:

@@ -28,7 +28,7 @@ import pvaccess as pva
 from ..errors import ChannelError
 from ..stream.accounting import MissedObjects
 from ..stream.client import read_status
-from ..supervisor import stop_with_parent
+from ..supervisor import with_parent_watch
 from .spec import Pipeline, Stage
 
 logger = logging.getLogger(__name__)
@@ -235,7 +235,7 @@ class Runner:
         logger.info("starting stage %s: pvaflow %s", process.stage, " ".join(process.command))
         # own session: a Ctrl-C on the terminal reaches the runner only, which stops the stages in order
         process.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=None, stdin=subprocess.DEVNULL,
-                                           start_new_session=True, preexec_fn=stop_with_parent())
+                                           start_new_session=True, env=with_parent_watch())
 
     def wait_ready(self) -> None:
         """Wait until every stage answers (status channel, or its own channel); warn about late ones."""
