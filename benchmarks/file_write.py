@@ -161,7 +161,7 @@ def writer_class(name: str) -> type:
         from pvaflow.processors.hdf5_writer import Hdf5AdImageWriter
         return Hdf5AdImageWriter
     if WRITERS[name][0] == "pvaflow":
-        from pvaflow.processors.output_file import AdOutputFileProcessor
+        from pvaflow.processors.ad_output_file import AdOutputFileProcessor
         return AdOutputFileProcessor
     from pvapy.hpc.adOutputFileProcessor import AdOutputFileProcessor  # the peer (never imported by pvaflow)
     return AdOutputFileProcessor

@@ -24,11 +24,11 @@ import pvaccess as pva
 
 from .errors import ChannelError, ConfigError
 from .limits import MAX_PROCESSES, MAX_SERVER_QUEUE
+from .stream.client import PROVIDERS
 from .stream.names_served import NameCheck
 
 logger = logging.getLogger(__name__)
 
-PROVIDERS = {"pva": pva.PVA, "ca": pva.CA}
 MAX_FIELDS = 6
 TUPLE = re.compile(r"\(((?:[^()]|\([^()]*\))*)\)")  # one tuple; its request may hold field(...)
 

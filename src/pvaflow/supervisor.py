@@ -19,12 +19,19 @@ import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .stream.config import HostConfig
 
 logger = logging.getLogger(__name__)
 
 STOP_TIMEOUT = 15.0
 POLL_SECONDS = 0.2
 PR_SET_PDEATHSIG = 1
+# options of `pvaflow consumer` set per child process: (short, long)
+PER_CHILD_OPTIONS = (("-id", "--consumer-id"), ("-nc", "--n-consumers"), ("-cid", "--consumer-id-list"),
+                     ("-oo", "--oid-offset"))
 PARENT_VARIABLE = "PVAFLOW_STOP_WITH_PARENT"  # the pid of the parent a child stops with
 
 
@@ -48,6 +55,28 @@ def stop_with_parent() -> None:
         return
     if str(os.getppid()) != parent:  # the parent died before prctl took effect
         os.kill(os.getpid(), signal.SIGTERM)
+
+
+def consumer_commands(argv: Sequence[str], configs: Sequence[HostConfig]) -> list[list[str]]:
+    """One command line per consumer of ``configs`` (``pvaflow consumer -nc N`` and a pipeline's consumer
+    stage run one process each): ``argv`` without its per-child options, then the consumer's id and its
+    object id offset; plain reports, as the children share a terminal."""
+    flags = {flag for pair in PER_CHILD_OPTIONS for flag in pair}
+    shared: list[str] = []
+    skip_value = False
+    for item in argv:
+        if skip_value:
+            skip_value = False
+            continue
+        name = item.split("=", 1)[0]
+        if name in flags:
+            skip_value = "=" not in item
+            continue
+        shared.append(item)
+    if "-dc" not in shared and "--disable-curses" not in shared:
+        shared.append("--disable-curses")
+    return [[*shared, "--consumer-id", str(config.host_id), "--oid-offset", str(config.oid_offset)]
+            for config in configs]
 
 
 class Supervisor:

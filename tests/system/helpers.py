@@ -79,6 +79,13 @@ def control(channel_name: str, command: str, args: str = "", timeout: float = 10
     return send_command(channel_name, command, args, timeout)
 
 
+def wait_for_initial_value(status_channel: str, section: str, timeout: float = 20.0) -> None:
+    """Until a stage's status shows the initial value of its input skipped (``section``: processorStats of a
+    consumer, producerStats_<id> of a collector): its monitor is connected, so nothing published later is lost."""
+    wait_until(lambda: get(status_channel).toDict()[section]["nSkipped"] >= 1, timeout,
+               f"{status_channel} {section} monitoring its input")
+
+
 def wait_until(predicate, timeout: float = 20.0, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while not predicate():

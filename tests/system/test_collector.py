@@ -10,11 +10,12 @@ import numpy as np
 import pvaccess as pva
 import pytest
 
-from .helpers import Recorder, control, get, wait_until
+from .helpers import Recorder, control, get, wait_for_initial_value, wait_until
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(150)]
 
 SOURCE = "src:image"
+PUBLISH_IDS = str(Path(__file__).parent / "publish_ids.py")
 
 
 def start_sim(start_process, wait_for_channel, *extra: str):
@@ -36,24 +37,27 @@ def collector_stats() -> dict:
 
 @pytest.mark.parametrize("updates", ["1", "8"])
 def test_four_producers_are_collected_in_order(start_process, wait_for_channel, updates: str) -> None:
-    server = start_sim(start_process, wait_for_channel, "-nx", "16", "-ny", "16", "-nf", "160", "-cs", "10",
-                       "-fps", "200")
+    plan = {"channels": [SOURCE], "updates": [[SOURCE, object_id] for object_id in range(1, 161)], "size": 16,
+            "interval": 0.005}
+    source = start_process(json.dumps(plan), script=PUBLISH_IDS)  # publishes once everything is connected
+    wait_for_channel(SOURCE, source)
     producers = start_process("consumer", "-ic", SOURCE, "-oc", "p:*:out", "-sc", "p:*:status", "-nc", "4",
                               "-sqs", "20", "-du", updates, "-dc")
     for producer in range(1, 5):
         wait_for_channel(f"p:{producer}:status", producers)
+        wait_for_initial_value(f"p:{producer}:status", "processorStats")
     start_collector(start_process, wait_for_channel, "1,2,3,4")
+    for producer in range(1, 5):
+        wait_for_initial_value("col:status", f"producerStats_{producer}")
     output = Recorder("col:out")
-    assert server.wait(60) == 0
+    source.send_line()
     assert output.wait_for(160, timeout=30) == list(range(1, 161)), "strictly increasing and complete"
     output.stop()
+    wait_until(lambda: collector_stats()["collectorStats"]["nCollected"] == 160, what="160 collected in the status")
     stats = collector_stats()
-    assert stats["collectorStats"]["nCollected"] == 160
     assert stats["processorStats"]["nMissed"] == 0
     assert sum(stats[f"producerStats_{p}"]["nReceived"] for p in range(1, 5)) == 164  # + 4 initial values
 
-
-PUBLISH_IDS = str(Path(__file__).parent / "publish_ids.py")
 
 
 def serve_producers(start_process, wait_for_channel, updates: list[tuple[int, int]]):

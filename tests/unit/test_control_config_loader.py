@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import textwrap
+from types import SimpleNamespace
 
 import pytest
 
 from pvaflow import ConfigError, ProcessorLoadError
 from pvaflow.ad_image_processor import AdImageProcessor
-from pvaflow.cli.consumer import child_argv
 from pvaflow.processor import UserDataProcessor
 from pvaflow.stream.config import ConsumerOptions, consumer_config
 from pvaflow.stream.control import ControlError, parse_command
 from pvaflow.stream.loader import create_processor, load_processor_class, parse_processor_args
+from pvaflow.supervisor import consumer_commands
 
 
 @pytest.mark.parametrize(
@@ -238,7 +239,8 @@ def test_missing_file_and_module() -> None:
     ],
 )
 def test_child_command_lines(argv, expected) -> None:
-    assert child_argv(argv, 2, 3) == expected
+    config = SimpleNamespace(host_id=2, oid_offset=3)  # what a command line takes of a consumer's config
+    assert consumer_commands(argv, [config]) == [expected]
 
 
 def test_collector_config() -> None:

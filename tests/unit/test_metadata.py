@@ -10,9 +10,9 @@ import pvaccess as pva
 import pytest
 
 from pvaflow import AdMetadataProcessor, ConfigError, ntnd
-from pvaflow.processors.metadata import MetadataMatcher
+from pvaflow.processors.ad_metadata import MetadataMatcher
 from pvaflow.stream.config import CollectorOptions, ConsumerOptions, collector_config, consumer_config
-from pvaflow.stream.metadata import MetadataQueue, MetadataSpec, metadata_queue_size, parse_metadata_channels
+from pvaflow.stream.metadata_channels import MetadataQueue, MetadataSpec, metadata_queue_size, parse_metadata_channels
 
 METADATA_TYPE = {"value": pva.DOUBLE, "timeStamp": pva.PvTimeStamp()}
 

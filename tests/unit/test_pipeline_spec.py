@@ -120,7 +120,7 @@ def test_external_channel_source_and_relative_processor_file(tmp_path: Path) -> 
         (SOURCE + "[stages.w]\nkind = 'consumer'\nreads = 'source'\nn-consumers = 'two'\n",
          "stage w: n-consumers must be an integer >= 1, not 'two'"),
         (SOURCE + "[stages.w]\nkind = 'consumer'\nreads = 'source'\ndistributor-updates = 'x'\n",
-         "stage w: distributor-updates must be an integer >= 1, not 'x'"),
+         "stage w: --distributor-updates must be an integer, not 'x'"),
     ],
 )
 def test_mistakes_are_one_line_each(tmp_path: Path, text: str, message: str) -> None:

@@ -8,16 +8,16 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from ..supervisor import stop_with_parent
-
 EXIT_INTERRUPTED = 130  # as a shell reports a command ended by SIGINT
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    stop_with_parent()
     interrupted: list[int] = []
     previous = signal.signal(signal.SIGINT, lambda signum, _frame: interrupted.append(signum))
     try:
+        from ..supervisor import stop_with_parent
+
+        stop_with_parent()  # a child of the runner or of `consumer -nc N`: stop when it dies
         from .main import main as run_command
     finally:
         signal.signal(signal.SIGINT, previous)

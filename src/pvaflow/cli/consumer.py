@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import threading
-from collections.abc import Sequence
 from typing import Any
 
 from .. import __version__
@@ -17,7 +16,7 @@ from ..log import configure_logging
 from ..stream.config import ConsumerOptions, HostConfig, consumer_configs
 from ..stream.loader import load_processor_class
 from ..stream.naming import parse_id_list
-from ..supervisor import Supervisor
+from ..supervisor import Supervisor, consumer_commands
 from .hosting import install_stop_handlers, run_stage
 from .options import (
     add_output_channel_options,
@@ -32,9 +31,6 @@ DESCRIPTION = (
     "Receive objects from an input channel, process them with a user processor and publish the "
     "results, with status and control channels. Options as pvapy-hpc-consumer."
 )
-# options that the supervisor sets per child: (short, long)
-PER_CHILD_OPTIONS = (("-id", "--consumer-id"), ("-nc", "--n-consumers"), ("-cid", "--consumer-id-list"),
-                     ("-oo", "--oid-offset"))
 
 
 def add_parser(subparsers: Any, name: str) -> None:
@@ -106,25 +102,6 @@ def options_from_args(args: argparse.Namespace) -> ConsumerOptions:
     return options_from(ConsumerOptions, args, consumer_id_list=ids)
 
 
-def child_argv(argv: Sequence[str], consumer_id: int, oid_offset: int) -> list[str]:
-    """This command line for one child: the per-child options replaced."""
-    flags = {flag for pair in PER_CHILD_OPTIONS for flag in pair}
-    result: list[str] = []
-    skip_value = False
-    for item in argv:
-        if skip_value:
-            skip_value = False
-            continue
-        name = item.split("=", 1)[0]
-        if name in flags:
-            skip_value = "=" not in item
-            continue
-        result.append(item)
-    if "-dc" not in result and "--disable-curses" not in result:
-        result.append("--disable-curses")  # children share the terminal: plain reports
-    return [*result, "--consumer-id", str(consumer_id), "--oid-offset", str(oid_offset)]
-
-
 def check(args: argparse.Namespace) -> list[HostConfig]:
     """Everything checked at start (also by ``pvaflow run`` before a pipeline starts): one config per id."""
     options = options_from_args(args)
@@ -140,6 +117,5 @@ def run(args: argparse.Namespace) -> int:
     stop, force = threading.Event(), threading.Event()
     install_stop_handlers(stop, force)
     if len(ids) > 1:
-        commands = [child_argv(args.argv, config.host_id, config.oid_offset) for config in configs]
-        return Supervisor(commands).run(stop)
+        return Supervisor(consumer_commands(args.argv, configs)).run(stop)
     return run_stage(configs[0], args.disable_curses, stop, force)

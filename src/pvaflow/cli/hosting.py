@@ -12,7 +12,7 @@ from rich.live import Live
 from rich.text import Text
 
 from ..report import TerminalReport, render
-from ..stream.assemble import build_stage
+from ..stream.assemble import build_host
 from ..stream.config import HostConfig
 
 
@@ -51,7 +51,7 @@ def run_stage(config: HostConfig, disable_curses: bool, stop: threading.Event,
     with live_view as live:
         sections = config.report_sections if config.report_tables else None
         report = TerminalReport(console, sections, title, live) if config.report_period > 0 else None
-        stage = build_stage(config, report)
+        stage = build_host(config, report)
         try:
             final = stage.host.run(stop, force)
         finally:

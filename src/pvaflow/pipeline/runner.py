@@ -28,6 +28,7 @@ import pvaccess as pva
 from ..errors import ChannelError
 from ..stream.accounting import MissedObjects
 from ..stream.client import read_status
+from ..stream.request import monitor_request
 from ..supervisor import with_parent_watch
 from .spec import Pipeline, Stage
 
@@ -199,7 +200,7 @@ class SourceCounter:
         self.last_id = 0
 
     def start(self) -> None:
-        self.channel.monitor(self._on_update, "record[queueSize=1000]field(uniqueId)")
+        self.channel.monitor(self._on_update, monitor_request(1000, "uniqueId", "uniqueId"))
 
     def _on_update(self, pv: pva.PvObject) -> None:
         unique_id = pv["uniqueId"]

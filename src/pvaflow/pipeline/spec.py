@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, PvaflowError
-from ..stream.accounting import default_offset
+from ..supervisor import consumer_commands
 
 try:
     import tomllib
@@ -269,23 +269,12 @@ def _wire(pipeline_name: str, stage: Stage, upstream: Stage | None, settings: Pi
     if stage.kind in ("consumer", "collector"):
         options.setdefault("disable-curses", True)  # the runner shows the view; stages print plain lines
     if stage.kind == "consumer":
-        # one process per consumer, so that the runner restarts each on its own; each gets the id offset
-        # that `pvaflow consumer -nc N` would derive for it
-        offset = options.pop("oid-offset", None) or default_offset(
-            stage.count,
-            _integer(stage.name, "distributor-updates", options["distributor-updates"], 1)
-            if "distributor-updates" in options else None,
-            _integer(stage.name, "n-distributor-sets", options.get("n-distributor-sets", 1), 1),
-            "distributor-set" in options)
-    argv = [stage.kind, *option_argv(wired), *option_argv(options)]
-    if stage.kind == "consumer":
-        stage.commands = [[*argv, "--consumer-id", str(i), "--oid-offset", str(offset)]
-                          for i in range(1, stage.count + 1)]
-    else:
-        stage.commands = [argv]
+        wired["n-consumers"] = stage.count  # one process per consumer: the runner restarts each on its own
+    stage.commands = [[stage.kind, *option_argv(wired), *option_argv(options)]]
 
 
-Check = Callable[[argparse.Namespace], None]  # a command's own checks of its parsed options (ConfigError)
+Check = Callable[[argparse.Namespace], Any]  # a command's own checks of its parsed options (ConfigError); a consumer's
+# returns the configs of its consumers
 
 
 def load_pipeline(path: Path, parsers: dict[str, argparse.ArgumentParser], checks: dict[str, Check]) -> Pipeline:
@@ -325,14 +314,14 @@ def load_pipeline(path: Path, parsers: dict[str, argparse.ArgumentParser], check
                               f"{upstream.count} consumers")
         if stage.kind != "channel":
             _wire(settings.name, stage, upstream, settings)
-            for command in stage.commands:
-                args = parse_with(parsers[stage.kind], command[1:], name)
-                check = checks.get(stage.kind)
-                if check is not None:
-                    try:
-                        check(args)
-                    except PvaflowError as ex:  # a bad option, a processor that cannot be loaded
-                        raise ConfigError(f"stage {name}: {ex}") from ex
+            args = parse_with(parsers[stage.kind], stage.commands[0][1:], name)
+            check = checks.get(stage.kind)
+            try:
+                checked = check(args) if check is not None else None
+            except PvaflowError as ex:  # a bad option, a processor that cannot be loaded
+                raise ConfigError(f"stage {name}: {ex}") from ex
+            if stage.kind == "consumer":  # the consumers' configs: their ids and object id offsets
+                stage.commands = consumer_commands(stage.commands[0], checked)
     return Pipeline(settings, {name: stages[name] for name in order}, path)
 
 

@@ -3,7 +3,7 @@
     pvaflow consumer -ic pvapy:image -pc Hdf5AdImageWriter \\
         -pa '{"outputDirectory": "/data/scan1", "nImagesPerFile": 500, "compression": "lzf"}'
 
-Config keys, beside those of :mod:`pvaflow.processors.file_output` (the
+Config keys, beside those of :mod:`pvaflow.processors.file_writer_base` (the
 name format may also use ``outputFileId``, the file's number from 1):
 
 - ``nImagesPerFile`` (1000): frames per file; the file is closed and a new
@@ -60,7 +60,7 @@ from ..errors import ConfigError, FramesLostError
 from ..files.atomic import create_exclusive, discard, partial_name
 from ..files.naming import FRAME_FIELDS
 from ..files.placing import Placer
-from .file_output import FileOutputProcessor
+from .file_writer_base import FileOutputProcessor
 
 COMPRESSIONS = (None, "gzip", "lzf")
 FILE_SETTINGS = ("nImagesPerFile", "datasetName", "compression", "compressionLevel")  # a change starts a new file

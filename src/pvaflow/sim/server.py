@@ -23,7 +23,7 @@ import pvaccess as pva
 from .. import ntnd
 from ..errors import ChannelError, ConfigError
 from ..stream.names_served import NameCheck
-from .metadata import MetadataPvs
+from .metadata_pvs import MetadataPvs
 from .pacing import Pacer
 from .sources import FrameSource
 

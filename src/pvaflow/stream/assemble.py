@@ -19,7 +19,7 @@ from .config import HostConfig
 from .control import ControlChannel
 from .host import Host, HostSettings, SnapshotSink
 from .loader import create_processor, load_processor_class
-from .metadata import MetadataChannels
+from .metadata_channels import MetadataChannels
 from .names_served import NameCheck
 from .publisher import CountingPublisher, PutPublisher, PvasPublisher, RpcPublisher
 from .receiver import CollectingReceiver, MonitorReceiver
@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass
-class Stage:
+class ReadyHost:
     """A consumer or collector ready to run: ``host.run(stop)``, then ``close()``."""
 
     host: Host
@@ -118,7 +118,7 @@ PUBLISHERS = {
 }
 
 
-def build_stage(config: HostConfig, report: SnapshotSink | None = None) -> Stage:
+def build_host(config: HostConfig, report: SnapshotSink | None = None) -> ReadyHost:
     name_check = NameCheck(config.served_channels(), f"{config.role} {config.host_id}")  # answers meanwhile
     processor = create_processor(
         load_processor_class(config.processor_file, config.processor_class), config.processor_config()
@@ -161,4 +161,4 @@ def build_stage(config: HostConfig, report: SnapshotSink | None = None) -> Stage
     if config.control_channel:
         ControlChannel(server, config.control_channel, config.role, config.host_id, host.submit)
     server.start()
-    return Stage(host, server)
+    return ReadyHost(host, server)

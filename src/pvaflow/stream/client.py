@@ -9,6 +9,7 @@ import pvaccess as pva
 
 from ..errors import ChannelError
 
+PROVIDERS = {"pva": pva.PVA, "ca": pva.CA}  # the input providers a monitor may use, by name
 REQUEST_TYPE = {"command": pva.STRING, "args": pva.STRING}
 POLL_SECONDS = 0.02
 

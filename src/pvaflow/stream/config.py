@@ -17,7 +17,7 @@ from ..errors import ConfigError
 from .access import check_access_file
 from .accounting import default_offset
 from .loader import parse_processor_args
-from .metadata import MetadataSpec, metadata_queue_size, parse_metadata_channels
+from .metadata_channels import MetadataSpec, metadata_queue_size, parse_metadata_channels
 from .naming import channel_name, format_id, parse_id_list
 from .request import DistributorOptions, monitor_request
 from .stats import STATS_SECTIONS

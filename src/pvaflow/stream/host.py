@@ -93,7 +93,7 @@ class Receiver(Protocol):
 
 
 class MetadataSource(Protocol):
-    """The metadata channels (see :mod:`pvaflow.stream.metadata`)."""
+    """The metadata channels (see :mod:`pvaflow.stream.metadata_channels`)."""
 
     def start(self) -> None: ...
     def stop(self) -> None: ...

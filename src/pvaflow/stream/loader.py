@@ -26,13 +26,13 @@ DEFAULT_PROCESSOR = "pvaflow.processor.UserDataProcessor"
 BUILTINS = {
     "UserDataProcessor": "pvaflow.processor.UserDataProcessor",
     "AdImageProcessor": "pvaflow.ad_image_processor.AdImageProcessor",
-    "AdOutputFileProcessor": "pvaflow.processors.output_file.AdOutputFileProcessor",
+    "AdOutputFileProcessor": "pvaflow.processors.ad_output_file.AdOutputFileProcessor",
     "Hdf5AdImageWriter": "pvaflow.processors.hdf5_writer.Hdf5AdImageWriter",
     "DataEncryptor": "pvaflow.processors.encryption.DataEncryptor",
     "DataDecryptor": "pvaflow.processors.encryption.DataDecryptor",
     "AdImageDataEncryptor": "pvaflow.processors.encryption.AdImageDataEncryptor",
     "AdImageDataDecryptor": "pvaflow.processors.encryption.AdImageDataDecryptor",
-    "AdMetadataProcessor": "pvaflow.processors.metadata.AdMetadataProcessor",
+    "AdMetadataProcessor": "pvaflow.processors.ad_metadata.AdMetadataProcessor",
 }
 # pvaPy class paths users copy from its documentation -> ours
 PVAPY_ALIASES = {

@@ -20,11 +20,11 @@ from typing import Any
 import pvaccess as pva
 
 from .callback_thread import keeping_thread_state
+from .client import PROVIDERS
 from .stats import SOURCE_CHANNEL_TYPES, rate, source_channel_stats
 
 logger = logging.getLogger(__name__)
 
-PROVIDERS = {"pva": pva.PVA, "ca": pva.CA}
 IDLE_POLL_SECONDS = 0.002  # the collector looks for new objects this often when it has none
 QUIET_POLL_SECONDS = 0.02  # ... and this often once nothing came for QUIET_SECONDS
 QUIET_SECONDS = 1.0

@@ -35,6 +35,11 @@ def field_list(field_request: str | None, object_id_field: str) -> str:
     return ",".join(fields)
 
 
+def record_options(server_queue_size: int) -> str:
+    """``record[queueSize=N]`` (the monitor queue on the server), or nothing for the server's default."""
+    return f"record[queueSize={server_queue_size}]" if server_queue_size > 0 else ""
+
+
 def monitor_request(
     server_queue_size: int,
     field_request: str | None,
@@ -46,7 +51,7 @@ def monitor_request(
     With the distributor active all fields are requested: the plugin is
     attached through the pseudo-field ``_`` and needs the whole structure.
     """
-    record = f"record[queueSize={server_queue_size}]" if server_queue_size > 0 else ""
+    record = record_options(server_queue_size)
     if distributor is not None and distributor.active:
         settings = [
             f"{key}:{value}"

@@ -15,9 +15,10 @@ calls the record's callback later, on its own thread, with the record itself
 (not a copy), so a put that lands before the call is read in place of the
 one before it. The callback therefore only copies the object into a queue
 (unbounded without ``--receiver-queue-size``: processing on the callback
-thread delays the reads of the puts behind it). An object read twice (the same uniqueId and time stamp)
-means the one put before it was overwritten unread: counted in ``nOverruns``,
-never processed twice.
+thread delays the reads of the puts behind it). An object read twice (the same uniqueId as the one
+read before it) means the put before that one was overwritten unread: counted in ``nOverruns``, never
+processed twice. Puts faster than the reads can also be read torn (one put's id, part of the next one's
+fields): use ``rpc`` where every object must arrive whole.
 """
 
 from __future__ import annotations
@@ -40,12 +41,11 @@ STATUS_ERROR = -1
 UNBOUNDED = 0  # queue size
 
 
-def identity(pv: pva.PvObject) -> tuple[Any, ...] | None:
-    """(uniqueId, time stamp) of an object that has both, else None: tells a re-read object from a new one."""
-    if not (pv.hasField("uniqueId") and pv.hasField("timeStamp")):
-        return None
-    stamp = pv["timeStamp"]
-    return pv["uniqueId"], stamp["secondsPastEpoch"], stamp["nanoseconds"]
+def identity(pv: pva.PvObject) -> Any:
+    """The uniqueId of an object that has one, else None: tells a re-read object from a new one. Not the time
+    stamp as well: pvaccess writes a put into the record while the callback may be copying it, so a copy can
+    hold one put's id and the next put's time stamp (seen under load: the same id processed twice)."""
+    return pv["uniqueId"] if pv.hasField("uniqueId") else None
 
 
 class ServedInput(QueuedInput):
@@ -95,7 +95,7 @@ class PvasReceiver(ServedInput):
             )
         self.server = server
         self.input_type = input_type
-        self.last_read: tuple[Any, ...] | None = None
+        self.last_read: Any = None
         # the record exists from the start, so senders can connect before processing starts
         server.addRecord(channel_name, input_type.copy(), keeping_thread_state(self._on_put))
 

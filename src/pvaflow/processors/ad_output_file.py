@@ -22,7 +22,7 @@ from .. import ntnd
 from ..files.atomic import atomic_file
 from ..files.formats import ImageFormat, format_for
 from ..files.naming import check_name_format
-from .file_output import FileOutputProcessor
+from .file_writer_base import FileOutputProcessor
 
 
 class AdOutputFileProcessor(FileOutputProcessor):

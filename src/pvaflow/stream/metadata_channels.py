@@ -24,13 +24,14 @@ import pvaccess as pva
 
 from ..errors import ConfigError
 from .callback_thread import keeping_thread_state
+from .client import PROVIDERS
+from .request import record_options
 from .stats import SOURCE_CHANNEL_TYPES, source_channel_stats
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_QUEUE_SIZE = 1000  # updates kept per channel when -rqs is not given (as pvaPy)
 PROTOCOLS = {"pva://": "pva", "ca://": "ca"}
-PROVIDERS = {"pva": pva.PVA, "ca": pva.CA}
 CA_FIELDS = "field(value,timeStamp)"
 
 
@@ -156,7 +157,7 @@ class MetadataChannels:
 
     def __init__(self, specs: tuple[MetadataSpec, ...], server_queue_size: int, queue_size: int) -> None:
         self.specs = specs
-        record = f"record[queueSize={server_queue_size}]" if server_queue_size > 0 else ""
+        record = record_options(server_queue_size)
         self.requests = {
             spec.name: record + (CA_FIELDS if spec.protocol == "ca" else "field()") for spec in specs
         }
