@@ -249,6 +249,7 @@ def test_collector_config() -> None:
     config = collector_config(CollectorOptions(input_channel="p:*:out", producer_id_list="range(1,5)",
                                                output_channel="_", id_format_spec="02d"))
     assert config.producer_channels == {1: "p:01:out", 2: "p:02:out", 3: "p:03:out", 4: "p:04:out"}
+    assert config.processor_config()["inputChannel"] == "p:*:out"  # the pattern, as pvaPy gives its processors
     assert config.output_channel == "pvapy:collector:01:output"
     assert (config.role, config.cache_size, config.receiver_queue_size) == ("collector", 40, 400)
     assert collector_config(CollectorOptions(input_channel="p:*", collector_cache_size=1)).cache_size == 2

@@ -11,7 +11,7 @@ import threading
 from typing import Any
 
 from .. import __version__
-from ..limits import MAX_ID, MAX_RECEIVER_QUEUE, MAX_SERVER_QUEUE
+from ..limits import MAX_ID, MAX_RECEIVER_QUEUE
 from ..log import configure_logging
 from ..stream.config import CollectorOptions, HostConfig, collector_config
 from ..stream.loader import load_processor_class
@@ -20,6 +20,7 @@ from .options import (
     POSITIVE_SECONDS,
     add_output_channel_options,
     add_processor_options,
+    add_receive_options,
     add_run_options,
     bounded,
     channel_name_text,
@@ -36,15 +37,15 @@ def add_parser(subparsers: Any, name: str) -> None:
     parser = subparsers.add_parser(name, help="gather producers, restore order, process, publish",
                                    description=DESCRIPTION)
     parser.add_argument("-v", "--version", action="version", version=f"pvaflow {__version__}")
-    add = parser.add_argument_group("producers").add_argument
+    producers = parser.add_argument_group("producers")
+    add = producers.add_argument
     add("-id", "--collector-id", dest="collector_id", type=bounded(int, 0, MAX_ID),
         default=1, help="collector id (default: 1)")
     add("-pid", "--producer-id-list", dest="producer_id_list", default="1,2",
         help="producer ids as '1,2,3' or 'range(first,last+1[,step])' (default: 1,2)")
     add("-ic", "--input-channel", dest="input_channel", required=True, type=channel_name_text,
         help="producer channel, '*' replaced by each producer id")
-    add("-sqs", "--server-queue-size", dest="server_queue_size", type=bounded(int, 0, MAX_SERVER_QUEUE), default=0,
-        help=f"monitor queue size on each producer's server, at most {MAX_SERVER_QUEUE} (default: 0)")
+    add_receive_options(producers, "collector")
     add("-rqs", "--receiver-queue-size", dest="receiver_queue_size", type=bounded(int, -1, MAX_RECEIVER_QUEUE),
         default=-1,
         help=f"inbound queue size, at most {MAX_RECEIVER_QUEUE}; <= 0: 10 x the cache size (default)")
@@ -53,13 +54,8 @@ def add_parser(subparsers: Any, name: str) -> None:
         help="objects held for reordering; < 0: 10 per producer (default); at least one per producer")
     add("-cgw", "--collector-gap-wait", dest="collector_gap_wait", type=POSITIVE_SECONDS, default=2.0,
         help="seconds a missing id may hold the output back before it is skipped (default: 2)")
-    add("-of", "--oid-field", dest="oid_field", default="uniqueId", help="object id field (default: uniqueId)")
     add("-oo", "--oid-offset", dest="oid_offset", type=bounded(int, 1, MAX_ID), default=1,
         help="id step between consecutive objects (default: 1)")
-    add("-fr", "--field-request", dest="field_request", default="",
-        help="fields to request (the id field is always added)")
-    add("-siu", "--skip-initial-updates", dest="skip_initial_updates", type=bounded(int, -MAX_ID, MAX_ID), default=1,
-        help="initial updates of each producer not collected (default: 1)")
     add_output_channel_options(parser, "collector")
     add_processor_options(parser)
     add_run_options(parser)

@@ -11,7 +11,7 @@ import threading
 from typing import Any
 
 from .. import __version__
-from ..limits import MAX_ID, MAX_PROCESSES, MAX_RECEIVER_QUEUE, MAX_SECONDS, MAX_SERVER_QUEUE
+from ..limits import MAX_ID, MAX_PROCESSES, MAX_RECEIVER_QUEUE, MAX_SECONDS
 from ..log import configure_logging
 from ..stream.config import ConsumerOptions, HostConfig, consumer_configs
 from ..stream.loader import load_processor_class
@@ -21,6 +21,7 @@ from .hosting import install_stop_handlers, run_stage
 from .options import (
     add_output_channel_options,
     add_processor_options,
+    add_receive_options,
     add_run_options,
     bounded,
     channel_name_text,
@@ -59,10 +60,8 @@ def add_parser(subparsers: Any, name: str) -> None:
         help='JSON options for the output mode: pva and rpc take {"timeout": seconds} (default 5)')
     add_output_channel_options(parser, "consumer")
     receive = parser.add_argument_group("receiving")
+    add_receive_options(receive, "consumer")
     add = receive.add_argument
-    add("-sqs", "--server-queue-size", dest="server_queue_size", type=bounded(int, 0, MAX_SERVER_QUEUE), default=0,
-        help=f"monitor queue size on the server (record[queueSize=N]; allocated there up front, at most "
-             f"{MAX_SERVER_QUEUE}; default: 0)")
     add("-rqs", "--receiver-queue-size", dest="receiver_queue_size", type=bounded(int, -1, MAX_RECEIVER_QUEUE),
         default=-1,
         help=f"receiver queue size, at most {MAX_RECEIVER_QUEUE}; -1: process in the monitor callback (default), "
@@ -72,14 +71,8 @@ def add_parser(subparsers: Any, name: str) -> None:
     add("-at", "--accumulation-timeout", dest="accumulation_timeout", type=bounded(float, -MAX_SECONDS, MAX_SECONDS),
         default=1.0,
         help="seconds after the last arrival when accumulated objects are processed anyway (default: 1)")
-    add("-of", "--oid-field", dest="oid_field", default="uniqueId", help="object id field (default: uniqueId)")
     add("-oo", "--oid-offset", dest="oid_offset", type=bounded(int, -MAX_ID, MAX_ID), default=0,
         help="object id step between consecutive objects of this consumer; 0: derived (default)")
-    add("-fr", "--field-request", dest="field_request", default="",
-        help="fields to request, e.g. 'value,dimension' (the id field is always added)")
-    add("-siu", "--skip-initial-updates", dest="skip_initial_updates", type=bounded(int, -MAX_ID, MAX_ID),
-        default=None,
-        help="initial updates not processed (default: 1 for pva and ca input, 0 for pvas and rpc)")
     dist = parser.add_argument_group("distributor plugin")
     add = dist.add_argument
     add("-dpn", "--distributor-plugin-name", dest="distributor_plugin_name", default="pydistributor",

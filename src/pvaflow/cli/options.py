@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from ..limits import MAX_SECONDS
+from ..limits import MAX_ID, MAX_SECONDS, MAX_SERVER_QUEUE
 from ..log import LEVELS
 
 
@@ -118,6 +118,25 @@ def add_output_channel_options(parser: argparse.ArgumentParser, role: str) -> No
              "get_stats, stop")
     add("-ifs", "--id-format-spec", dest="id_format_spec", default=None,
         help="format of ids in channel names, e.g. 02d")
+
+
+def add_receive_options(group: Any, role: str) -> None:
+    """-sqs, -of, -fr and -siu of a consumer (its input channel) or collector (each producer's channel)."""
+    where = "the input's server" if role == "consumer" else "each producer's server"
+    group.add_argument("-sqs", "--server-queue-size", dest="server_queue_size", type=bounded(int, 0, MAX_SERVER_QUEUE),
+                       default=0, help=f"monitor queue size on {where} (record[queueSize=N]; allocated there up "
+                                       f"front, at most {MAX_SERVER_QUEUE}; default: 0)")
+    group.add_argument("-of", "--oid-field", dest="oid_field", default="uniqueId",
+                       help="object id field (default: uniqueId)")
+    group.add_argument("-fr", "--field-request", dest="field_request", default="",
+                       help="fields to request, e.g. 'value,dimension' (the id field is always added)")
+    if role == "consumer":
+        default, text = None, "default: 1 for pva and ca input, 0 for pvas and rpc"
+    else:
+        default, text = 1, "of each producer; default: 1"
+    group.add_argument("-siu", "--skip-initial-updates", dest="skip_initial_updates",
+                       type=bounded(int, -MAX_ID, MAX_ID), default=default,
+                       help=f"initial updates not processed ({text})")
 
 
 def add_processor_options(parser: argparse.ArgumentParser) -> None:

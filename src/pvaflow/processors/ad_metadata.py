@@ -20,13 +20,14 @@ import collections
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import pvaccess as pva
 
 from .. import ntnd
 from ..ad_image_processor import AdImageProcessor
 from ..errors import ConfigError
+from .counted_stats import CountedStats
 
 logger = logging.getLogger(__name__)
 
@@ -89,8 +90,18 @@ def _tolerance(config: dict[str, Any], current: float) -> float:
     return tolerance
 
 
-class AdMetadataProcessor(AdImageProcessor):
+class AdMetadataProcessor(CountedStats, AdImageProcessor):
     """Adds the metadata channels' values to each frame as attributes, matched by time stamp."""
+
+    COUNTERS: ClassVar[dict[str, Any]] = {
+        "nFramesProcessed": pva.UINT,
+        "nFramesMissingMetadata": pva.UINT,
+        "nMetadataReceived": pva.UINT,
+        "nMetadataProcessed": pva.UINT,
+        "nMetadataDiscarded": pva.UINT,
+        "nMetadataInvalid": pva.UINT,
+        "processingTime": pva.DOUBLE,
+    }
 
     def __init__(self, configDict: dict[str, Any] | None = None) -> None:  # noqa: N803
         super().__init__(configDict)
@@ -165,34 +176,3 @@ class AdMetadataProcessor(AdImageProcessor):
         self.processingTime += time.perf_counter() - started
         self.updateOutputChannel(pvObject)
         return pvObject
-
-    def resetStats(self) -> None:  # noqa: N802
-        self.nFramesProcessed = 0
-        self.nFramesMissingMetadata = 0
-        self.nMetadataReceived = 0
-        self.nMetadataProcessed = 0
-        self.nMetadataDiscarded = 0
-        self.nMetadataInvalid = 0
-        self.processingTime = 0.0
-
-    def getStats(self) -> dict[str, Any]:  # noqa: N802
-        return {
-            "nFramesProcessed": self.nFramesProcessed,
-            "nFramesMissingMetadata": self.nFramesMissingMetadata,
-            "nMetadataReceived": self.nMetadataReceived,
-            "nMetadataProcessed": self.nMetadataProcessed,
-            "nMetadataDiscarded": self.nMetadataDiscarded,
-            "nMetadataInvalid": self.nMetadataInvalid,
-            "processingTime": self.processingTime,
-        }
-
-    def getStatsPvaTypes(self) -> dict[str, Any]:  # noqa: N802
-        return {
-            "nFramesProcessed": pva.UINT,
-            "nFramesMissingMetadata": pva.UINT,
-            "nMetadataReceived": pva.UINT,
-            "nMetadataProcessed": pva.UINT,
-            "nMetadataDiscarded": pva.UINT,
-            "nMetadataInvalid": pva.UINT,
-            "processingTime": pva.DOUBLE,
-        }

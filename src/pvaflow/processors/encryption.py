@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pvaccess as pva
@@ -41,6 +41,7 @@ from ..crypto.keys import load_private_key
 from ..errors import ConfigError, FrameFormatError, IntegrityError, SerializationError, SignatureError
 from ..processor import UserDataProcessor
 from ..pvbytes import FORMAT_NAME, Deserializer, Serializer
+from .counted_stats import CountedStats
 
 ENCRYPTED_TYPE_ID = "pvaflow:EncryptedData:1.0"
 ENCRYPTED_STRUCTURE = {
@@ -100,6 +101,9 @@ def sealed_from(pv: pva.PvObject) -> Sealed:
     return sealed
 
 
+RATE_TYPES = {"processingRate": pva.DOUBLE, "dataRateMBps": pva.DOUBLE}  # what rates() returns
+
+
 class _KeyConfig:
     """The key-file settings both directions share; the key is loaded before anything is applied."""
 
@@ -123,14 +127,13 @@ class _KeyConfig:
         return key
 
 
-class _KeyedProcessor(UserDataProcessor):
+class _KeyedProcessor(CountedStats, UserDataProcessor):
     """What both directions share: the key file settings and the timed, counted ``process()``."""
+
 
     def __init__(self, configDict: dict[str, Any] | None = None) -> None:  # noqa: N803
         super().__init__(configDict)
         self.keys = _KeyConfig()
-        self.nFailed = 0
-        self.processingTime = 0.0
 
     @property
     def privateKeyFilePath(self) -> str | None:  # noqa: N802 (pvaPy attribute name)
@@ -152,7 +155,6 @@ class _KeyedProcessor(UserDataProcessor):
     def rates(self, n_objects: int, n_bytes: int) -> dict[str, float]:
         seconds = self.processingTime
         return {
-            "processingTime": seconds,
             "processingRate": n_objects / seconds if seconds > 0 else 0.0,
             "dataRateMBps": n_bytes / seconds / BYTES_IN_MEGABYTE if seconds > 0 else 0.0,
         }
@@ -160,6 +162,9 @@ class _KeyedProcessor(UserDataProcessor):
 
 class DataEncryptor(_KeyedProcessor):
     """Encrypts every object (AES-256-GCM, RSA-OAEP wrapped data keys, optional RSA-PSS signature)."""
+
+    COUNTERS: ClassVar[dict[str, Any]] = {"nEncrypted": pva.UINT, "nBytesEncrypted": pva.ULONG, "nFailed": pva.UINT,
+                                          "processingTime": pva.DOUBLE}
 
     def __init__(self, configDict: dict[str, Any] | None = None) -> None:  # noqa: N803
         super().__init__(configDict)
@@ -208,29 +213,22 @@ class DataEncryptor(_KeyedProcessor):
     def getOutputPvObjectType(self, pvObject: pva.PvObject | None = None) -> pva.PvObject:  # noqa: N802, N803
         return _ENCRYPTED_TEMPLATE.copy()
 
-    def resetStats(self) -> None:  # noqa: N802
-        self.nEncrypted = 0
-        self.nBytesEncrypted = 0
-        self.nFailed = 0
-        self.processingTime = 0.0
+    def reset_derived(self) -> None:
         self.keys_at_reset = self.sealer.n_keys if self.sealer else 0
 
-    def getStats(self) -> dict[str, Any]:  # noqa: N802
-        return {
-            "nEncrypted": self.nEncrypted,
-            "nBytesEncrypted": self.nBytesEncrypted,
-            "nFailed": self.nFailed,
-            "nDataKeys": self.sealer.n_keys - self.keys_at_reset,
-            **self.rates(self.nEncrypted, self.nBytesEncrypted),
-        }
+    def derived_stats(self) -> dict[str, Any]:
+        return {"nDataKeys": self.sealer.n_keys - self.keys_at_reset,
+                **self.rates(self.nEncrypted, self.nBytesEncrypted)}
 
-    def getStatsPvaTypes(self) -> dict[str, Any]:  # noqa: N802
-        return {"nEncrypted": pva.UINT, "nBytesEncrypted": pva.ULONG, "nFailed": pva.UINT, "nDataKeys": pva.UINT,
-                "processingTime": pva.DOUBLE, "processingRate": pva.DOUBLE, "dataRateMBps": pva.DOUBLE}
+    def derived_types(self) -> dict[str, Any]:
+        return {"nDataKeys": pva.UINT} | RATE_TYPES
 
 
 class DataDecryptor(_KeyedProcessor):
     """Decrypts objects made by ``DataEncryptor`` with the same key pair; rejects any that are not authentic."""
+
+    COUNTERS: ClassVar[dict[str, Any]] = {"nDecrypted": pva.UINT, "nBytesDecrypted": pva.ULONG, "nFailed": pva.UINT,
+                                          "nVerificationFailures": pva.UINT, "processingTime": pva.DOUBLE}
 
     def __init__(self, configDict: dict[str, Any] | None = None) -> None:  # noqa: N803
         super().__init__(configDict)
@@ -276,28 +274,15 @@ class DataDecryptor(_KeyedProcessor):
             raise ValueError("the output type is known after the first object")
         return self.deserializer.deserialize(self.opener.open(sealed_from(pvObject), self.verify, once=False))
 
-    def resetStats(self) -> None:  # noqa: N802
-        self.nDecrypted = 0
-        self.nBytesDecrypted = 0
-        self.nFailed = 0
-        self.nVerificationFailures = 0
-        self.processingTime = 0.0
+    def reset_derived(self) -> None:
         self.unwrapped_at_reset = self.opener.n_unwrapped if self.opener else 0
 
-    def getStats(self) -> dict[str, Any]:  # noqa: N802
-        return {
-            "nDecrypted": self.nDecrypted,
-            "nBytesDecrypted": self.nBytesDecrypted,
-            "nFailed": self.nFailed,
-            "nVerificationFailures": self.nVerificationFailures,
-            "nDataKeysUnwrapped": self.opener.n_unwrapped - self.unwrapped_at_reset,
-            **self.rates(self.nDecrypted, self.nBytesDecrypted),
-        }
+    def derived_stats(self) -> dict[str, Any]:
+        return {"nDataKeysUnwrapped": self.opener.n_unwrapped - self.unwrapped_at_reset,
+                **self.rates(self.nDecrypted, self.nBytesDecrypted)}
 
-    def getStatsPvaTypes(self) -> dict[str, Any]:  # noqa: N802
-        return {"nDecrypted": pva.UINT, "nBytesDecrypted": pva.ULONG, "nFailed": pva.UINT,
-                "nVerificationFailures": pva.UINT, "nDataKeysUnwrapped": pva.UINT,
-                "processingTime": pva.DOUBLE, "processingRate": pva.DOUBLE, "dataRateMBps": pva.DOUBLE}
+    def derived_types(self) -> dict[str, Any]:
+        return {"nDataKeysUnwrapped": pva.UINT} | RATE_TYPES
 
 
 class AdImageDataEncryptor(DataEncryptor):

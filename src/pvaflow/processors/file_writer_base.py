@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pvaccess as pva
@@ -40,9 +40,10 @@ from ..errors import ConfigError
 from ..files.naming import FRAME_FIELDS, check_name_format, field_names, file_path
 from ..files.placing import DEFAULT_IF_FILE_EXISTS, Placer, check_if_file_exists, leftover_partials
 from ..stream.accounting import MissedObjects
+from .counted_stats import CountedStats
 
 
-class FileOutputProcessor(AdImageProcessor):
+class FileOutputProcessor(CountedStats, AdImageProcessor):
     """Base of the file writers; subclasses implement ``save()`` and may check names in ``check_name()``."""
 
     BYTES_IN_MEGABYTE = 1000000
@@ -50,6 +51,15 @@ class FileOutputProcessor(AdImageProcessor):
     DEFAULT_OUTPUT_FILE_NAME_FORMAT = "{uniqueId:06}.{processorId}.tiff"
     MISSED_STAT = "nMissedFiles"  # the stats name of frames missed in the input
     NAME_FIELDS = FRAME_FIELDS  # fields the host fills in; other names are NTNDArray attributes
+    COUNTERS: ClassVar[dict[str, Any]] = {
+        "nFilesSaved": pva.UINT,
+        "nFilesReplaced": pva.UINT,
+        "nBytesSaved": pva.ULONG,
+        "nErrors": pva.UINT,
+        "fileProcessingTime": pva.DOUBLE,
+        "lastFileProcessedTime": pva.DOUBLE,
+        "lastFrameProcessedTime": pva.DOUBLE,
+    }
 
     def __init__(self, configDict: dict[str, Any] | None = None) -> None:  # noqa: N803
         super().__init__(configDict)
@@ -132,44 +142,19 @@ class FileOutputProcessor(AdImageProcessor):
         raise NotImplementedError
 
     # --- statistics ---------------------------------------------------------
-    def resetStats(self) -> None:  # noqa: N802
-        self.nFilesSaved = 0
-        self.nFilesReplaced = 0
-        self.nBytesSaved = 0
-        self.nMissed = 0
-        self.nErrors = 0
-        self.fileProcessingTime = 0.0
-        self.lastFileProcessedTime = 0.0
-        self.lastFrameProcessedTime = 0.0
+    def reset_derived(self) -> None:
+        self.nMissed = 0  # reported as MISSED_STAT
         self.missed.reset()
 
-    def getStats(self) -> dict[str, Any]:  # noqa: N802
+    def derived_stats(self) -> dict[str, Any]:
         seconds = self.fileProcessingTime
         return {
-            "nFilesSaved": self.nFilesSaved,
-            "nFilesReplaced": self.nFilesReplaced,
-            "nLeftoverPartialFiles": self.nLeftoverPartialFiles,
-            "nBytesSaved": self.nBytesSaved,
+            "nLeftoverPartialFiles": self.nLeftoverPartialFiles,  # found at start: not reset
             self.MISSED_STAT: self.nMissed,
-            "nErrors": self.nErrors,
-            "fileProcessingTime": seconds,
             "fileProcessingRate": (self.nFilesSaved + self.nFilesReplaced) / seconds if seconds > 0 else 0.0,
             "dataStorageRateMBps": self.nBytesSaved / seconds / self.BYTES_IN_MEGABYTE if seconds > 0 else 0.0,
-            "lastFileProcessedTime": self.lastFileProcessedTime,
-            "lastFrameProcessedTime": self.lastFrameProcessedTime,
         }
 
-    def getStatsPvaTypes(self) -> dict[str, Any]:  # noqa: N802
-        return {
-            "nFilesSaved": pva.UINT,
-            "nFilesReplaced": pva.UINT,
-            "nLeftoverPartialFiles": pva.UINT,
-            "nBytesSaved": pva.ULONG,
-            self.MISSED_STAT: pva.UINT,
-            "nErrors": pva.UINT,
-            "fileProcessingTime": pva.DOUBLE,
-            "fileProcessingRate": pva.DOUBLE,
-            "dataStorageRateMBps": pva.DOUBLE,
-            "lastFileProcessedTime": pva.DOUBLE,
-            "lastFrameProcessedTime": pva.DOUBLE,
-        }
+    def derived_types(self) -> dict[str, Any]:
+        return {"nLeftoverPartialFiles": pva.UINT, self.MISSED_STAT: pva.UINT, "fileProcessingRate": pva.DOUBLE,
+                "dataStorageRateMBps": pva.DOUBLE}

@@ -36,43 +36,49 @@ DEFAULT_SEND_TIMEOUT = 5.0  # seconds a pva put or rpc request may take (--outpu
 
 
 @dataclass(frozen=True)
-class ConsumerOptions:
-    """pvapy-hpc-consumer's options, as given (defaults are pvaPy's)."""
+class HostOptions:
+    """The options consumer and collector share, as given (defaults are pvaPy's)."""
 
     input_channel: str
-    consumer_id: int = 1
-    n_consumers: int = 1
-    consumer_id_list: tuple[int, ...] = ()
-    input_mode: str = "pva"
-    input_args: str | None = None
     output_channel: str | None = None
-    output_mode: str = "pvas"
-    output_args: str | None = None
     status_channel: str | None = None
     control_channel: str | None = None
     id_format_spec: str | None = None
     server_queue_size: int = 0
     receiver_queue_size: int = -1
-    accumulate_objects: int = -1
-    accumulation_timeout: float = 1.0
     processor_file: str | None = None
     processor_class: str | None = None
     processor_args: str | None = None
     oid_field: str = "uniqueId"
     oid_offset: int = 0
     field_request: str = ""
-    skip_initial_updates: int | None = None  # None: 1 for monitor inputs, 0 for pvas and rpc
+    skip_initial_updates: int | None = None  # None: 1 for monitored inputs, 0 for pvas and rpc
+    metadata_channels: str | None = None
+    access_security_file: str | None = None
+    runtime: float = 0.0
+    report_period: float = 0.0
+    report_stats: str | None = None  # None: one summary line per report; -rs: tables of those sections
+
+
+@dataclass(frozen=True)
+class ConsumerOptions(HostOptions):
+    """pvapy-hpc-consumer's options: the shared ones and its own."""
+
+    consumer_id: int = 1
+    n_consumers: int = 1
+    consumer_id_list: tuple[int, ...] = ()
+    input_mode: str = "pva"
+    input_args: str | None = None
+    output_mode: str = "pvas"
+    output_args: str | None = None
+    accumulate_objects: int = -1
+    accumulation_timeout: float = 1.0
     distributor_plugin_name: str = "pydistributor"
     distributor_group: str | None = None
     distributor_set: str | None = None
     distributor_trigger: str | None = None
     distributor_updates: str | None = None
     n_distributor_sets: int = 1
-    metadata_channels: str | None = None
-    access_security_file: str | None = None
-    runtime: float = 0.0
-    report_period: float = 0.0
-    report_stats: str | None = None  # None: one summary line per report; -rs: tables of those sections
 
     @property
     def consumer_ids(self) -> list[int]:
@@ -88,7 +94,7 @@ class HostConfig:
 
     role: str  # "consumer" or "collector"
     host_id: int
-    input_channel: str  # the consumer's input; the collector's producer channels, comma-joined
+    input_channel: str  # the consumer's input; the collector's producer channel pattern (producer_channels)
     input_mode: str  # picks the receiver: pva, ca, pvas, rpc, or collect (the collector's producers)
     monitor_request: str
     output_channel: str | None
@@ -137,7 +143,10 @@ class HostConfig:
         if repeated:
             raise ConfigError(f"channel {repeated} is given for two of this {self.role}'s channels (-oc, -sc, -cc, "
                               "-ic): each needs its own name")
-        inputs = self.input_channel.split(",") if self.input_mode not in SERVED_INPUT_MODES else []
+        if self.role == "collector":
+            inputs = list(self.producer_channels.values())
+        else:
+            inputs = [] if self.input_mode in SERVED_INPUT_MODES else [self.input_channel]
         if self.output_channel and self.output_channel in inputs:
             raise ConfigError(f"--output-channel {self.output_channel} is this {self.role}'s input channel: it "
                               "would receive its own output")
@@ -228,7 +237,7 @@ def check_mode(option: str, mode: str, modes: tuple[str, ...]) -> None:
         raise ConfigError(f"unknown {option[2:].replace('-', ' ')} '{mode}' (choose from {', '.join(modes)})")
 
 
-def check_common(options: ConsumerOptions | CollectorOptions) -> None:
+def check_common(options: HostOptions) -> None:
     """Checks shared by consumer and collector options."""
     parse_metadata_channels(options.metadata_channels)
     check_access_file(options.access_security_file)
@@ -331,7 +340,7 @@ def initial_updates(given: int | None, monitored: bool) -> int:
     return 1 if monitored else 0
 
 
-def shared_settings(options: ConsumerOptions | CollectorOptions) -> dict[str, Any]:
+def shared_settings(options: HostOptions) -> dict[str, Any]:
     """The HostConfig fields of the metadata channels and access security (consumer and collector alike)."""
     return {
         "metadata_channels": parse_metadata_channels(options.metadata_channels),
@@ -345,32 +354,14 @@ CACHE_SCALE = 10  # default cache: this many objects per producer (as pvaPy)
 
 
 @dataclass(frozen=True)
-class CollectorOptions:
-    """pvapy-hpc-collector's options, as given (defaults are pvaPy's), plus the gap wait."""
+class CollectorOptions(HostOptions):
+    """pvapy-hpc-collector's options: the shared ones, its own, and the gap wait."""
 
-    input_channel: str
+    oid_offset: int = 1
     collector_id: int = 1
     producer_id_list: str = "1,2"
-    output_channel: str | None = None
-    status_channel: str | None = None
-    control_channel: str | None = None
-    id_format_spec: str | None = None
-    server_queue_size: int = 0
-    receiver_queue_size: int = -1
     collector_cache_size: int = -1
     collector_gap_wait: float = 2.0
-    processor_file: str | None = None
-    processor_class: str | None = None
-    processor_args: str | None = None
-    oid_field: str = "uniqueId"
-    oid_offset: int = 1
-    field_request: str = ""
-    skip_initial_updates: int | None = None  # None: 1 (producers are monitored)
-    metadata_channels: str | None = None
-    access_security_file: str | None = None
-    runtime: float = 0.0
-    report_period: float = 0.0
-    report_stats: str | None = None  # None: one summary line per report; -rs: tables of those sections
 
 
 def collector_config(options: CollectorOptions) -> HostConfig:
@@ -394,7 +385,7 @@ def collector_config(options: CollectorOptions) -> HostConfig:
     return HostConfig(
         role="collector",
         host_id=collector_id,
-        input_channel=",".join(channels.values()),
+        input_channel=options.input_channel,  # the producers' channel pattern, as pvaPy gives it to the processor
         input_mode="collect",
         monitor_request=monitor_request(options.server_queue_size, options.field_request, options.oid_field),
         output_channel=channel_name(options.output_channel, "collector", "output", collector_id, spec),
