@@ -1,11 +1,11 @@
-"""Supervisor: run several pvaflow processes, forward signals, stop them in reverse order.
+"""Supervisor: the one owner of pvaflow's child processes - start, watch, restart, stop in reverse order.
 
-Used by ``pvaflow consumer -nc N`` (one process per consumer). Children are
-plain ``python -m pvaflow ...`` processes; Ctrl-C or SIGTERM to the
-supervisor reaches each child as SIGINT, then each is waited for with a
-timeout and killed if it does not exit. A child gets SIGTERM (a clean stop)
-when its supervisor dies, even by ``kill -9`` (Linux: ``PR_SET_PDEATHSIG``),
-so no child outlives it holding its channel names.
+Used by ``pvaflow consumer -nc N`` (one process per consumer) and by ``pvaflow run`` (one process per stage
+process). Children are plain ``python -m pvaflow ...`` processes. A child that exits with 0 has finished; one
+that dies is restarted under the restart policy (``on-failure``, at most ``max_restarts`` times) or marked
+failed. Stopping sends SIGINT (a user's Ctrl-C) to each child, last started first, waits with a timeout and
+kills what is left. A child gets SIGTERM (a clean stop) when its supervisor dies, even by ``kill -9``
+(Linux: ``PR_SET_PDEATHSIG``), so no child outlives it holding its channel names.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -79,38 +80,122 @@ def consumer_commands(argv: Sequence[str], configs: Sequence[HostConfig]) -> lis
             for config in configs]
 
 
-class Supervisor:
-    """Starts child commands and owns them until they all exit."""
+@dataclass(frozen=True)
+class RestartPolicy:
+    """Whether a child that died (exit code not 0) is started again, and how often at most."""
 
-    def __init__(self, commands: Sequence[Sequence[str]]) -> None:
-        self.commands = [list(command) for command in commands]
-        self.children: list[subprocess.Popen] = []
+    on_failure: bool = False
+    max_restarts: int = 0
+
+
+@dataclass
+class Child:
+    """One supervised process: its command line (after ``python -m pvaflow``) and what became of it."""
+
+    name: str  # as log lines name it, e.g. "stage work"
+    command: list[str]
+    process: subprocess.Popen | None = None
+    restarts: int = 0
+    finished: bool = False  # exited by itself with code 0
+    failed: bool = False  # died and was not restarted
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
+@dataclass(frozen=True)
+class Exit:
+    """A child that ended, as :meth:`Supervisor.check` saw it."""
+
+    child: Child
+    code: int
+    restarted: bool
+
+
+class Supervisor:
+    """Starts child processes and owns them until they all exit or are stopped.
+
+    ``own_sessions``: each child in a session of its own, so a Ctrl-C on the terminal reaches the supervisor
+    only, which then stops the children in order. ``stop_one_by_one``: wait for each child to end before
+    stopping the one started before it (pipeline stages: downstream first, while upstream still serves);
+    otherwise all get SIGINT at once (the consumers of ``-nc N``). ``quiet``: the children's standard output
+    (their periodic reports) is dropped; their log lines still reach standard error.
+    """
+
+    def __init__(self, children: Sequence[Child], policy: RestartPolicy = RestartPolicy(), own_sessions: bool = False,
+                 quiet: bool = False, stop_one_by_one: bool = False, stop_timeout: float = STOP_TIMEOUT) -> None:
+        self.children = list(children)
+        self.policy = policy
+        self.own_sessions = own_sessions
+        self.quiet = quiet  # the children's standard output is dropped (their log lines go to standard error)
+        self.stop_one_by_one = stop_one_by_one
+        self.stop_timeout = stop_timeout
 
     def start(self) -> None:
-        for command in self.commands:
-            self.children.append(subprocess.Popen([sys.executable, "-m", "pvaflow", *command],
-                                                  env=with_parent_watch()))
+        for child in self.children:
+            self.launch(child)
+
+    def launch(self, child: Child) -> None:
+        logger.info("starting %s: pvaflow %s", child.name, " ".join(child.command))
+        child.process = subprocess.Popen([sys.executable, "-m", "pvaflow", *child.command],
+                                         stdin=subprocess.DEVNULL if self.own_sessions else None,
+                                         stdout=subprocess.DEVNULL if self.quiet else None,
+                                         start_new_session=self.own_sessions, env=with_parent_watch())
+
+    def check(self) -> list[Exit]:
+        """The children that ended since the last call: finished (code 0), restarted, or failed."""
+        exits: list[Exit] = []
+        for child in self.children:
+            if child.process is None or child.finished or child.failed or child.alive:
+                continue
+            code = child.process.returncode
+            if code == 0:
+                child.finished = True
+                logger.info("%s finished", child.name)
+                exits.append(Exit(child, code, restarted=False))
+            elif self.policy.on_failure and child.restarts < self.policy.max_restarts:
+                child.restarts += 1
+                logger.warning("%s exited with %s: restarting (%d of %d)", child.name, code, child.restarts,
+                               self.policy.max_restarts)
+                self.launch(child)
+                exits.append(Exit(child, code, restarted=True))
+            else:
+                child.failed = True
+                logger.error("%s exited with %s and is not restarted", child.name, code)
+                exits.append(Exit(child, code, restarted=False))
+        return exits
 
     def stop(self) -> None:
-        """SIGINT to each child, last started first; timed wait, then kill."""
-        for child in reversed(self.children):
-            if child.poll() is None:
-                child.send_signal(signal.SIGINT)
-        deadline = time.monotonic() + STOP_TIMEOUT
-        for child in reversed(self.children):
-            try:
-                child.wait(max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                logger.error("child %s did not stop in %ss: killed", child.pid, STOP_TIMEOUT)
-                child.kill()
-                child.wait()
+        """SIGINT to each child still running, last started first; a timed wait, then kill."""
+        running = [child.process for child in reversed(self.children) if child.alive]
+        if self.stop_one_by_one:
+            for process in running:
+                process.send_signal(signal.SIGINT)
+                self._wait_or_kill(process, time.monotonic() + self.stop_timeout)
+            return
+        for process in running:
+            process.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + self.stop_timeout
+        for process in running:
+            self._wait_or_kill(process, deadline)
+
+    def _wait_or_kill(self, process: subprocess.Popen, deadline: float) -> None:
+        try:
+            process.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            name = next(child.name for child in self.children if child.process is process)
+            logger.error("%s did not stop in %.0f s: killed", name, self.stop_timeout)
+            process.kill()
+            process.wait()
 
     def run(self, stop: threading.Event) -> int:
         """Start all, wait until all exit or ``stop`` is set; the worst exit code."""
         self.start()
         try:
-            while not stop.is_set() and any(child.poll() is None for child in self.children):
+            while not stop.is_set() and any(child.alive for child in self.children):
+                self.check()
                 stop.wait(POLL_SECONDS)
         finally:
             self.stop()
-        return max((abs(child.returncode or 0) for child in self.children), default=0)
+        return max((abs(child.process.returncode or 0) for child in self.children), default=0)

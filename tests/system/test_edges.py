@@ -180,7 +180,9 @@ def test_stages_of_a_killed_pipeline_runner_end_with_it(start_process, wait_for_
     wait_for_channel("orphans:work:2:status", start_process("run", str(pipeline)))  # the names are free again
 
 
-def test_a_second_stage_refuses_names_that_are_served_already(start_process, wait_for_channel) -> None:
+def test_a_second_stage_refuses_names_that_are_served_already(start_process, wait_for_channel, monkeypatch) -> None:
+    # the answers are waited for 0.25 s by default: with four test processes on two cores an answer took longer
+    monkeypatch.setenv("PVAFLOW_NAME_CHECK_SECONDS", "5")
     first = start_process("consumer", "-ic", "twice:image", "-oc", "twice:out", "-sc", "twice:status", "-dc")
     wait_for_channel("twice:status", first)
     source = start_process("sim-server", "-cn", "twice:image", "-fps", "1", "-rt", "60", "-std", "0", "-dc")

@@ -11,6 +11,7 @@ from pvaflow import ConfigError
 from pvaflow.cli.run import CHECKS, stage_parsers
 from pvaflow.pipeline.runner import StageProcess, option
 from pvaflow.pipeline.spec import load_pipeline, select, start_order
+from pvaflow.supervisor import Child
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "pipelines"
 SOURCE = """
@@ -155,7 +156,7 @@ def test_every_example_pipeline_is_valid(example: str) -> None:
 @pytest.mark.parametrize(("offset", "gap"), [("1", 28), ("2", 0)])
 def test_ids_lost_while_a_stage_restarted_are_counted_missed(offset: str, gap: int) -> None:
     """The runner's accounting across a restart: only for a process that gets every object."""
-    process = StageProcess("work", ["pvaflow", "consumer", "--consumer-id", "1", "--oid-offset", offset], [])
+    process = StageProcess("work", Child("stage work", ["consumer", "--consumer-id", "1", "--oid-offset", offset]), [])
     process.carried = {"nProcessed": 20.0, "nMissed": 1.0}
     process.resume_after = 20
     process.ids = (0, 0)
@@ -163,4 +164,5 @@ def test_ids_lost_while_a_stage_restarted_are_counted_missed(offset: str, gap: i
     process.ids = (49, 60)
     assert process.count_restart_gap() == gap
     assert process.carried["nMissed"] == 1 + gap and process.resume_after is None
-    assert option(process.command, "--oid-offset") == offset and option(process.command, "--nothing") is None
+    command = process.child.command
+    assert option(command, "--oid-offset") == offset and option(command, "--nothing") is None

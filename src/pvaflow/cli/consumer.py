@@ -16,7 +16,7 @@ from ..log import configure_logging
 from ..stream.config import ConsumerOptions, HostConfig, consumer_configs
 from ..stream.loader import load_processor_class
 from ..stream.naming import parse_id_list
-from ..supervisor import Supervisor, consumer_commands
+from ..supervisor import Child, Supervisor, consumer_commands
 from .hosting import install_stop_handlers, run_stage
 from .options import (
     add_output_channel_options,
@@ -110,5 +110,7 @@ def run(args: argparse.Namespace) -> int:
     stop, force = threading.Event(), threading.Event()
     install_stop_handlers(stop, force)
     if len(ids) > 1:
-        return Supervisor(consumer_commands(args.argv, configs)).run(stop)
+        children = [Child(f"consumer {config.host_id}", command)
+                    for config, command in zip(configs, consumer_commands(args.argv, configs), strict=True)]
+        return Supervisor(children).run(stop)
     return run_stage(configs[0], args.disable_curses, stop, force)

@@ -14,9 +14,6 @@ the first one its next incarnation processes are counted missed.
 from __future__ import annotations
 
 import logging
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -25,21 +22,18 @@ from typing import Any
 
 import pvaccess as pva
 
-from ..errors import ChannelError
 from ..stream.accounting import MissedObjects
-from ..stream.client import read_status
-from ..stream.request import monitor_request
-from ..supervisor import with_parent_watch
+from ..supervisor import Child, RestartPolicy, Supervisor
+from .source_counter import SourceCounter
 from .spec import Pipeline, Stage
+from .status_watch import COUNTS, SECTIONS, StatusWatch, status_counts
 
 logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.5
 READY_TIMEOUT = 60.0
+READY_POLL_SECONDS = 0.05
 STOP_TIMEOUT = 20.0
-STATUS_TIMEOUT = 1.0
-SECTIONS = ("userStats", "collectorStats")  # status sections summed as they are (not kept across restarts)
-COUNTS = ("nReceived", "nProcessed", "nPublished", "nMissed", "nErrors", "nQueued", "nRejected")
 
 
 @dataclass
@@ -47,18 +41,38 @@ class StageProcess:
     """One process of a stage (a consumer stage has one per consumer) and what the runner knows of it."""
 
     stage: str
-    command: list[str]
+    child: Child  # the supervised process: its command line, restarts, finished or failed
     status: list[str]  # its status channel(s)
-    process: subprocess.Popen | None = None
-    restarts: int = 0
-    finished: bool = False  # exited by itself with code 0 (a source that published everything)
-    failed: bool = False  # died and was not restarted
     counts: dict[str, float] = field(default_factory=dict)  # from its status channels, this incarnation
     carried: dict[str, float] = field(default_factory=dict)  # from earlier incarnations
     sections: dict[str, dict[str, float]] = field(default_factory=dict)  # numeric SECTIONS, this incarnation
     rate: float = 0.0
     ids: tuple[int, int] = (0, 0)  # first and last object id processed, this incarnation (0: none)
     resume_after: int | None = None  # the last id processed before it died, until its next first id
+
+    @property
+    def restarts(self) -> int:
+        return self.child.restarts
+
+    @property
+    def finished(self) -> bool:
+        return self.child.finished
+
+    @property
+    def failed(self) -> bool:
+        return self.child.failed
+
+    @property
+    def alive(self) -> bool:
+        return self.child.alive
+
+    def died(self) -> None:
+        """Its process died (restarted or not): keep what it counted, and where it was in the stream."""
+        self.carried = {key: self.total(key) for key in COUNTS}
+        self.counts = {}
+        if self.ids[1]:
+            self.resume_after = self.ids[1]
+        self.ids = (0, 0)
 
     def total(self, key: str) -> float:
         return self.carried.get(key, 0) + self.counts.get(key, 0)
@@ -86,11 +100,7 @@ class StageProcess:
     @property
     def gets_every_object(self) -> bool:
         """It gets every object of its input (--oid-offset 1), not a share of a distributed stream."""
-        return int(option(self.command, "--oid-offset") or 1) == 1
-
-    @property
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+        return int(option(self.child.command, "--oid-offset") or 1) == 1
 
 
 @dataclass
@@ -139,82 +149,12 @@ def option(command: list[str], name: str) -> str | None:
 
 def stage_states(stage: Stage) -> StageState:
     if stage.kind == "consumer":
-        processes = [StageProcess(stage.name, command, [status])
+        processes = [StageProcess(stage.name, Child(f"stage {stage.name}", command), [status])
                      for command, status in zip(stage.commands, stage.status, strict=True)]
     else:
-        processes = [StageProcess(stage.name, command, stage.status) for command in stage.commands]
+        processes = [StageProcess(stage.name, Child(f"stage {stage.name}", command), stage.status)
+                     for command in stage.commands]
     return StageState(stage, processes)
-
-
-@dataclass(frozen=True)
-class StatusCounts:
-    """What a process's status channels say: summed counts, processing rate, numeric SECTIONS, and the
-    first and last object ids (of its one status channel; a consumer process and a collector have one)."""
-
-    counts: dict[str, float]
-    rate: float
-    sections: dict[str, dict[str, float]]
-    ids: tuple[int, int]
-
-
-def status_counts(channels: list[str]) -> StatusCounts | None:
-    """What the status channels say; None when none answers."""
-    totals = dict.fromkeys(COUNTS, 0.0)
-    ids = (0, 0)
-    sections: dict[str, dict[str, float]] = {name: {} for name in SECTIONS}
-    rate = 0.0
-    answered = False
-    for channel in channels:
-        try:
-            status = read_status(channel, STATUS_TIMEOUT)
-        except ChannelError:
-            continue
-        answered = True
-        receiver, processor = status.get("receiverStats", {}), status.get("processorStats", {})
-        publisher, queue = status.get("publisherStats", {}), status.get("queueStats", {})
-        totals["nReceived"] += receiver.get("nReceived", 0)
-        totals["nRejected"] += receiver.get("nRejected", 0)
-        totals["nProcessed"] += processor.get("nProcessed", 0)
-        totals["nPublished"] += publisher.get("nPublished", 0)
-        totals["nMissed"] += processor.get("nMissed", 0)
-        totals["nErrors"] += processor.get("nErrors", 0) + receiver.get("nErrors", 0) + publisher.get("nErrors", 0)
-        totals["nQueued"] += queue.get("nQueued", 0)
-        rate += processor.get("processedRate", 0.0)
-        ids = (int(processor.get("firstObjectId", 0)), int(processor.get("lastObjectId", 0)))
-        for name, summed in sections.items():
-            for key, value in status.get(name, {}).items():
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    summed[key] = summed.get(key, 0) + value
-    return StatusCounts(totals, rate, sections, ids) if answered else None
-
-
-class SourceCounter:
-    """Counts the frames a source publishes: a monitor on its channel that asks for the id only.
-
-    One pvaccess thread calls ``_on_update``; ``count`` reads a plain int, so no lock is needed.
-    """
-
-    def __init__(self, channel_name: str) -> None:
-        self.channel = pva.Channel(channel_name)
-        self.n_frames = 0
-        self.last_id = 0
-
-    def start(self) -> None:
-        self.channel.monitor(self._on_update, monitor_request(1000, "uniqueId", "uniqueId"))
-
-    def _on_update(self, pv: pva.PvObject) -> None:
-        unique_id = pv["uniqueId"]
-        # 0: a record's value before the first frame; the same id again: the value a reconnect delivers
-        if unique_id and unique_id != self.last_id:
-            self.n_frames += 1
-        self.last_id = unique_id
-
-    @property
-    def count(self) -> int:
-        return self.n_frames
-
-    def stop(self) -> None:
-        self.channel.stopMonitor()
 
 
 class Runner:
@@ -225,88 +165,71 @@ class Runner:
         self.settings = pipeline.settings
         self.states = [stage_states(stage) for stage in stages]
         self.processes = [process for state in self.states for process in state.processes]
+        self.by_child = {id(process.child): process for process in self.processes}
+        # each stage in a session of its own: a Ctrl-C on the terminal reaches the runner only, which stops
+        # the stages in order (downstream first, each waited for)
+        self.supervisor = Supervisor(
+            [process.child for process in self.processes],
+            RestartPolicy(self.settings.restart == "on-failure", self.settings.max_restarts),
+            own_sessions=True, quiet=True, stop_one_by_one=True, stop_timeout=STOP_TIMEOUT)
         self.show = show  # the view: show(runner, final)
         sources = pipeline.sources()
         self.counter = SourceCounter(sources[0].output) if len(sources) == 1 else None
+        self.status = StatusWatch([name for process in self.processes for name in process.status])
         self.started = 0.0
 
     # --- processes -----------------------------------------------------------
-    def launch(self, process: StageProcess) -> None:
-        argv = [sys.executable, "-m", "pvaflow", *process.command]
-        logger.info("starting stage %s: pvaflow %s", process.stage, " ".join(process.command))
-        # own session: a Ctrl-C on the terminal reaches the runner only, which stops the stages in order
-        process.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=None, stdin=subprocess.DEVNULL,
-                                           start_new_session=True, env=with_parent_watch())
-
     def wait_ready(self) -> None:
-        """Wait until every stage answers (status channel, or its own channel); warn about late ones."""
+        """Wait until every stage answers (its status channels, or a mirror's own channel); warn about late
+        ones."""
         deadline = time.monotonic() + READY_TIMEOUT
         for state in self.states:
             if not state.processes:
                 continue
-            channels = state.stage.status or ([state.stage.output] if state.stage.kind == "mirror" else [])
-            for name in channels:
-                client = pva.Channel(name)
-                client.setTimeout(0.5)
-                while True:
-                    if not state.alive:
-                        return  # reported by the main loop
-                    try:
-                        client.get("field()")
-                        break
-                    except pva.PvaException:
-                        if time.monotonic() > deadline:
-                            logger.warning("stage %s: %s not answering after %.0f s", state.stage.name, name,
-                                           READY_TIMEOUT)
-                            break
+            names = state.stage.status
+            if state.stage.kind == "mirror":
+                self.wait_for_mirror(state, deadline)
+            while names and len(self.status.values(names)) < len(names) and state.alive:
+                if time.monotonic() > deadline:
+                    logger.warning("stage %s: %s not answering after %.0f s", state.stage.name, ", ".join(names),
+                                   READY_TIMEOUT)
+                    break
+                time.sleep(READY_POLL_SECONDS)
+            if not state.alive:
+                return  # reported by the main loop
         elapsed = time.monotonic() - self.started
         if self.counter is not None and any(s.stage.kind == "sim-server" for s in self.states) and \
                 elapsed > self.settings.start_delay:
             logger.warning("the pipeline took %.1f s to start, longer than start-delay (%.1f s): the first frames "
                            "may be missed; raise start-delay in [pipeline]", elapsed, self.settings.start_delay)
 
-    def supervise(self) -> None:
-        """Notice processes that ended: finished sources, or failures to restart (or give up on)."""
-        for process in self.processes:
-            if process.process is None or process.finished or process.failed or process.alive:
-                continue
-            code = process.process.returncode
-            if code == 0:
-                process.finished = True
-                logger.info("stage %s finished", process.stage)
-                continue
-            process.carried = {key: process.total(key) for key in COUNTS}
-            process.counts = {}
-            if process.ids[1]:
-                process.resume_after = process.ids[1]
-            process.ids = (0, 0)
-            if self.settings.restart == "on-failure" and process.restarts < self.settings.max_restarts:
-                process.restarts += 1
-                logger.warning("stage %s exited with %s: restarting (%d of %d)", process.stage, code,
-                               process.restarts, self.settings.max_restarts)
-                self.launch(process)
-            else:
-                process.failed = True
-                logger.error("stage %s exited with %s and is not restarted", process.stage, code)
-
-    def stop_all(self) -> None:
-        """SIGINT to every stage process, last started first; a timed wait each, then kill."""
-        for process in reversed(self.processes):
-            if not process.alive:
-                continue
-            process.process.send_signal(signal.SIGINT)
+    def wait_for_mirror(self, state: StageState, deadline: float) -> None:
+        """Until the mirror's channel answers a get (a mirror has no status channel)."""
+        client = pva.Channel(state.stage.output)
+        client.setTimeout(0.5)
+        while state.alive:
             try:
-                process.process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                logger.error("stage %s did not stop in %.0f s: killed", process.stage, STOP_TIMEOUT)
-                process.process.kill()
-                process.process.wait()
+                client.get("field(timeStamp)")
+                return
+            except pva.PvaException:
+                if time.monotonic() > deadline:
+                    logger.warning("stage %s: %s not answering after %.0f s", state.stage.name, state.stage.output,
+                                   READY_TIMEOUT)
+                    return
+
+    def supervise(self) -> None:
+        """Notice processes that ended: finished sources, or failures (restarted or given up on)."""
+        for ended in self.supervisor.check():
+            if ended.code != 0:
+                process = self.by_child[id(ended.child)]
+                process.died()
+                self.status.forget(process.status)
 
     # --- counts ----------------------------------------------------------------
     def poll_counts(self) -> None:
         for process in self.processes:
             if process.status and process.alive:
-                found = status_counts(process.status)
+                found = status_counts(self.status.values(process.status))
                 if found is not None:
                     process.counts, process.rate, process.sections = found.counts, found.rate, found.sections
                     process.ids = found.ids
@@ -350,8 +273,8 @@ class Runner:
         self.started = time.monotonic()
         if self.counter is not None:
             self.counter.start()
-        for process in self.processes:
-            self.launch(process)
+        self.status.start()
+        self.supervisor.start()
         try:
             self.wait_ready()
             last_moved, last_change = -1.0, time.monotonic()
@@ -381,9 +304,10 @@ class Runner:
                     break
             self.poll_counts()
         finally:
-            self.stop_all()
+            self.supervisor.stop()
             if self.counter is not None:
                 self.counter.stop()
+            self.status.stop()
         self.count_failed_losses()
         self.show(self, True)
         return 1 if any(process.failed for process in self.processes) else 0
