@@ -16,8 +16,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) examples/demo_pipeline.py
 
+# four test processes on two cores: a system test mostly waits for frames (each pytest process has its own
+# EPICS search port, so their channels never meet)
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n 4 --dist load
 
 soak: $(STAMP)
 	$(PY) -m pytest -m soak -s tests/soak

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pvaccess as pva
@@ -84,6 +86,31 @@ def wait_for_initial_value(status_channel: str, section: str, timeout: float = 2
     consumer, producerStats_<id> of a collector): its monitor is connected, so nothing published later is lost."""
     wait_until(lambda: get(status_channel).toDict()[section]["nSkipped"] >= 1, timeout,
                f"{status_channel} {section} monitoring its input")
+
+
+def start_frames(source, *statuses: str, section: str = "processorStats") -> None:
+    """Let a sim-server started with -sos publish (SIGUSR1), once each stage named by its status channel
+    monitors its input (initial value skipped): nothing published is lost to a slow start."""
+    for status in statuses:
+        wait_for_initial_value(status, section)
+    send_start_signal(source.process)
+
+
+def catches(pid: int, signum: int) -> bool:
+    """The process has a handler for ``signum`` (its SigCgt mask in /proc)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    mask = next((line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:")), "0")
+    return bool(int(mask, 16) >> (signum - 1) & 1)
+
+
+def send_start_signal(process) -> None:
+    """SIGUSR1 to a sim-server started with -sos, once it handles it (before that, SIGUSR1 ends a process)."""
+    wait_until(lambda: catches(process.pid, signal.SIGUSR1) or process.poll() is not None, 30,
+               "the sim-server handling SIGUSR1")
+    process.send_signal(signal.SIGUSR1)
 
 
 def wait_until(predicate, timeout: float = 20.0, what: str = "condition") -> None:

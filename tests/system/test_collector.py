@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
 import pvaccess as pva
 import pytest
 
-from .helpers import Recorder, control, get, wait_for_initial_value, wait_until
+from .helpers import Recorder, control, get, start_frames, wait_for_initial_value, wait_until
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(150)]
 
@@ -19,7 +18,8 @@ PUBLISH_IDS = str(Path(__file__).parent / "publish_ids.py")
 
 
 def start_sim(start_process, wait_for_channel, *extra: str):
-    server = start_process("sim-server", "-cn", SOURCE, "-std", "5", "-shd", "3", "-rp", "0", "-dc", *extra)
+    """A sim-server that holds its frames until start_frames() (SIGUSR1)."""
+    server = start_process("sim-server", "-cn", SOURCE, "-sos", "-std", "60", "-shd", "3", "-rp", "0", "-dc", *extra)
     wait_for_channel(SOURCE, server)
     return server
 
@@ -76,7 +76,8 @@ def test_gap_is_skipped_and_duplicates_dropped(start_process, wait_for_channel) 
     server = serve_producers(start_process, wait_for_channel, updates)
     start_collector(start_process, wait_for_channel, "1,2", "-ccs", "6", "-cgw", "1")
     output = Recorder("col:out")
-    time.sleep(1.0)  # both monitors connected, initial values skipped
+    for producer in (1, 2):  # both monitors connected, initial values skipped
+        wait_for_initial_value("col:status", f"producerStats_{producer}")
     server.send_line()
     assert output.wait_for(9) == [1, 2, 3, 4, 5, 7, 8, 9, 10]
     output.stop()
@@ -95,7 +96,8 @@ def test_out_of_order_arrival_is_ordered(start_process, wait_for_channel) -> Non
     server = serve_producers(start_process, wait_for_channel, [(object_id % 3 + 1, object_id) for object_id in order])
     start_collector(start_process, wait_for_channel, "1,2,3", "-ccs", "30", "-cgw", "2")
     output = Recorder("col:out")
-    time.sleep(1.0)
+    for producer in (1, 2, 3):
+        wait_for_initial_value("col:status", f"producerStats_{producer}")
     server.send_line()
     assert output.wait_for(12, timeout=15) == list(range(1, 13))
     output.stop()
@@ -107,6 +109,7 @@ def test_a_restarted_producer_is_picked_up_again(start_process, wait_for_channel
     first = start_process("consumer", "-ic", SOURCE, "-oc", "p:1:out", "-sc", "p:1:status", "-dc")
     wait_for_channel("p:1:status", first)
     start_collector(start_process, wait_for_channel, "1", "-cgw", "0.5")
+    start_frames(server, "p:1:status")
     wait_until(lambda: collector_stats()["collectorStats"]["nCollected"] > 10, what="collecting")
     first.stop()
     collected = collector_stats()["collectorStats"]["nCollected"]
@@ -155,6 +158,11 @@ def test_split_stitch_restores_every_frame_pixel_for_pixel(start_process, wait_f
                        "-fps", "2")
     source = Recorder(SOURCE)
     stitched = Recorder("stitched:image")
+    wait_for_initial_value("split:status", "processorStats")  # its output exists from here on
+    for n in range(1, 5):
+        wait_for_initial_value(f"tiles:{n}:status", "processorStats")
+        wait_for_initial_value("col:status", f"producerStats_{n}")
+    start_frames(server)
     assert server.wait(60) == 0
     assert stitched.wait_for(8, timeout=30) == list(range(1, 9))
     originals = {image_id: image for image_id, image, _ in source.stop()}

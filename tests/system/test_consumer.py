@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import time
 from pathlib import Path
@@ -11,17 +10,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from .helpers import Recorder, control, get, wait_until
+from .helpers import Recorder, control, get, start_frames, wait_for_initial_value, wait_until
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(120)]
 
 PROCESSORS = Path(__file__).parent / "processors"
 SOURCE = "src:image"
-START_DELAY = "4"
 
 
 def sim(start_process, wait_for_channel, *extra: str):
-    server = start_process("sim-server", "-cn", SOURCE, "-std", START_DELAY, "-shd", "2", "-rp", "0", "-dc", *extra)
+    """A sim-server that holds its frames until start_frames() (SIGUSR1): no start delay to outlast."""
+    server = start_process("sim-server", "-cn", SOURCE, "-sos", "-std", "60", "-shd", "2", "-rp", "0", "-dc", *extra)
     wait_for_channel(SOURCE, server)
     return server
 
@@ -47,6 +46,7 @@ def test_frames_in_equal_frames_out(start_process, wait_for_channel, tmp_path) -
     server = sim(start_process, wait_for_channel, "-if", str(tmp_path / "frames.npy"), "-cs", "10", "-fps", "50")
     consumer(start_process, wait_for_channel, "-oc", "c:*:out", "-cc", "c:*:control")
     output = Recorder("c:1:out")
+    start_frames(server, "c:1:status")
     assert server.wait(40) == 0
     ids = output.wait_for(40)
     frames = output.stop()
@@ -67,6 +67,7 @@ def test_two_consumers_split_the_stream(start_process, wait_for_channel, updates
     wait_for_channel("c:1:status", supervisor)
     wait_for_channel("c:2:status", supervisor)
     outputs = [Recorder("c:1:out"), Recorder("c:2:out")]
+    start_frames(server, "c:1:status", "c:2:status")
     assert server.wait(40) == 0
     wait_until(lambda: sum(len(o.ids) for o in outputs) >= 60, what="60 frames out")
     first, second = (sorted(frame[0] for frame in output.stop()) for output in outputs)
@@ -93,6 +94,7 @@ def test_consumers_of_one_set_get_the_same_frames(start_process, wait_for_channe
     for consumer_id, child in children.items():
         wait_for_channel(f"c:{consumer_id}:status", child)
     outputs = [Recorder(f"c:{consumer_id}:out") for consumer_id in (1, 2, 3)]
+    start_frames(server, "c:1:status", "c:2:status", "c:3:status")
     assert server.wait(40) == 0
     wait_until(lambda: len(outputs[0].ids) + len(outputs[2].ids) >= 30, what="30 frames out")
     wait_until(lambda: len(outputs[1].ids) == len(outputs[0].ids), what="set A complete")
@@ -118,6 +120,7 @@ def test_missed_frames_are_counted_when_ids_skip(start_process, wait_for_channel
 def test_receiver_queue_rejections_are_counted(start_process, wait_for_channel) -> None:
     server = sim(start_process, wait_for_channel, "-nx", "8", "-ny", "8", "-nf", "100", "-cs", "10", "-fps", "200")
     consumer(start_process, wait_for_channel, "-rqs", "5", *recorder_args(sleep=0.05))
+    start_frames(server, "c:1:status")
     assert server.wait(40) == 0
 
     def settled() -> bool:
@@ -143,6 +146,7 @@ def test_receiver_queue_rejections_are_counted(start_process, wait_for_channel) 
 def test_accumulation_processes_in_batches(start_process, wait_for_channel) -> None:
     server = sim(start_process, wait_for_channel, "-nx", "8", "-ny", "8", "-nf", "40", "-cs", "5", "-fps", "20")
     consumer(start_process, wait_for_channel, "-rqs", "0", "-ao", "10", "-at", "5", *recorder_args())
+    start_frames(server, "c:1:status")
     assert server.wait(40) == 0
     wait_until(lambda: stats("c:1:status")["userStats"]["nSeen"] == 40, what="40 frames seen")
     # 41 objects (the initial empty one first) in 2 s: processed as 4 bursts of 10 (+1), not 41 trickles
@@ -154,6 +158,7 @@ def test_status_is_readable_by_p4p(start_process, wait_for_channel) -> None:
 
     server = sim(start_process, wait_for_channel, "-nx", "8", "-ny", "8", "-nf", "20", "-cs", "5", "-fps", "50")
     consumer(start_process, wait_for_channel, *recorder_args())
+    start_frames(server, "c:1:status")
     assert server.wait(40) == 0
     with Context("pva", nt=False) as context:
         wait_until(lambda: context.get("c:1:status")["processorStats"]["nProcessed"] == 20, what="20 processed")
@@ -167,6 +172,7 @@ def test_status_is_readable_by_p4p(start_process, wait_for_channel) -> None:
 def test_control_commands_and_bad_input(start_process, wait_for_channel) -> None:
     server = sim(start_process, wait_for_channel, "-nx", "8", "-ny", "8", "-fps", "20", "-rt", "60")
     child = consumer(start_process, wait_for_channel, "-cc", "c:*:control", *recorder_args(offset=1))
+    start_frames(server)
     ctl = "c:1:control"
     assert control(ctl, "configure", '{"offset": 7}') == "Configuration successful"
     assert control(ctl, "get_stats") == "Stats update successful"
@@ -202,6 +208,7 @@ def test_a_raising_processor_is_counted_and_the_stream_goes_on(start_process, wa
     server = sim(start_process, wait_for_channel, "-nx", "8", "-ny", "8", "-nf", "30", "-cs", "5", "-fps", "60")
     child = consumer(start_process, wait_for_channel, "-oc", "c:*:out", *recorder_args(raiseEvery=3))
     output = Recorder("c:1:out")
+    start_frames(server, "c:1:status")
     assert server.wait(40) == 0
     wait_until(lambda: stats("c:1:status")["processorStats"]["lastObjectId"] == 30, what="all 30 handled")
     processor_stats = stats("c:1:status")["processorStats"]
@@ -215,9 +222,13 @@ def test_a_raising_processor_is_counted_and_the_stream_goes_on(start_process, wa
 def test_input_server_restart_resumes_processing(start_process, wait_for_channel) -> None:
     first = sim(start_process, wait_for_channel, "-nx", "8", "-ny", "8", "-nf", "20", "-cs", "5", "-fps", "50")
     consumer(start_process, wait_for_channel, *recorder_args())
+    start_frames(first, "c:1:status")
     assert first.wait(40) == 0
     wait_until(lambda: stats("c:1:status")["userStats"]["nSeen"] == 20, what="first run processed")
     second = sim(start_process, wait_for_channel, "-nx", "8", "-ny", "8", "-nf", "15", "-cs", "5", "-fps", "50")
+    # the consumer reconnects and gets the new record's initial value (skipped) before the first frame
+    wait_until(lambda: stats("c:1:status")["processorStats"]["nSkipped"] >= 2, what="the consumer reconnected")
+    start_frames(second)
     assert second.wait(40) == 0
     # the reconnect brings the new record's initial value and then ids 1..15 again
     wait_until(lambda: stats("c:1:status")["userStats"]["nSeen"] >= 35, what="second run processed")
@@ -229,23 +240,13 @@ def test_sigint_stops_every_consumer_cleanly(start_process, wait_for_channel) ->
     supervisor = consumer(start_process, wait_for_channel, "-nc", "3", "-du", "1")
     for consumer_id in (1, 2, 3):
         wait_for_channel(f"c:{consumer_id}:status", supervisor)
+    pid = supervisor.process.pid
+    children = [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    assert len(children) == 3
     supervisor.process.send_signal(signal.SIGINT)
     assert supervisor.wait(30) == 0
     assert supervisor.output.count("(final)") == 3
-
-    def orphans() -> list[str]:
-        found = []
-        for pid in os.listdir("/proc"):
-            if pid.isdigit():
-                try:
-                    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-                except OSError:
-                    continue
-                if "consumer" in cmdline and "c:*:status" in cmdline:
-                    found.append(pid)
-        return found
-
-    assert orphans() == []
+    assert not [child for child in children if Path(f"/proc/{child}").exists()], "every consumer ended"
 
 
 def test_a_pvapy_processor_file_runs_unchanged(start_process, wait_for_channel) -> None:
@@ -254,6 +255,7 @@ def test_a_pvapy_processor_file_runs_unchanged(start_process, wait_for_channel) 
                      "-pc", "InvertImage", "-ll", "debug")
     source = Recorder(SOURCE)
     output = Recorder("c:1:out")
+    start_frames(server, "c:1:status")
     assert server.wait(40) == 0
     assert output.wait_for(10) == list(range(1, 11))
     inputs = {image_id: image for image_id, image, _ in source.stop()}
@@ -275,6 +277,8 @@ def test_distributor_works_on_a_consumer_output(start_process, wait_for_channel)
     for consumer_id in (1, 2):
         wait_for_channel(f"stage2:{consumer_id}:status", stage2)
     outputs = [Recorder(f"stage2:{consumer_id}:out") for consumer_id in (1, 2)]
+    wait_for_initial_value("stage2:1:status", "processorStats")
+    start_frames(server, "stage1:status", "stage2:2:status")
     assert server.wait(40) == 0
     wait_until(lambda: sum(len(output.ids) for output in outputs) >= 40, what="40 frames through two stages")
     first, second = (output.ids for output in outputs)

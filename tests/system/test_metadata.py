@@ -11,7 +11,7 @@ import pytest
 
 from pvaflow import ntnd
 
-from .helpers import get, wait_until
+from .helpers import get, start_frames, wait_until
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(120)]
 
@@ -57,10 +57,19 @@ class ValueRecorder:
 
 def start_sim(start_process, wait_for_channel, metadata_pvs: str):
     server = start_process("sim-server", "-cn", SOURCE, "-nx", "16", "-ny", "16", "-fps", "20",
-                           "-nf", str(N_FRAMES), "-cs", "10", "-std", "4", "-shd", "2", "-rp", "0",
+                           "-nf", str(N_FRAMES), "-cs", "10", "-sos", "-std", "60", "-shd", "2", "-rp", "0",
                            "-dc", "-mpv", metadata_pvs)
     wait_for_channel(SOURCE, server)
     return server
+
+
+def start_with_metadata(server, status_channel: str, section: str = "processorStats") -> None:
+    """start_frames() once the stage also monitors every metadata channel (their initial values arrived)."""
+    def monitoring() -> bool:
+        return all(channel["nReceived"] >= 1 for channel in get(status_channel).toDict()["metadataStats"].values())
+
+    wait_until(monitoring, what=f"{status_channel} monitoring its metadata channels")
+    start_frames(server, status_channel, section=section)
 
 
 def test_pva_and_ca_metadata_become_attributes_of_the_right_frames(start_process, wait_for_channel) -> None:
@@ -73,6 +82,7 @@ def test_pva_and_ca_metadata_become_attributes_of_the_right_frames(start_process
     wait_for_channel("mdc:status", consumer)
     published_x = ValueRecorder("md:x")
     output = AttributeRecorder("mdc:out")
+    start_with_metadata(server, "mdc:status")
     assert server.wait(40) == 0
     wait_until(lambda: len(output.frames) >= N_FRAMES, what=f"{N_FRAMES} frames out")
     frames = output.stop()
@@ -101,6 +111,7 @@ def test_small_metadata_queue_drops_the_oldest_and_counts_it(start_process, wait
     )
     wait_for_channel("mdq:status", consumer)
     output = AttributeRecorder("mdq:out")
+    start_with_metadata(server, "mdq:status")
     assert server.wait(40) == 0
     wait_until(lambda: len(output.frames) >= 5, what="the five queued frames processed")
     frames = output.stop()
@@ -124,6 +135,7 @@ def test_collector_hosts_metadata_channels(start_process, wait_for_channel) -> N
     wait_for_channel("mdcol:status", collector)
     published = ValueRecorder("md:w")
     output = AttributeRecorder("mdcol:out")
+    start_with_metadata(server, "mdcol:status", "producerStats_1")
     assert server.wait(40) == 0
     wait_until(lambda: len(output.frames) >= N_FRAMES, what=f"{N_FRAMES} frames out of the collector")
     frames = output.stop()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from .helpers import Recorder, get, wait_until
+from .helpers import Recorder, get, start_frames, wait_until
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(120)]
 
@@ -32,9 +32,10 @@ def start_mirror(start_process, wait_for_channel, name: str, *extra: str):
 
 
 def test_mirror_forwards_every_frame_in_order(start_process, wait_for_channel) -> None:
-    server = start_sim(start_process, wait_for_channel, "-fps", "200", "-nf", str(N_FRAMES), "-std", "4")
+    server = start_sim(start_process, wait_for_channel, "-fps", "200", "-nf", str(N_FRAMES), "-sos", "-std", "60")
     mirror = start_mirror(start_process, wait_for_channel, "mirror:ordered", "-rp", "1")
-    output = Recorder("mirror:ordered")
+    output = Recorder("mirror:ordered")  # the mirror serves its name once it has the source's value
+    start_frames(server)
     assert server.wait(40) == 0
     ids = output.wait_for(N_FRAMES)
     output.stop()
@@ -48,13 +49,14 @@ def test_mirror_forwards_every_frame_in_order(start_process, wait_for_channel) -
 
 
 def test_consumers_split_a_mirrored_stream_with_the_distributor(start_process, wait_for_channel) -> None:
-    server = start_sim(start_process, wait_for_channel, "-fps", "50", "-nf", str(N_FRAMES), "-std", "6")
+    server = start_sim(start_process, wait_for_channel, "-fps", "50", "-nf", str(N_FRAMES), "-sos", "-std", "60")
     start_mirror(start_process, wait_for_channel, "mirror:split")
     consumers = start_process("consumer", "-ic", "mirror:split", "-nc", "2", "-dt", "uniqueId", "-du", "1",
                               "-oc", "mc:*:out", "-sc", "mc:*:status", "-dc")
     wait_for_channel("mc:1:status", consumers)
     wait_for_channel("mc:2:status", consumers)
     outputs = [Recorder("mc:1:out"), Recorder("mc:2:out")]
+    start_frames(server, "mc:1:status", "mc:2:status")
     assert server.wait(40) == 0
     wait_until(lambda: sum(len(output.ids) for output in outputs) >= N_FRAMES, what=f"{N_FRAMES} frames out")
     first, second = (sorted(frame[0] for frame in output.stop()) for output in outputs)

@@ -12,7 +12,7 @@ import pytest
 
 from pvaflow.loopback import free_port
 
-from .helpers import Recorder, get, wait_until
+from .helpers import Recorder, get, start_frames, wait_until
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(120)]
 
@@ -24,7 +24,7 @@ def start_sim(start_process, wait_for_channel, tmp_path, fps: str = "50"):
     stack = np.random.default_rng(7).integers(0, 255, (N_FRAMES, 32, 48), dtype=np.uint8)
     np.save(tmp_path / "frames.npy", stack)
     server = start_process("sim-server", "-cn", SOURCE, "-if", str(tmp_path / "frames.npy"), "-cs", "10",
-                           "-fps", fps, "-std", "3", "-shd", "2", "-rp", "0", "-dc")
+                           "-fps", fps, "-sos", "-std", "60", "-shd", "2", "-rp", "0", "-dc")
     wait_for_channel(SOURCE, server)
     return server, stack
 
@@ -45,6 +45,7 @@ def test_chain_delivers_every_frame_in_order(start_process, wait_for_channel, tm
     wait_for_channel(f"{mode}:tx:status", sender)
     output = Recorder(f"{mode}:out")
     server, stack = start_sim(start_process, wait_for_channel, tmp_path)
+    start_frames(server, f"{mode}:tx:status")
     assert server.wait(40) == 0
     sent = status(f"{mode}:tx:status")
     assert sent["publisherStats"]["nPublished"] == N_FRAMES and sent["publisherStats"]["nErrors"] == 0
@@ -98,6 +99,7 @@ def test_rpc_receiver_with_full_queue_refuses_and_the_sender_counts_it(start_pro
                            "-dc")
     wait_for_channel("full:tx:status", sender)
     server, _ = start_sim(start_process, wait_for_channel, tmp_path)
+    start_frames(server, "full:tx:status")
     assert server.wait(40) == 0
     wait_until(lambda: status("full:tx:status")["processorStats"]["nProcessed"] == N_FRAMES, what="all sent")
     sent = status("full:tx:status")["publisherStats"]

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from .helpers import send_start_signal
+
 pytestmark = [pytest.mark.system, pytest.mark.timeout(180)]
 
 SUBNET = "10.213.7"
@@ -103,9 +105,17 @@ def test_stream_crosses_three_network_namespaces(namespaces: dict[str, str], tmp
             wait_for_status(namespaces["cons"], f"mh:{consumer_id}:status", lambda s: True, 40, "consumers up")
         source = subprocess.Popen(
             in_namespace(namespaces["src"], "sim-server", "-cn", "mh:image", "-nx", "64", "-ny", "64", "-fps", "50",
-                         "-nf", str(N_FRAMES), "-cs", "10", "-std", "3", "-shd", "2", "-rp", "0", "-dc"),
-            env=host_env(), stdout=logs["src"], stderr=subprocess.STDOUT)
+                         "-nf", str(N_FRAMES), "-cs", "10", "-sos", "-std", "60", "-shd", "2", "-rp", "0", "-dc"),
+            env=host_env(), stdout=logs["src"], stderr=subprocess.STDOUT)  # ip netns exec execs: the same pid
         processes.append(source)
+        # the frames start once both consumers and the collector got their inputs' current values
+        for consumer_id in (1, 2):
+            wait_for_status(namespaces["cons"], f"mh:{consumer_id}:status",
+                            lambda s: s["processorStats"]["nSkipped"] >= 1, 40, "consumers monitoring the source")
+        wait_for_status(namespaces["col"], "mh:col:status",
+                        lambda s: all(s[f"producerStats_{p}"]["nSkipped"] >= 1 for p in (1, 2)), 40,
+                        "collector monitoring both consumers")
+        send_start_signal(source)
         assert source.wait(60) == 0
         final = wait_for_status(namespaces["col"], "mh:col:status",
                                 lambda s: s["collectorStats"]["nCollected"] >= N_FRAMES, 40, "every frame collected")

@@ -79,7 +79,7 @@ def stage_pid(status_channel_pattern: str, consumer_id: str | None = None) -> in
     return found[0]
 
 
-def test_killed_stage_is_restarted_and_the_run_ends_cleanly(start_process, tmp_path: Path) -> None:
+def test_killed_stage_is_restarted_and_the_run_ends_cleanly(start_process, wait_for_channel, tmp_path: Path) -> None:
     path = tmp_path / "restart.toml"
     path.write_text(textwrap.dedent("""
         [pipeline]
@@ -98,6 +98,7 @@ def test_killed_stage_is_restarted_and_the_run_ends_cleanly(start_process, tmp_p
     """))
     summary_path = tmp_path / "summary.json"
     runner = run_pipeline(start_process, path, summary_path)
+    wait_for_channel("restart:work:1:status", runner)
     wait_until(lambda: get("restart:work:1:status").toDict()["processorStats"]["nProcessed"] >= 40,
                timeout=40, what="frames through the stage")
     before = get("restart:work:1:status").toDict()["processorStats"]["nProcessed"]
@@ -116,7 +117,8 @@ def test_killed_stage_is_restarted_and_the_run_ends_cleanly(start_process, tmp_p
     assert summary["lastStageFrames"] >= 240 - 120, "restarted within a few seconds (20 fps)"
 
 
-def test_killed_distributed_consumer_is_restarted_and_every_frame_accounted(start_process, tmp_path: Path) -> None:
+def test_killed_distributed_consumer_is_restarted_and_every_frame_accounted(start_process, wait_for_channel,
+                                                                            tmp_path: Path) -> None:
     """One of two consumers sharing the stream is killed: the other goes on, the runner restarts it, and the
     collector behind them counts exactly the ids that never reached it."""
     path = tmp_path / "dist.toml"
@@ -145,6 +147,7 @@ def test_killed_distributed_consumer_is_restarted_and_every_frame_accounted(star
     """))
     summary_path = tmp_path / "summary.json"
     runner = run_pipeline(start_process, path, summary_path)
+    wait_for_channel("killdist:workers:2:status", runner)
     wait_until(lambda: get("killdist:workers:2:status").toDict()["processorStats"]["nProcessed"] >= 30,
                timeout=40, what="frames through consumer 2")
     os.kill(stage_pid("killdist:workers:*:status", "2"), signal.SIGKILL)

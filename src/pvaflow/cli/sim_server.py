@@ -90,6 +90,9 @@ def add_parser(subparsers: Any, name: str) -> None:
         help="publishing time in seconds (default: 300)")
     add("-std", "--start-delay", dest="start_delay", type=SECONDS, default=10.0,
         help="seconds between serving the channel and publishing the first frame (default: 10)")
+    add("-sos", "--start-on-signal", dest="start_on_signal", action="store_true",
+        help="hold the first frame until this process gets SIGUSR1 (kill -USR1 PID), the start delay at most: "
+             "start as soon as every client is ready (pvaflow run does so)")
     add("-shd", "--shutdown-delay", dest="shutdown_delay", type=SECONDS, default=10.0,
         help="seconds to keep serving after the last frame (default: 10)")
     add("-npv", "--notify-pv", dest="notify_pv", default=None,
@@ -167,6 +170,9 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
+    start = threading.Event() if args.start_on_signal else None
+    if start is not None:
+        signal.signal(signal.SIGUSR1, lambda *_: start.set())  # before the channel is served
     console = Console(highlight=False)
     use_live = console.is_terminal and not args.disable_curses
     live_view = Live(Text(""), console=console, refresh_per_second=4) if use_live else nullcontext()
@@ -178,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
             f"frames ({COLOR_MODE_NAMES[spec.color_mode]}{', ' + spec.codec if spec.codec else ''}) "
             f"at {config.frame_rate:g} fps"
         )
-        summary = server.run(stop)
+        summary = server.run(stop, start)
     console.print(summary_table(summary))
     sys.stdout.flush()
     return 0

@@ -1,19 +1,23 @@
 """Run a checked pipeline: one supervised child process per stage, a live view, a clean stop.
 
 Stages start in dependency order (each after the stage it reads); sim-server
-sources wait ``start-delay`` seconds before their first frame, so the rest
-of the pipeline is up by then (the runner warns when a stage was not). The
-runner stops every stage, last started first, on Ctrl-C or SIGTERM, at the
-runtime, or when every source has finished and nothing has moved for
-``drain-seconds``. A stage process that dies is restarted (``restart =
-"on-failure"``, at most ``max-restarts`` times); the counts it had reached
-are kept in the totals, and the ids between the last one it was seen at and
-the first one its next incarnation processes are counted missed.
+sources hold their first frame until every consumer and collector monitors
+its input, then the runner signals them to start (``start-delay`` seconds
+after the start at the latest; the runner warns when the pipeline was not
+up by then; with --only, when stages run elsewhere, the sources wait their
+start delay). A source that restarted waits its start delay. The runner stops
+every stage, last started first, on Ctrl-C or SIGTERM, at the runtime, or
+when every source has finished and nothing has moved for ``drain-seconds``.
+A stage process that dies is restarted (``restart = "on-failure"``, at most
+``max-restarts`` times); the counts it had reached are kept in the totals,
+and the ids between the last one it was seen at and the first one its next
+incarnation processes are counted missed.
 """
 
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -157,6 +161,14 @@ def stage_states(stage: Stage) -> StageState:
     return StageState(stage, processes)
 
 
+def input_monitored(status: dict[str, Any]) -> bool:
+    """A stage's status says it received its input's current value (a collector: from every producer)."""
+    producers = [value for key, value in status.items() if key.startswith("producerStats_")]
+    if producers:
+        return all(producer.get("nReceived", 0) >= 1 for producer in producers)
+    return status.get("receiverStats", {}).get("nReceived", 0) >= 1
+
+
 class Runner:
     """Owns the stage processes of one runner (all stages, or those of ``--only``)."""
 
@@ -197,11 +209,45 @@ class Runner:
                 time.sleep(READY_POLL_SECONDS)
             if not state.alive:
                 return  # reported by the main loop
-        elapsed = time.monotonic() - self.started
-        if self.counter is not None and any(s.stage.kind == "sim-server" for s in self.states) and \
-                elapsed > self.settings.start_delay:
-            logger.warning("the pipeline took %.1f s to start, longer than start-delay (%.1f s): the first frames "
-                           "may be missed; raise start-delay in [pipeline]", elapsed, self.settings.start_delay)
+
+    def start_sources(self) -> None:
+        """Let the sim-server sources publish (SIGUSR1: they run with --start-on-signal) once every stage
+        process here monitors its input; at start-delay after the start they begin by themselves."""
+        sources = [process for state in self.states if state.stage.kind == "sim-server" for process in state.processes]
+        if not sources:
+            return
+        if len(self.states) < len(self.pipeline.stages):
+            logger.info("stages run elsewhere (--only): the sources start after their start delay")
+            return
+        deadline = self.started + self.settings.start_delay
+        while not self.inputs_monitored():
+            if time.monotonic() > deadline:
+                logger.warning("the pipeline took longer than start-delay (%.1f s) to start: the sources start "
+                               "anyway and the first frames may be missed; raise start-delay in [pipeline]",
+                               self.settings.start_delay)
+                return
+            time.sleep(READY_POLL_SECONDS)
+        for process in sources:
+            if process.alive:
+                process.child.process.send_signal(signal.SIGUSR1)
+        logger.info("every stage monitors its input after %.1f s: the sources start", time.monotonic() - self.started)
+
+    def inputs_monitored(self) -> bool:
+        """Each running consumer and collector process has received its input's current value (a collector: of
+        every producer), so its monitor is connected and gets every frame published from now on; so has the
+        runner's own count of the source's frames."""
+        if self.counter is not None and not self.counter.monitoring:
+            return False
+        for state in self.states:
+            if state.stage.kind not in ("consumer", "collector"):
+                continue
+            for process in state.processes:
+                if not process.alive:
+                    continue
+                statuses = self.status.values(process.status)
+                if len(statuses) < len(process.status) or not all(input_monitored(status) for status in statuses):
+                    return False
+        return True
 
     def wait_for_mirror(self, state: StageState, deadline: float) -> None:
         """Until the mirror's channel answers a get (a mirror has no status channel)."""
@@ -222,18 +268,23 @@ class Runner:
         for ended in self.supervisor.check():
             if ended.code != 0:
                 process = self.by_child[id(ended.child)]
+                self.read_counts(process)  # its last status, which the loop may not have read yet
                 process.died()
                 self.status.forget(process.status)
 
     # --- counts ----------------------------------------------------------------
     def poll_counts(self) -> None:
         for process in self.processes:
-            if process.status and process.alive:
-                found = status_counts(self.status.values(process.status))
-                if found is not None:
-                    process.counts, process.rate, process.sections = found.counts, found.rate, found.sections
-                    process.ids = found.ids
-                    process.count_restart_gap()
+            if process.alive:
+                self.read_counts(process)
+
+    def read_counts(self, process: StageProcess) -> None:
+        """The counts of the latest status the process published (it may have died since)."""
+        found = status_counts(self.status.values(process.status))
+        if found is not None:
+            process.counts, process.rate, process.sections = found.counts, found.rate, found.sections
+            process.ids = found.ids
+            process.count_restart_gap()
 
     def count_failed_losses(self) -> None:
         """A failed process that got every object (--oid-offset 1): the frames sent that it never processed,
@@ -277,6 +328,7 @@ class Runner:
         self.supervisor.start()
         try:
             self.wait_ready()
+            self.start_sources()
             last_moved, last_change = -1.0, time.monotonic()
             next_view = time.monotonic()
             while not stop.wait(POLL_SECONDS):

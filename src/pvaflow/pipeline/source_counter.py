@@ -17,6 +17,7 @@ class SourceCounter:
         self.channel = pva.Channel(channel_name)
         self.n_frames = 0
         self.last_id = 0
+        self.monitoring = False  # the source's current value arrived: every frame from now on is counted
 
     def start(self) -> None:
         self.channel.monitor(self._on_update, monitor_request(1000, "uniqueId", "uniqueId"))
@@ -27,6 +28,7 @@ class SourceCounter:
         if unique_id and unique_id != self.last_id:
             self.n_frames += 1
         self.last_id = unique_id
+        self.monitoring = True
 
     @property
     def count(self) -> int:

@@ -39,7 +39,7 @@ KINDS = ("sim-server", "channel", "consumer", "collector", "mirror")
 STAGE_KEYS = ("kind", "reads", "channel", "queue-size")  # the runner's own keys; the rest are command options
 # options the runner sets from the wiring, per kind
 WIRED_OPTIONS = {
-    "sim-server": ("channel-name",),
+    "sim-server": ("channel-name", "start-on-signal"),
     "consumer": ("input-channel", "output-channel", "status-channel", "control-channel", "consumer-id",
                  "consumer-id-list", "output-mode", "input-mode"),  # n-consumers: one process per consumer
     "collector": ("input-channel", "output-channel", "status-channel", "control-channel", "producer-id-list",
@@ -237,7 +237,8 @@ def _wire(pipeline_name: str, stage: Stage, upstream: Stage | None, settings: Pi
     if stage.kind == "sim-server":
         stage.output = f"{prefix}:image"
         wired["channel-name"] = stage.output
-        options.setdefault("start-delay", settings.start_delay)
+        wired["start-on-signal"] = True  # the runner starts the frames once every stage monitors its input
+        options.setdefault("start-delay", settings.start_delay)  # ... or after this, at the latest
     elif stage.kind == "mirror":
         stage.output = f"{prefix}:image"
         queue = stage.queue_size

@@ -28,6 +28,7 @@ from .pacing import Pacer
 from .sources import FrameSource
 
 logger = logging.getLogger(__name__)
+START_POLL_SECONDS = 0.05  # how often a start on signal looks at the stop request as well
 
 # Sources whose NTNDArrays take at most this much memory are built once.
 PREBUILT_BYTES = 256 * 1024 * 1024
@@ -205,14 +206,23 @@ class SimServer:
             pacer.wait(published)
         return published, first, last
 
-    def run(self, stop: threading.Event) -> SimSummary:
-        """Serve, wait the start delay, publish, wait the shutdown delay, stop."""
+    def run(self, stop: threading.Event, start: threading.Event | None = None) -> SimSummary:
+        """Serve, wait the start delay (or until ``start`` is set, when given, the start delay at most),
+        publish, wait the shutdown delay, stop."""
         config = self.config
         self.server.start()
         try:
             if config.notify_pv:
                 notify(config.notify_pv, config.notify_pv_value)
-            stop.wait(config.start_delay)
+            if start is None:
+                stop.wait(config.start_delay)
+            else:
+                deadline = time.monotonic() + config.start_delay
+                while not (start.is_set() or stop.is_set()) and time.monotonic() < deadline:
+                    start.wait(START_POLL_SECONDS)
+                if not (start.is_set() or stop.is_set()):
+                    logger.warning("no start signal (SIGUSR1) within the start delay of %g s: starting",
+                                   config.start_delay)
             published, first, last = self._publish_all(stop)
             self.feed.close()
             elapsed = last - first
