@@ -18,3 +18,12 @@ def test_import_contracts_hold() -> None:
         pytest.skip("import-linter is not installed (pip install -e '.[dev]')")
     result = subprocess.run([lint_imports], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("module", ["pvaflow.stream.config", "pvaflow.accounting", "pvaflow.stream.naming",
+                                    "pvaflow.stream.request", "pvaflow.stream.metadata_spec"])
+def test_option_parsing_and_accounting_need_no_pvaccess(module: str) -> None:
+    """The pure modules (config validation, id accounting, names, requests) load without pvaccess."""
+    code = f"import sys, {module}; print('pvaccess' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "False", result.stdout + result.stderr

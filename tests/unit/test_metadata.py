@@ -12,7 +12,8 @@ import pytest
 from pvaflow import AdMetadataProcessor, ConfigError, ntnd
 from pvaflow.processors.ad_metadata import MetadataMatcher
 from pvaflow.stream.config import CollectorOptions, ConsumerOptions, collector_config, consumer_config
-from pvaflow.stream.metadata_channels import MetadataQueue, MetadataSpec, metadata_queue_size, parse_metadata_channels
+from pvaflow.stream.metadata_channels import MetadataQueue
+from pvaflow.stream.metadata_spec import MetadataSpec, metadata_queue_size, parse_metadata_channels
 
 METADATA_TYPE = {"value": pva.DOUBLE, "timeStamp": pva.PvTimeStamp()}
 

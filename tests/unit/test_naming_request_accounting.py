@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pvaflow import ConfigError
-from pvaflow.stream.accounting import MissedObjects, default_offset
+from pvaflow.accounting import MissedObjects, default_offset
 from pvaflow.stream.naming import channel_name, format_id, parse_id_list
 from pvaflow.stream.request import DistributorOptions, field_list, monitor_request
 

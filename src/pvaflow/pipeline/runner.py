@@ -26,7 +26,7 @@ from typing import Any
 
 import pvaccess as pva
 
-from ..stream.accounting import MissedObjects
+from ..accounting import MissedObjects
 from ..supervisor import Child, RestartPolicy, Supervisor
 from .source_counter import SourceCounter
 from .spec import Pipeline, Stage

@@ -34,12 +34,12 @@ import numpy as np
 import pvaccess as pva
 
 from .. import ntnd
+from ..accounting import MissedObjects
 from ..ad_image_processor import AdImageProcessor
 from ..config_values import checked_int
 from ..errors import ConfigError
 from ..files.naming import FRAME_FIELDS, check_name_format, field_names, file_path
 from ..files.placing import DEFAULT_IF_FILE_EXISTS, Placer, check_if_file_exists, leftover_partials
-from ..stream.accounting import MissedObjects
 from .counted_stats import CountedStats
 
 

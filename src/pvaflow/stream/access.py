@@ -16,7 +16,6 @@ to ``DEFAULT``, as in an IOC.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pvaccess as pva
@@ -27,11 +26,6 @@ CONTROL_GROUP = "CONTROL"
 INPUT_GROUP = "INPUT"
 DEFAULT_GROUP = "DEFAULT"
 AS_LEVEL = 1  # the level of every field: RULE(1, ...) covers them
-
-
-def check_access_file(path: str | None) -> None:
-    if path is not None and not Path(path).is_file():
-        raise ConfigError(f"access security file {path} does not exist")
 
 
 class SecuredServer:

@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from ..accounting import default_offset
 from ..config_values import json_object
 from ..errors import ConfigError
-from .access import check_access_file
-from .accounting import default_offset
 from .loader import parse_processor_args
-from .metadata_channels import MetadataSpec, metadata_queue_size, parse_metadata_channels
+from .metadata_spec import MetadataSpec, metadata_queue_size, parse_metadata_channels
 from .naming import channel_name, format_id, parse_id_list
 from .request import DistributorOptions, monitor_request
-from .stats import STATS_SECTIONS
 
 logger = logging.getLogger(__name__)
+STATS_SECTIONS = ("receiver", "publisher", "queue", "processor", "user", "collector", "metadata")  # -rs names
 
 INPUT_MODES = ("pva", "ca", "pvas", "rpc")
 MONITOR_MODES = ("pva", "ca")  # the only inputs that deliver initial (connect-time) updates
@@ -240,7 +240,8 @@ def check_mode(option: str, mode: str, modes: tuple[str, ...]) -> None:
 def check_common(options: HostOptions) -> None:
     """Checks shared by consumer and collector options."""
     parse_metadata_channels(options.metadata_channels)
-    check_access_file(options.access_security_file)
+    if options.access_security_file is not None and not Path(options.access_security_file).is_file():
+        raise ConfigError(f"access security file {options.access_security_file} does not exist")
     if options.processor_file and not options.processor_class:
         raise ConfigError("--processor-file needs --processor-class (pvaPy would ignore the file and pass every "
                           "object through unprocessed)")

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .. import ntnd
+from ..accounting import MissedObjects
 from ..errors import FramesLostError, IntegrityError, ProcessorLoadError, PvaflowError, describe, location
-from .accounting import MissedObjects
 from .control import (
     CONFIGURE,
     CONFIGURE_FAILED,

@@ -13,7 +13,7 @@ from typing import Any
 
 import pvaccess as pva
 
-from .accounting import MissedObjects
+from ..accounting import MissedObjects
 
 RECEIVER_TYPES = {
     "nReceived": pva.UINT,
@@ -53,7 +53,6 @@ PROCESSOR_TYPES = {
     "nIdRestarts": pva.UINT,
     "nRejected": pva.UINT,
 }
-STATS_SECTIONS = ("receiver", "publisher", "queue", "processor", "user", "collector", "metadata")
 # one monitored channel (a collector's producer, a metadata channel) as pvaPy's status declares it:
 # producerStats_<id> and metadataStats_<n> at the top level
 SOURCE_CHANNEL_TYPES = {
