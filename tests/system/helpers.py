@@ -70,9 +70,9 @@ class Recorder:
             return list(self.frames)
 
 
-def get(channel_name: str, request: str = "field()") -> pva.PvObject:
+def get(channel_name: str, request: str = "field()", timeout: float = 15) -> pva.PvObject:
     channel = pva.Channel(channel_name)
-    channel.setTimeout(15)
+    channel.setTimeout(timeout)
     return channel.get(request)
 
 
@@ -84,8 +84,13 @@ def control(channel_name: str, command: str, args: str = "", timeout: float = 10
 def wait_for_initial_value(status_channel: str, section: str, timeout: float = 20.0) -> None:
     """Until a stage's status shows the initial value of its input skipped (``section``: processorStats of a
     consumer, producerStats_<id> of a collector): its monitor is connected, so nothing published later is lost."""
-    wait_until(lambda: get(status_channel).toDict()[section]["nSkipped"] >= 1, timeout,
-               f"{status_channel} {section} monitoring its input")
+    def skipped() -> bool:
+        try:
+            return get(status_channel, timeout=2).toDict()[section]["nSkipped"] >= 1
+        except pva.PvaException:  # not served yet
+            return False
+
+    wait_until(skipped, timeout, f"{status_channel} {section} monitoring its input")
 
 
 def start_frames(source, *statuses: str, section: str = "processorStats") -> None:

@@ -4,7 +4,11 @@ than they can be read counted, never repeated."""
 
 from __future__ import annotations
 
+import json
+import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +16,7 @@ import pytest
 
 from pvaflow.loopback import free_port
 
-from .helpers import Recorder, get, start_frames, wait_until
+from .helpers import Recorder, get, send_start_signal, start_frames, wait_until
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(120)]
 
@@ -121,9 +125,17 @@ def test_rpc_across_a_name_server_as_in_pvapys_firewall_set_up(start_process, wa
     stack = np.random.default_rng(8).integers(0, 255, (N_FRAMES, 8, 8), dtype=np.uint8)
     np.save(tmp_path / "frames.npy", stack)
     start_process("consumer", "-ic", "ns:image", "-om", "rpc", "-oc", "ns:in", "-oa", '{"timeout": 10}', "-dc",
-                  env=elsewhere | {"EPICS_PVA_NAME_SERVERS": f"127.0.0.1:{port}"})
+                  "-sc", "ns:tx:status", env=elsewhere | {"EPICS_PVA_NAME_SERVERS": f"127.0.0.1:{port}"})
     server = start_process("sim-server", "-cn", "ns:image", "-if", str(tmp_path / "frames.npy"), "-cs", "10",
-                           "-fps", "20", "-std", "4", "-shd", "2", "-rp", "0", "-dc", env=elsewhere)
+                           "-fps", "20", "-sos", "-std", "60", "-shd", "2", "-rp", "0", "-dc", env=elsewhere)
+
+    def sender_connected() -> bool:  # asked from a process that searches where the sender serves
+        result = subprocess.run([sys.executable, "-m", "pvaflow", "status", "ns:tx:status", "--json", "-t", "2"],
+                                env=os.environ | elsewhere, capture_output=True, text=True, timeout=30)
+        return result.returncode == 0 and json.loads(result.stdout)["status"]["processorStats"]["nSkipped"] >= 1
+
+    wait_until(sender_connected, timeout=40, what="the sender monitoring the source")
+    send_start_signal(server.process)
     assert server.wait(40) == 0
     wait_until(lambda: status("ns:rx:status")["processorStats"]["nProcessed"] == N_FRAMES, timeout=30,
                what="every frame through the RPC service")
