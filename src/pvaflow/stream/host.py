@@ -76,9 +76,13 @@ class Receiver(Protocol):
     """What the host needs from a receiver (see :mod:`pvaflow.stream.receiver`)."""
 
     channel_name: str
-    queue: Any
+    queue: Any  # None: objects come to handle_object on the receiving thread
+    initial_in: int | None  # objects ahead of the value a reconnect sends (None: none expected)
 
     def start(self, on_object: Any) -> None: ...
+    def watch_connection(self) -> None: ...
+    def is_initial_update(self) -> bool: ...
+    def count_error(self) -> None: ...
     def stop(self) -> None: ...
     def get(self, timeout: float) -> Any: ...
     def queued(self) -> int: ...
@@ -244,7 +248,7 @@ class Host:
         try:
             self.publisher.prepare(self.processor, first_object)
         except USER_ERRORS as ex:
-            self.publisher.n_errors += 1
+            self.publisher.count_error()
             self.log_once(ex, "cannot create the output channel")
 
     def prepare_from_sample(self) -> None:
@@ -255,7 +259,7 @@ class Host:
                 self.prepare_output(sample)
 
     def receiver_error(self, ex: BaseException) -> None:
-        self.receiver.n_errors += 1
+        self.receiver.count_error()
         self.log_once(ex, f"input object without '{self.oid_field}'")
 
     def log_once(self, ex: BaseException, what: str) -> None:

@@ -51,6 +51,10 @@ class CountingPublisher:
             self.error_kinds.add(kind)
             logger.error("cannot publish on %s (%s, counted from now on): %s", self.channel_name, kind, ex)
 
+    def count_error(self) -> None:
+        """An error the host logged itself (the output channel could not be made): counted here."""
+        self.n_errors += 1
+
     def prepare_at_start(self, processor: Any) -> None:
         """Nothing to create: the remote channel belongs to the receiver."""
         self.ready = True
@@ -72,6 +76,10 @@ class PvasPublisher(CountingPublisher):
     def __init__(self, server: pva.PvaServer | None, channel_name: str | None) -> None:
         super().__init__(channel_name)
         self.server = server
+
+    def count_error(self) -> None:
+        """An error the host logged itself (the output channel could not be made): counted here."""
+        self.n_errors += 1
 
     def prepare_at_start(self, processor: Any) -> None:
         """Create the output record at once if the processor defines its type without an input object.

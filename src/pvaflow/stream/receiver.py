@@ -79,6 +79,10 @@ class QueuedInput:
         (ConnectionWatch) and, when it went away, marks the object that will be the value sent on
         reconnecting (the first after those still queued). A served input (pvas, rpc) has no channel."""
 
+    def count_error(self) -> None:
+        """An object the host could not read (no id field): counted as a receive error."""
+        self.n_errors += 1
+
     def is_initial_update(self) -> bool:
         """Whether the object the host is about to handle is the current value sent on reconnecting."""
         ahead = self.initial_in
@@ -184,7 +188,13 @@ class CollectingReceiver:
     record may hold an object it never processed).
     """
 
-    initial_in = None  # see QueuedInput.is_initial_update: never set here
+    initial_in = None  # see QueuedInput.is_initial_update: never set here (each producer's are skipped here)
+
+    def is_initial_update(self) -> bool:
+        return False
+
+    def count_error(self) -> None:
+        self.n_errors += 1
 
     def __init__(
         self,
