@@ -17,7 +17,7 @@ from ..errors import describe
 from .access import CONTROL_GROUP, INPUT_GROUP, SecuredServer
 from .config import HostConfig
 from .control import ControlChannel
-from .host import Host, HostSettings, SnapshotSink
+from .host import Host, SnapshotSink
 from .loader import create_processor, load_processor_class
 from .metadata_channels import MetadataChannels
 from .names_served import NameCheck
@@ -137,19 +137,6 @@ def build_host(config: HostConfig, report: SnapshotSink | None = None) -> ReadyH
     metadata = MetadataChannels(config.metadata_channels, config.server_queue_size, config.metadata_queue_size)
     attach(processor, config, server, publisher, metadata)
     receiver = early_receiver or RECEIVERS[config.input_mode](config, server, processor)
-    settings = HostSettings(
-        role=config.role,
-        host_id=config.host_id,
-        object_id_field=config.oid_field,
-        # the collector skips initial updates per producer, before reordering
-        skip_initial_updates=config.skip_initial_updates if config.role == "consumer" else 0,
-        object_id_offset=config.oid_offset,
-        updates=config.updates,
-        accumulate_objects=config.accumulate_objects,
-        accumulation_timeout=config.accumulation_timeout,
-        report_period=config.report_period,
-        runtime=config.runtime,
-    )
     user_types = dict(processor.getStatsPvaTypes() or {})
     status = None
     if config.status_channel:
@@ -157,7 +144,7 @@ def build_host(config: HostConfig, report: SnapshotSink | None = None) -> ReadyH
             server, config.status_channel, config.role, config.host_id, user_types,
             receiver.extra_types() | metadata.stat_types(),
         )
-    host = Host(settings, processor, receiver, publisher, user_types, status, report, metadata)
+    host = Host(config, processor, receiver, publisher, user_types, status, report, metadata)
     if config.control_channel:
         ControlChannel(server, config.control_channel, config.role, config.host_id, host.submit)
     server.start()

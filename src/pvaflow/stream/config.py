@@ -127,6 +127,11 @@ class HostConfig:
     server_queue_size: int = 0  # also the metadata monitors' server queue
     access_security_file: str | None = None  # ACF restricting the control (and pvas input) channel
 
+    @property
+    def host_skips_initial_updates(self) -> int:
+        """Initial updates the host skips: a consumer's; a collector skips each producer's before reordering."""
+        return self.skip_initial_updates if self.role == "consumer" else 0
+
     def served_channels(self) -> list[str]:
         """The channels this stage serves itself."""
         names = [self.status_channel, self.control_channel]

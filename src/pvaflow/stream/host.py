@@ -15,12 +15,12 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .. import ntnd
 from ..accounting import MissedObjects
 from ..errors import FramesLostError, IntegrityError, ProcessorLoadError, PvaflowError, describe, location
+from .config import HostConfig
 from .control import (
     CONFIGURE,
     CONFIGURE_FAILED,
@@ -109,28 +109,12 @@ class SnapshotSink(Protocol):
     def publish(self, snapshot: dict[str, Any]) -> None: ...
 
 
-@dataclass(frozen=True)
-class HostSettings:
-    """How the host treats objects (validated by the command line or pipeline)."""
-
-    role: str = "consumer"
-    host_id: int = 1
-    object_id_field: str = "uniqueId"
-    skip_initial_updates: int = 1
-    object_id_offset: int = 1
-    updates: int = 1
-    accumulate_objects: int = 0
-    accumulation_timeout: float = 1.0
-    report_period: float = 0.0
-    runtime: float = 0.0
-
-
 class Host:
     """Runs one processor: start, objects, commands, reports, stop."""
 
     def __init__(
         self,
-        settings: HostSettings,
+        settings: HostConfig,
         processor: Any,
         receiver: Receiver,
         publisher: CountingPublisher,
@@ -149,10 +133,10 @@ class Host:
         self.lock = threading.Lock()
         self.inbox: queue.Queue[tuple[Command, Callable[[str], None]]] = queue.Queue()
         self.stop_event = threading.Event()
-        self.oid_field = settings.object_id_field
+        self.oid_field = settings.oid_field
         self.read_id: Callable[[Any], Any] | None = None  # chosen from the first object
-        self.skip_remaining = settings.skip_initial_updates
-        self.accounting = MissedObjects(settings.object_id_offset, settings.updates)
+        self.skip_remaining = settings.host_skips_initial_updates
+        self.accounting = MissedObjects(settings.oid_offset, settings.updates)
         self.counters = ProcessorCounters()
         self.user_types = user_types  # the processor's getStatsPvaTypes()
         self.error_kinds: set[str] = set()
@@ -238,7 +222,7 @@ class Host:
         id 0), the repeat of its last frame (a mirror), or an object it never processed (a restarted
         consumer's output record is created from its first, skipped, input).
         """
-        if not self.receiver.is_initial_update() or self.settings.skip_initial_updates <= 0:
+        if not self.receiver.is_initial_update() or self.settings.host_skips_initial_updates <= 0:
             return False
         self.counters.n_skipped += 1
         logger.info("skipped %s %s, the input's current value sent on reconnecting", self.oid_field, object_id)
