@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -41,6 +42,17 @@ def with_parent_watch(environment: Mapping[str, str] | None = None) -> dict[str,
     (:func:`stop_with_parent`). No ``preexec_fn``: code run between fork and exec can deadlock the child, and
     the ``Popen`` waiting for it, in a process with other threads (pvaccess's), as the Python docs warn."""
     return dict(os.environ if environment is None else environment) | {PARENT_VARIABLE: str(os.getpid())}
+
+
+def handles_signal(pid: int, signum: int) -> bool:
+    """Process ``pid`` has a handler for ``signum`` now (Linux: its SigCgt mask; elsewhere False). A signal a
+    process does not handle may end it: SIGUSR1 does."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    mask = next((line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:")), "0")
+    return bool(int(mask, 16) >> (signum - 1) & 1)
 
 
 def stop_with_parent() -> None:
@@ -102,6 +114,9 @@ class Child:
     @property
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+    def handles(self, signum: int) -> bool:
+        return self.alive and handles_signal(self.process.pid, signum)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pvaccess as pva
@@ -13,6 +12,7 @@ import pvaccess as pva
 from pvaflow import AdImageProcessor
 from pvaflow.ntnd import attribute_values, seconds
 from pvaflow.stream.client import send_command
+from pvaflow.supervisor import handles_signal
 
 
 class Recorder:
@@ -101,19 +101,9 @@ def start_frames(source, *statuses: str, section: str = "processorStats") -> Non
     send_start_signal(source.process)
 
 
-def catches(pid: int, signum: int) -> bool:
-    """The process has a handler for ``signum`` (its SigCgt mask in /proc)."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return False
-    mask = next((line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:")), "0")
-    return bool(int(mask, 16) >> (signum - 1) & 1)
-
-
 def send_start_signal(process) -> None:
     """SIGUSR1 to a sim-server started with -sos, once it handles it (before that, SIGUSR1 ends a process)."""
-    wait_until(lambda: catches(process.pid, signal.SIGUSR1) or process.poll() is not None, 30,
+    wait_until(lambda: handles_signal(process.pid, signal.SIGUSR1) or process.poll() is not None, 30,
                "the sim-server handling SIGUSR1")
     process.send_signal(signal.SIGUSR1)
 

@@ -220,7 +220,9 @@ class Runner:
             logger.info("stages run elsewhere (--only): the sources start after their start delay")
             return
         deadline = self.started + self.settings.start_delay
-        while not self.inputs_monitored():
+        # a source ends at a SIGUSR1 it does not handle yet: it installs the handler before serving its channel
+        while not (self.inputs_monitored() and all(process.child.handles(signal.SIGUSR1) or not process.alive
+                                                   for process in sources)):
             if time.monotonic() > deadline:
                 logger.warning("the pipeline took longer than start-delay (%.1f s) to start: the sources start "
                                "anyway and the first frames may be missed; raise start-delay in [pipeline]",
