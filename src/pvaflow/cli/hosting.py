@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -14,6 +15,7 @@ from rich.text import Text
 from ..report import TerminalReport, render
 from ..stream.assemble import build_host
 from ..stream.config import HostConfig
+from ..stream.watchdog import EXIT_STUCK
 
 
 def install_stop_handlers(stop: threading.Event, force: threading.Event | None = None) -> None:
@@ -57,4 +59,10 @@ def run_stage(config: HostConfig, disable_curses: bool, stop: threading.Event,
         finally:
             stage.close()
     console.print(render(final, config.report_sections, f"{title} (final)"))
+    if stage.host.exit_code == EXIT_STUCK:
+        # a processor call still runs on a pvaccess thread: Python's own exit would tear that thread down
+        # (seen: SIGABRT, "exception not rethrown", instead of exit code 3), so end here, output flushed
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_STUCK)
     return stage.host.exit_code
