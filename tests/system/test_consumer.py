@@ -300,13 +300,16 @@ def test_a_chain_started_downstream_first_loses_no_frame(start_process, wait_for
     connects to the upstream output (created with the upstream's first input) before the first frame. (The
     issue saw two of four writers connect about 8 s late; not reproduced here with one downstream stage.)"""
     server = start_process("sim-server", "-cn", "chain:image", "-nx", "16", "-ny", "16", "-nf", "60", "-cs", "10",
-                           "-fps", "30", "-std", "9", "-shd", "2", "-rp", "0", "-dc")
+                           "-fps", "30", "-sos", "-std", "60", "-shd", "2", "-rp", "0", "-dc")
     wait_for_channel("chain:image", server)
     downstream = start_process("consumer", "-ic", "chain:a:out", "-sc", "chain:b:status", "-dc")
     wait_for_channel("chain:b:status", downstream)
     time.sleep(4)  # the scenario: downstream waited a while for an input nobody serves (its searches back off)
     upstream = start_process("consumer", "-ic", "chain:image", "-oc", "chain:a:out", "-sc", "chain:a:status", "-dc")
     wait_for_channel("chain:a:status", upstream)
+    # the downstream stage finds the upstream output (its searches backed off meanwhile: a pvAccess matter,
+    # seen to take longer than pvaPy's 9 s start delay on a loaded machine) before the first frame
+    start_frames(server, "chain:a:status", "chain:b:status")
     assert server.wait(40) == 0
     wait_until(lambda: stats("chain:b:status")["processorStats"]["lastObjectId"] == 60, what="id 60 downstream")
     processor = stats("chain:b:status")["processorStats"]
