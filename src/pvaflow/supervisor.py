@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,11 +37,11 @@ PER_CHILD_OPTIONS = (("-id", "--consumer-id"), ("-nc", "--n-consumers"), ("-cid"
 PARENT_VARIABLE = "PVAFLOW_STOP_WITH_PARENT"  # the pid of the parent a child stops with
 
 
-def with_parent_watch(environment: Mapping[str, str] | None = None) -> dict[str, str]:
+def with_parent_watch() -> dict[str, str]:
     """The environment for a child that must stop when this process dies: the child reads it at start
     (:func:`stop_with_parent`). No ``preexec_fn``: code run between fork and exec can deadlock the child, and
     the ``Popen`` waiting for it, in a process with other threads (pvaccess's), as the Python docs warn."""
-    return dict(os.environ if environment is None else environment) | {PARENT_VARIABLE: str(os.getpid())}
+    return dict(os.environ) | {PARENT_VARIABLE: str(os.getpid())}
 
 
 def handles_signal(pid: int, signum: int) -> bool:

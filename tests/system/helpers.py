@@ -11,6 +11,7 @@ import pvaccess as pva
 
 from pvaflow import AdImageProcessor
 from pvaflow.ntnd import attribute_values, seconds
+from pvaflow.pipeline.status_watch import input_monitored
 from pvaflow.stream.client import send_command
 from pvaflow.supervisor import handles_signal
 
@@ -81,23 +82,23 @@ def control(channel_name: str, command: str, args: str = "", timeout: float = 10
     return send_command(channel_name, command, args, timeout)
 
 
-def wait_for_initial_value(status_channel: str, section: str, timeout: float = 20.0) -> None:
-    """Until a stage's status shows the initial value of its input skipped (``section``: processorStats of a
-    consumer, producerStats_<id> of a collector): its monitor is connected, so nothing published later is lost."""
-    def skipped() -> bool:
+def wait_for_initial_value(status_channel: str, timeout: float = 20.0) -> None:
+    """Until a stage's status shows its input's current value received (a collector: from every producer), as
+    pvaflow run waits for it: its monitor is connected, so nothing published later is lost."""
+    def monitored() -> bool:
         try:
-            return get(status_channel, timeout=2).toDict()[section]["nSkipped"] >= 1
+            return input_monitored(get(status_channel, timeout=2).toDict())
         except pva.PvaException:  # not served yet
             return False
 
-    wait_until(skipped, timeout, f"{status_channel} {section} monitoring its input")
+    wait_until(monitored, timeout, f"{status_channel} monitoring its input")
 
 
-def start_frames(source, *statuses: str, section: str = "processorStats") -> None:
+def start_frames(source, *statuses: str) -> None:
     """Let a sim-server started with -sos publish (SIGUSR1), once each stage named by its status channel
     monitors its input (initial value skipped): nothing published is lost to a slow start."""
     for status in statuses:
-        wait_for_initial_value(status, section)
+        wait_for_initial_value(status)
     send_start_signal(source.process)
 
 

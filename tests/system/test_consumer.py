@@ -277,7 +277,7 @@ def test_distributor_works_on_a_consumer_output(start_process, wait_for_channel)
     for consumer_id in (1, 2):
         wait_for_channel(f"stage2:{consumer_id}:status", stage2)
     outputs = [Recorder(f"stage2:{consumer_id}:out") for consumer_id in (1, 2)]
-    wait_for_initial_value("stage2:1:status", "processorStats")
+    wait_for_initial_value("stage2:1:status")
     start_frames(server, "stage1:status", "stage2:2:status")
     assert server.wait(40) == 0
     wait_until(lambda: sum(len(output.ids) for output in outputs) >= 40, what="40 frames through two stages")

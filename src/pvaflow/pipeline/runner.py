@@ -30,7 +30,7 @@ from ..accounting import MissedObjects
 from ..supervisor import Child, RestartPolicy, Supervisor
 from .source_counter import SourceCounter
 from .spec import Pipeline, Stage
-from .status_watch import COUNTS, SECTIONS, StatusWatch, status_counts
+from .status_watch import COUNTS, SECTIONS, StatusWatch, input_monitored, status_counts
 
 logger = logging.getLogger(__name__)
 
@@ -159,14 +159,6 @@ def stage_states(stage: Stage) -> StageState:
         processes = [StageProcess(stage.name, Child(f"stage {stage.name}", command), stage.status)
                      for command in stage.commands]
     return StageState(stage, processes)
-
-
-def input_monitored(status: dict[str, Any]) -> bool:
-    """A stage's status says it received its input's current value (a collector: from every producer)."""
-    producers = [value for key, value in status.items() if key.startswith("producerStats_")]
-    if producers:
-        return all(producer.get("nReceived", 0) >= 1 for producer in producers)
-    return status.get("receiverStats", {}).get("nReceived", 0) >= 1
 
 
 class Runner:

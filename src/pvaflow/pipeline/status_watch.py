@@ -60,6 +60,14 @@ def status_counts(statuses: list[dict[str, Any]]) -> StatusCounts | None:
     return StatusCounts(totals, rate, sections, ids)
 
 
+def input_monitored(status: dict[str, Any]) -> bool:
+    """A stage's status says it received its input's current value (a collector: from every producer)."""
+    producers = [value for key, value in status.items() if key.startswith("producerStats_")]
+    if producers:
+        return all(producer.get("nReceived", 0) >= 1 for producer in producers)
+    return status.get("receiverStats", {}).get("nReceived", 0) >= 1
+
+
 class StatusWatch:
     """Monitors status channels and keeps the latest value of each (None: none since the start or forget()).
 
