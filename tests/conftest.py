@@ -107,10 +107,10 @@ def _wait_for_channel(name: str, child: Child, timeout: float = READY_TIMEOUT) -
     import pvaccess as pva
 
     deadline = time.monotonic() + timeout
-    channel = pva.Channel(name)
-    channel.setTimeout(0.5)
     while True:
         child.check_running()
+        channel = pva.Channel(name)  # a new one each time: one Channel's searches back off to ~30 s apart
+        channel.setTimeout(0.5)
         try:
             channel.get("field()")
             return

@@ -13,6 +13,7 @@ from pvaflow import AdImageProcessor
 from pvaflow.ntnd import attribute_values, seconds
 from pvaflow.pipeline.status_watch import input_monitored
 from pvaflow.stream.client import send_command
+from pvaflow.stream.silent_monitor import SilentMonitorCheck
 from pvaflow.supervisor import handles_signal
 
 
@@ -26,22 +27,16 @@ class Recorder:
         self.attributes: list[dict] | None = [] if with_attributes else None
         self.lock = threading.Lock()
         self.monitoring = threading.Event()  # set by the first update: the monitor's initial value
+        wait_until(lambda: answers(channel_name), ready_timeout, f"{channel_name} answering")
         self.channel = pva.Channel(channel_name)
-        self.channel.setTimeout(0.5)
-        wait_until(lambda: self._connects(), ready_timeout, f"{channel_name} answering")
         self.channel.subscribe("recorder", self._on_frame)
-        self.channel.startMonitor(f"record[queueSize={queue_size}]field()")
+        self.request = f"record[queueSize={queue_size}]field()"
+        self.channel.startMonitor(self.request)
+        self.silence = SilentMonitorCheck(self.channel, channel_name, "uniqueId")  # as pvaflow's receivers
         # startMonitor returns before the server has the monitor: an update in between would be seen as
         # the initial value (the one before it lost), so wait for the initial value
         if not self.monitoring.wait(ready_timeout):
             raise AssertionError(f"no initial value from {channel_name} in {ready_timeout} s")
-
-    def _connects(self) -> bool:
-        try:
-            self.channel.get("field()")
-            return True
-        except pva.PvaException:
-            return False
 
     def _on_frame(self, pv: pva.PvObject) -> None:
         self.monitoring.set()
@@ -55,6 +50,10 @@ class Recorder:
 
     @property
     def ids(self) -> list[int]:
+        if self.silence.dead():  # a pvaccess monitor gone silent for good (a mirror re-created its record)
+            self.channel.stopMonitor()
+            self.channel.startMonitor(self.request)
+            self.silence.revived()
         with self.lock:
             return [frame[0] for frame in self.frames]
 
@@ -69,6 +68,17 @@ class Recorder:
         self.channel.unsubscribe("recorder")
         with self.lock:
             return list(self.frames)
+
+
+def answers(channel_name: str) -> bool:
+    """Whether the channel answers a get now. A new Channel each time: one Channel that did not find its
+    server searches again ever more rarely (pvAccess's back-off: up to about 30 s), so waiting on one Channel
+    can outlast a server that came up long ago."""
+    try:
+        get(channel_name, timeout=0.5)
+        return True
+    except pva.PvaException:
+        return False
 
 
 def get(channel_name: str, request: str = "field()", timeout: float = 15) -> pva.PvObject:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import Recorder, get, wait_until
+from .helpers import Recorder, get, wait_for_initial_value, wait_until
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(120)]
 
@@ -203,3 +203,28 @@ def test_mirror_restarted_mid_stream_the_gap_is_counted(start_process, wait_for_
     # a repeat of the last id the mirror had, is skipped, not processed twice
     assert processor["nProcessed"] + processor["nMissed"] == span, processor
     assert stats("gap:status")["receiverStats"]["nReconnects"] == 1
+
+
+@pytest.mark.parametrize("attempt", range(2))
+def test_a_record_re_created_on_a_live_server_keeps_the_consumer_fed(start_process, wait_for_channel,
+                                                                     attempt) -> None:
+    """pvaccess fault: a monitor may go silent for good when the server re-creates the record (connected and
+    active as far as pvaccess says; without the check, 4 of 6 runs of ten re-creations failed here): the
+    consumer sees the record change without it and subscribes again; frames lost meanwhile are counted missed."""
+    source = start_process(f"re{attempt}:image", "10", script=str(HERE / "recreate_record.py"))
+    wait_for_channel(f"re{attempt}:image", source)
+    consumer = start_process("consumer", "-ic", f"re{attempt}:image", *RECORDER, "-sc", f"re{attempt}:status", "-dc")
+    wait_for_initial_value(f"re{attempt}:status")
+    source.send_line()
+    wait_until(lambda: stats(f"re{attempt}:status")["processorStats"]["lastObjectId"] > 150, timeout=60,
+               what="frames published after the last re-creation (id 100) reaching the consumer")
+    source.send_line()
+    wait_until(lambda: "last" in source.output, what="the source's last id")
+    last = int(source.output.split("last")[1].split()[0])
+    wait_until(lambda: stats(f"re{attempt}:status")["processorStats"]["lastObjectId"] == last, what="the last frame")
+    status = stats(f"re{attempt}:status")
+    processor, receiver = status["processorStats"], status["receiverStats"]
+    print(f"processor {processor}; receiver {receiver}")
+    assert processor["nProcessed"] + processor["nMissed"] == last - processor["firstObjectId"] + 1
+    assert (processor["nErrors"], processor["nIdRestarts"]) == (0, 0)
+    assert ("subscribing again" in consumer.output) == (receiver["nResubscribes"] > 0)

@@ -70,7 +70,7 @@ def follow_log_options(logger: logging.Logger) -> None:
 
 def monitor_receiver(config: HostConfig, server: Any, processor: Any) -> MonitorReceiver:
     return MonitorReceiver(
-        config.input_channel, config.monitor_request, config.receiver_queue_size, config.input_mode
+        config.input_channel, config.monitor_request, config.receiver_queue_size, config.input_mode, config.oid_field
     )
 
 

@@ -21,6 +21,7 @@ import pvaccess as pva
 
 from .callback_thread import keeping_thread_state
 from .client import PROVIDERS
+from .silent_monitor import SilentMonitorCheck
 from .stats import SOURCE_CHANNEL_TYPES, rate, source_channel_stats
 
 logger = logging.getLogger(__name__)
@@ -136,18 +137,27 @@ class QueuedInput:
 class MonitorReceiver(QueuedInput):
     """Monitors one channel; counts received objects, overruns and queue rejections."""
 
-    def __init__(self, channel_name: str, request: str, queue_size: int | None, provider: str = "pva") -> None:
+    def __init__(self, channel_name: str, request: str, queue_size: int | None, provider: str = "pva",
+                 id_field: str = "uniqueId") -> None:
         super().__init__(channel_name, queue_size)
         self.request = request
         self.channel = pva.Channel(channel_name, PROVIDERS[provider])
         self.connection = ConnectionWatch(self.channel, channel_name)
+        # the pvaccess fault it looks for is a PVA server's (a record re-created): not looked for on CA
+        self.silence = SilentMonitorCheck(self.channel, channel_name, id_field) if provider == "pva" else None
+        self.on_object: Callable[[pva.PvObject], None] | None = None
 
     def watch_connection(self) -> None:
         if self.connection.lost():
             self.initial_in = self.queued()
+        elif self.silence is not None and self.silence.dead():
+            self.channel.stopMonitor()
+            self.start(self.on_object)
+            self.silence.revived()
 
     def start(self, on_object: Callable[[pva.PvObject], None]) -> None:
         logger.debug("monitoring %s with request %s", self.channel_name, self.request)
+        self.on_object = on_object
         if self.queue is None:
             self.channel.monitor(keeping_thread_state(on_object), self.request)
         else:
@@ -165,11 +175,14 @@ class MonitorReceiver(QueuedInput):
             "nErrors": self.n_errors,
             "nOverruns": int(monitor.get("nOverruns", 0)),
             "nReconnects": self.connection.n_reconnects,
+            "nResubscribes": self.silence.n_resubscribes if self.silence is not None else 0,
         }
 
     def reset_stats(self) -> None:
         self.channel.resetMonitorCounters()
         self.connection.n_reconnects = 0
+        if self.silence is not None:
+            self.silence.n_resubscribes = 0
         self.reset_queue_stats()
 
 
@@ -224,12 +237,14 @@ class CollectingReceiver:
         self.last_object_time = 0.0  # time.monotonic() when objects were last drained
         self.connections = {producer: ConnectionWatch(channel, f"producer {producer} ({channel_names[producer]})")
                             for producer, channel in self.channels.items()}
+        self.silences = {producer: SilentMonitorCheck(channel, f"producer {producer} ({channel_names[producer]})",
+                                                      object_id_field) for producer, channel in self.channels.items()}
+        self.on_update = keeping_thread_state(self._on_update)
         self.reset_stats()
 
     def start(self, on_object: Callable[[pva.PvObject], None]) -> None:
-        on_update = keeping_thread_state(self._on_update)
         for producer, channel in self.channels.items():
-            channel.monitor(functools.partial(on_update, producer), self.request)
+            channel.monitor(functools.partial(self.on_update, producer), self.request)
 
     def watch_connection(self) -> None:
         """As MonitorReceiver.watch_connection, per producer: a producer that went away has its next
@@ -238,6 +253,11 @@ class CollectingReceiver:
             if connection.lost():
                 with self.lock:
                     self.seen[producer] = 0  # its value sent on reconnecting is skipped as on connecting
+            elif self.silences[producer].dead():  # its current value is new: the dead monitor never gave it
+                channel = self.channels[producer]
+                channel.stopMonitor()
+                channel.monitor(functools.partial(self.on_update, producer), self.request)
+                self.silences[producer].revived()
 
     def _on_update(self, producer: int, pv: pva.PvObject) -> None:
         with self.lock:
@@ -297,6 +317,7 @@ class CollectingReceiver:
                 "nErrors": self.n_errors,
                 "nOverruns": sum(int(c.getMonitorCounters().get("nOverruns", 0)) for c in self.channels.values()),
                 "nReconnects": sum(connection.n_reconnects for connection in self.connections.values()),
+                "nResubscribes": sum(silence.n_resubscribes for silence in self.silences.values()),
             }
 
     def queue_counts(self) -> dict[str, Any]:
@@ -312,6 +333,7 @@ class CollectingReceiver:
         for producer in self.channels:
             types[f"producerStats_{producer}"] = SOURCE_CHANNEL_TYPES | {
                 "nReceived": pva.UINT, "nRejected": pva.UINT, "nSkipped": pva.UINT, "nReconnects": pva.UINT,
+                "nResubscribes": pva.UINT,
             }
         return types
 
@@ -334,6 +356,7 @@ class CollectingReceiver:
                     producer, name, received, refused, overruns, queue, seconds) | {
                     "nReceived": received, "nRejected": refused, "nSkipped": self.skipped[producer],
                     "nReconnects": self.connections[producer].n_reconnects,
+                    "nResubscribes": self.silences[producer].n_resubscribes,
                 }
         return stats
 
@@ -343,6 +366,8 @@ class CollectingReceiver:
             self.rejected = {producer: 0 for producer in self.channel_names}
             for connection in self.connections.values():
                 connection.n_reconnects = 0
+            for silence in self.silences.values():
+                silence.n_resubscribes = 0
             self.skipped = {producer: 0 for producer in self.channel_names}
             self.delivered = {producer: 0 for producer in self.channel_names}
             self.n_errors = 0

@@ -25,6 +25,7 @@ RECEIVER_TYPES = {
     "nOverruns": pva.UINT,
     "overrunRate": pva.DOUBLE,
     "nReconnects": pva.UINT,
+    "nResubscribes": pva.UINT,
 }
 PUBLISHER_TYPES = {
     "nPublished": pva.UINT,
