@@ -10,7 +10,8 @@ import pytest
 from pvaflow import ConfigError
 from pvaflow.cli.run import CHECKS, stage_parsers
 from pvaflow.pipeline.runner import StageProcess, option
-from pvaflow.pipeline.spec import load_pipeline, select, start_order
+from pvaflow.pipeline.spec import load_pipeline, select, stage_config, start_order
+from pvaflow.pipeline.stage_options import option_argv
 from pvaflow.supervisor import Child
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "pipelines"
@@ -98,7 +99,9 @@ def test_external_channel_source_and_relative_processor_file(tmp_path: Path) -> 
         ("", "no stages"),
         (SOURCE + "frme-rate = 5\n",
          "stage source: unknown sim-server option 'frme-rate' \\(did you mean frame-rate\\?\\)"),
-        (SOURCE + "n-frames = 'many'\n", "stage source: argument -nf/--n-frames: must be an integer"),
+        (SOURCE + "n-frames = 'many'\n", "stage source: n-frames: must be an integer"),
+        (SOURCE + "disable-curses = 3\n", "stage source: disable-curses is a flag: true or false, not 3"),
+        (SOURCE + "log-level = 'loud'\n", "stage source: log-level must be one of debug, .*, not 'loud'"),
         (SOURCE + "channel-name = 'x'\n", "stage source: channel-name is set by the runner"),
         (SOURCE + "reads = 'x'\n", "a sim-server stage is a source and reads nothing"),
         (SOURCE + "[stages.w]\nkind = 'consumer'\n", "stage w: a consumer stage needs reads"),
@@ -128,6 +131,27 @@ def test_mistakes_are_one_line_each(tmp_path: Path, text: str, message: str) -> 
     with pytest.raises(ConfigError, match=message) as info:
         load(tmp_path, text)
     assert "\n" not in str(info.value)
+
+
+def test_a_stage_and_its_command_line_give_the_same_configs(tmp_path: Path) -> None:
+    """Two front doors to one config: the stage's options, checked without a command line, give the configs the
+    stage's command line gives (the processes are started with per-consumer lines derived from it)."""
+    pipeline = load(tmp_path, SOURCE + """
+        [stages.work]
+        kind = "consumer"
+        reads = "source"
+        n-consumers = 3
+        distributor-updates = "2"
+        receiver-queue-size = 50
+        processor-args = { threshold = 7 }
+        report-period = 0.5
+        """)
+    work = pipeline.stages["work"]
+    parser = stage_parsers()["consumer"]
+    from_stage = stage_config(work, parser, CHECKS["consumer"])
+    from_command_line = CHECKS["consumer"](parser.parse_args(option_argv(work.wired_options)))
+    assert from_stage == from_command_line and len(from_stage) == 3
+    assert [config.oid_offset for config in from_stage] == [5, 5, 5]
 
 
 def test_start_order_puts_each_stage_after_what_it_reads() -> None:

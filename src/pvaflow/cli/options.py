@@ -45,10 +45,31 @@ def bounded(kind: type, minimum: float | None = None, maximum: float | None = No
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line (argparse prints the usage block before them)."""
+    """An ArgumentParser whose errors are one line (argparse prints the usage block before them), and that
+    keeps its options by long name (``long_options``, groups' included): a pipeline stage's options become
+    the same Namespace as a command line's through them (pipeline.stage_options)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.long_options: dict[str, argparse.Action] = {}
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        return self._keep(super().add_argument(*args, **kwargs))
+
+    def add_argument_group(self, *args: Any, **kwargs: Any) -> Any:
+        group = super().add_argument_group(*args, **kwargs)
+        add = group.add_argument
+        group.add_argument = lambda *a, **k: self._keep(add(*a, **k))  # type: ignore[method-assign]
+        return group
+
+    def _keep(self, action: argparse.Action) -> argparse.Action:
+        for option in action.option_strings:
+            if option.startswith("--") and option not in ("--help", "--version"):
+                self.long_options[option[2:]] = action
+        return action
 
 
 SECONDS = bounded(float, 0, MAX_SECONDS)  # a time of 0 or more seconds

@@ -19,7 +19,7 @@ from ..pipeline.spec import load_pipeline, select
 from ..pipeline.view import PipelineView
 from . import collector, consumer, mirror, sim_server
 from .hosting import install_stop_handlers
-from .options import SECONDS, add_log_options
+from .options import SECONDS, OneLineParser, add_log_options
 
 # stage kind -> the stand-alone command's module (its parser checks the stage's options)
 COMMANDS = {"sim-server": sim_server, "consumer": consumer, "collector": collector, "mirror": mirror}
@@ -48,9 +48,9 @@ def add_parser(subparsers: Any, name: str) -> None:
     add_log_options(parser)
 
 
-def stage_parsers() -> dict[str, argparse.ArgumentParser]:
+def stage_parsers() -> dict[str, OneLineParser]:
     """A parser per stage kind, built by the commands themselves."""
-    subparsers = argparse.ArgumentParser(prog="pvaflow").add_subparsers()
+    subparsers = OneLineParser(prog="pvaflow").add_subparsers()
     for kind, module in COMMANDS.items():
         module.add_parser(subparsers, kind)
     return {kind: subparsers.choices[kind] for kind in COMMANDS}

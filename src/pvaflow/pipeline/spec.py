@@ -15,18 +15,15 @@ Every problem is one ConfigError line naming the stage, found by
 from __future__ import annotations
 
 import argparse
-import contextlib
-import difflib
-import io
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ..errors import ConfigError, PvaflowError
 from ..supervisor import consumer_commands
+from .stage_options import option_argv, stage_namespace, unknown_option
 
 try:
     import tomllib
@@ -77,6 +74,7 @@ class Stage:
     output: str = ""  # the channel (or channel pattern with '*') downstream stages read
     status: list[str] = field(default_factory=list)  # consumers: status[i] belongs to commands[i]
     control: list[str] = field(default_factory=list)
+    wired_options: dict[str, Any] = field(default_factory=dict)  # options with the runner's wiring
     commands: list[list[str]] = field(default_factory=list)  # one command line per process; none: external
 
 
@@ -94,46 +92,6 @@ class Pipeline:
 
     def sinks(self) -> list[Stage]:
         return [stage for stage in self.stages.values() if not self.downstream(stage.name)]
-
-
-def _option_value(value: Any) -> str:
-    if isinstance(value, (dict, list)):
-        return json.dumps(value)  # processor-args, input/output args
-    return str(value)
-
-
-def option_argv(options: dict[str, Any]) -> list[str]:
-    """``{"frame-rate": 100, "disable-curses": true}`` -> ``["--frame-rate", "100", "--disable-curses"]``."""
-    argv: list[str] = []
-    for key, value in options.items():
-        if value is True:
-            argv.append(f"--{key}")
-        elif value is False or value is None:
-            continue
-        else:
-            argv += [f"--{key}", _option_value(value)]
-    return argv
-
-
-def long_options(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
-    return {
-        option[2:]: action
-        for action in parser._actions  # noqa: SLF001 (argparse offers no public list of its options)
-        for option in action.option_strings
-        if option.startswith("--") and option not in ("--help", "--version")
-    }
-
-
-def parse_with(parser: argparse.ArgumentParser, argv: list[str], stage: str) -> argparse.Namespace:
-    """argparse's own checks (types, choices), its error as one ConfigError line."""
-    errors = io.StringIO()
-    try:
-        with contextlib.redirect_stderr(errors):
-            return parser.parse_args(argv)
-    except SystemExit as ex:
-        message = errors.getvalue().strip().splitlines()
-        reason = message[-1].split("error: ", 1)[-1] if message else f"invalid options {argv}"
-        raise ConfigError(f"stage {stage}: {reason}") from ex
 
 
 def _settings(table: dict[str, Any], default_name: str) -> PipelineSettings:
@@ -157,7 +115,7 @@ def _settings(table: dict[str, Any], default_name: str) -> PipelineSettings:
                             float(numbers["runtime"]), float(numbers["start-delay"]), float(numbers["report-period"]))
 
 
-def _stage(name: str, table: Any, parsers: dict[str, argparse.ArgumentParser]) -> Stage:
+def _stage(name: str, table: Any, parsers: dict[str, StageParser]) -> Stage:
     if not isinstance(table, dict):
         raise ConfigError(f"stage {name}: must be a table ([stages.{name}])")
     if not NAME.match(name):
@@ -182,14 +140,12 @@ def _stage(name: str, table: Any, parsers: dict[str, argparse.ArgumentParser]) -
     if "channel" in table:
         raise ConfigError(f"stage {name}: 'channel' is for channel stages; the runner names the channels of "
                           f"{kind} stages")
-    known = long_options(parsers[kind])
+    known = parsers[kind].long_options
     for key in options:
         if key in WIRED_OPTIONS[kind]:
             raise ConfigError(f"stage {name}: {key} is set by the runner from the wiring (remove it)")
         if key not in known:
-            close = difflib.get_close_matches(key, list(known), n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
-            raise ConfigError(f"stage {name}: unknown {kind} option '{key}'{hint}")
+            raise unknown_option(known, key, kind, name)
     queue_size = table.get("queue-size", 100)
     if isinstance(queue_size, bool) or not isinstance(queue_size, int) or queue_size < 0:
         raise ConfigError(f"stage {name}: queue-size must be an integer >= 0, not {queue_size!r}")
@@ -271,14 +227,31 @@ def _wire(pipeline_name: str, stage: Stage, upstream: Stage | None, settings: Pi
         options.setdefault("disable-curses", True)  # the runner shows the view; stages print plain lines
     if stage.kind == "consumer":
         wired["n-consumers"] = stage.count  # one process per consumer: the runner restarts each on its own
-    stage.commands = [[stage.kind, *option_argv(wired), *option_argv(options)]]
+    stage.wired_options = wired | options
+    stage.commands = [[stage.kind, *option_argv(stage.wired_options)]]
+
+
+class StageParser(Protocol):
+    """A command's parser as the runner reads it: its options by long name (cli.options.OneLineParser)."""
+
+    long_options: dict[str, argparse.Action]
 
 
 Check = Callable[[argparse.Namespace], Any]  # a command's own checks of its parsed options (ConfigError); a consumer's
 # returns the configs of its consumers
 
 
-def load_pipeline(path: Path, parsers: dict[str, argparse.ArgumentParser], checks: dict[str, Check]) -> Pipeline:
+def stage_config(stage: Stage, parser: StageParser, check: Check | None) -> Any:
+    """A wired stage's config: its options as its command's parser would give them, through the command's own
+    checks (a consumer stage: one config per consumer); ConfigError naming the stage."""
+    args = stage_namespace(parser.long_options, stage.wired_options, stage.kind, stage.name)
+    try:
+        return check(args) if check is not None else None
+    except PvaflowError as ex:  # a bad option, a processor that cannot be loaded
+        raise ConfigError(f"stage {stage.name}: {ex}") from ex
+
+
+def load_pipeline(path: Path, parsers: dict[str, StageParser], checks: dict[str, Check]) -> Pipeline:
     """Read, check and wire a pipeline file.
 
     ``parsers`` are the stand-alone commands' parsers by kind; ``checks`` run
@@ -315,12 +288,7 @@ def load_pipeline(path: Path, parsers: dict[str, argparse.ArgumentParser], check
                               f"{upstream.count} consumers")
         if stage.kind != "channel":
             _wire(settings.name, stage, upstream, settings)
-            args = parse_with(parsers[stage.kind], stage.commands[0][1:], name)
-            check = checks.get(stage.kind)
-            try:
-                checked = check(args) if check is not None else None
-            except PvaflowError as ex:  # a bad option, a processor that cannot be loaded
-                raise ConfigError(f"stage {name}: {ex}") from ex
+            checked = stage_config(stage, parsers[stage.kind], checks.get(stage.kind))
             if stage.kind == "consumer":  # the consumers' configs: their ids and object id offsets
                 stage.commands = consumer_commands(stage.commands[0], checked)
     return Pipeline(settings, {name: stages[name] for name in order}, path)
