@@ -13,7 +13,7 @@ from pvaflow import AdImageProcessor
 from pvaflow.ntnd import attribute_values, seconds
 from pvaflow.pipeline.status_watch import input_monitored
 from pvaflow.stream.client import send_command
-from pvaflow.stream.silent_monitor import SilentMonitorCheck
+from pvaflow.stream.stale_channel import StaleChannelCheck
 from pvaflow.supervisor import handles_signal
 
 
@@ -29,14 +29,17 @@ class Recorder:
         self.monitoring = threading.Event()  # set by the first update: the monitor's initial value
         wait_until(lambda: answers(channel_name), ready_timeout, f"{channel_name} answering")
         self.channel = pva.Channel(channel_name)
-        self.channel.subscribe("recorder", self._on_frame)
         self.request = f"record[queueSize={queue_size}]field()"
-        self.channel.startMonitor(self.request)
-        self.silence = SilentMonitorCheck(self.channel, channel_name, "uniqueId")  # as pvaflow's receivers
+        self._monitor()
+        self.staleness = StaleChannelCheck(channel_name, pva.PVA, channel_name, "uniqueId")  # as pvaflow's receivers
         # startMonitor returns before the server has the monitor: an update in between would be seen as
         # the initial value (the one before it lost), so wait for the initial value
         if not self.monitoring.wait(ready_timeout):
             raise AssertionError(f"no initial value from {channel_name} in {ready_timeout} s")
+
+    def _monitor(self) -> None:
+        self.channel.subscribe("recorder", self._on_frame)
+        self.channel.startMonitor(self.request)
 
     def _on_frame(self, pv: pva.PvObject) -> None:
         self.monitoring.set()
@@ -50,10 +53,11 @@ class Recorder:
 
     @property
     def ids(self) -> list[int]:
-        if self.silence.dead():  # a pvaccess monitor gone silent for good (a mirror re-created its record)
-            self.channel.stopMonitor()
-            self.channel.startMonitor(self.request)
-            self.silence.revived()
+        if self.staleness.dead(self.channel, self.channel.getMonitorCounters()["nReceived"]):
+            self.channel.stopMonitor()  # a channel gone stale for good (a mirror re-created its record)
+            self.channel = pva.Channel(self.channel.getName())
+            self._monitor()
+            self.staleness.renewed()
         with self.lock:
             return [frame[0] for frame in self.frames]
 
@@ -81,10 +85,22 @@ def answers(channel_name: str) -> bool:
         return False
 
 
+GET_ATTEMPT_SECONDS = 2.0
+
+
 def get(channel_name: str, request: str = "field()", timeout: float = 15) -> pva.PvObject:
-    channel = pva.Channel(channel_name)
-    channel.setTimeout(timeout)
-    return channel.get(request)
+    """The channel's value, asked with a new Channel every GET_ATTEMPT_SECONDS until ``timeout``: a Channel
+    whose first searches went unanswered (seen on a loaded machine with many servers) searches again ever
+    more rarely, while a new one searches at once."""
+    deadline = time.monotonic() + timeout
+    while True:
+        channel = pva.Channel(channel_name)
+        channel.setTimeout(min(GET_ATTEMPT_SECONDS, max(0.1, deadline - time.monotonic())))
+        try:
+            return channel.get(request)
+        except pva.PvaException:
+            if time.monotonic() >= deadline:
+                raise
 
 
 def control(channel_name: str, command: str, args: str = "", timeout: float = 10.0) -> str:

@@ -5,6 +5,7 @@ and the stream goes on."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import time
 from pathlib import Path
@@ -115,7 +116,7 @@ def test_slow_processor_fills_the_queue_counts_rejections_and_catches_up(start_p
     assert peak - baseline < 64, f"resident memory grew {peak - baseline:.0f} MB (queue of ten 0.26 MB frames)"
 
 
-@pytest.mark.parametrize("start_id", [1, 1001], ids=["ids-from-1", "ids-go-on"])
+@pytest.mark.parametrize("start_id", [1, 10001], ids=["ids-from-1", "ids-go-on"])
 def test_source_killed_and_restarted_mirror_consumer_and_collector_follow(
     start_process, wait_for_channel, start_id: int
 ) -> None:
@@ -143,13 +144,26 @@ def test_source_killed_and_restarted_mirror_consumer_and_collector_follow(
     first.wait(10)
     time.sleep(1.5)  # > 2 collector gap waits of quiet: a lower id after this starts a new sequence
     before = stats(consumer_stats)["processorStats"]
-    # reconnecting takes a few seconds (pvAccess's search interval grows while a channel is away): the new
-    # source publishes for 6 s after a 3 s start delay, and what passes before the stream is back is counted
-    second = start_process(*sim, "-fps", "50", "-std", "3", "-shd", "2", "-sid", str(start_id), "-nf", "300",
+    # reconnecting takes seconds (pvAccess's search interval grows while a channel is away; a channel the
+    # mirror's re-created record left stale is found in about 6 s more): the new source publishes from 3 s
+    # after its start until 100 of its frames reached the consumer, and what passes before the stream is back
+    # is counted
+    second = start_process(*sim, "-fps", "50", "-std", "3", "-shd", "2", "-sid", str(start_id), "-rt", "120",
                            "-cs", "10")
-    assert second.wait(40) == 0
-    last_id = start_id + 299
-    wait_until(lambda: stats(collector_stats)["userStats"]["lastId"] == last_id, what="the new source's last frame")
+    def new_frames_through() -> bool:
+        processor = stats(consumer_stats)["processorStats"]
+        numbered_again = processor["nIdRestarts"] == 1 or start_id > 1  # ids from 1 are below the old ones
+        return numbered_again and processor["lastObjectId"] >= start_id + 100
+
+    wait_until(new_frames_through, timeout=60, what="the new source's frames through the consumer")
+    second.process.send_signal(signal.SIGINT)
+    assert second.wait(20) == 0
+    published = int(re.search(r"frames published\D*(\d+)", second.output).group(1))
+    last_id = start_id + published - 1
+    # both statuses once they show the last frame (a status is published every second: an earlier one may
+    # not count the last frames yet)
+    wait_until(lambda: stats(consumer_stats)["processorStats"]["lastObjectId"] == last_id
+               and stats(collector_stats)["userStats"]["lastId"] == last_id, what="the new source's last frame")
     processor = stats(consumer_stats)["processorStats"]
     receiver = stats(consumer_stats)["receiverStats"]
     collected = stats(collector_stats)
@@ -161,7 +175,7 @@ def test_source_killed_and_restarted_mirror_consumer_and_collector_follow(
     assert before["nMissed"] == 0
     if start_id == 1:
         # the new source's frames that passed before the stream reconnected are counted missed
-        assert processor["nIdRestarts"] == 1 and new_ids + processor["nMissed"] == 300
+        assert processor["nIdRestarts"] == 1 and new_ids + processor["nMissed"] == published
         assert collected["collectorStats"]["nIdRestarts"] == 1
     else:
         # ids first..last: processed or counted missed, none hidden (the placeholder, id 0, is not processed)
@@ -208,12 +222,14 @@ def test_mirror_restarted_mid_stream_the_gap_is_counted(start_process, wait_for_
 @pytest.mark.parametrize("attempt", range(2))
 def test_a_record_re_created_on_a_live_server_keeps_the_consumer_fed(start_process, wait_for_channel,
                                                                      attempt) -> None:
-    """pvaccess fault: a monitor may go silent for good when the server re-creates the record (connected and
-    active as far as pvaccess says; without the check, 4 of 6 runs of ten re-creations failed here): the
-    consumer sees the record change without it and subscribes again; frames lost meanwhile are counted missed."""
+    """pvaccess fault: a channel may go stale for good when the server re-creates the record (its monitor
+    silent while connected and active as pvaccess says, or bound to the removed record, or never connecting
+    again; without the check, 4 of 6 runs of ten re-creations failed here): the consumer sees the record
+    change through a new channel and makes a new one; frames lost meanwhile are counted missed."""
     source = start_process(f"re{attempt}:image", "10", script=str(HERE / "recreate_record.py"))
     wait_for_channel(f"re{attempt}:image", source)
-    consumer = start_process("consumer", "-ic", f"re{attempt}:image", *RECORDER, "-sc", f"re{attempt}:status", "-dc")
+    consumer = start_process("consumer", "-ic", f"re{attempt}:image", *RECORDER, "-sc", f"re{attempt}:status", "-dc",
+                             "-ll", "info")  # skips logged: a failure shows them
     wait_for_initial_value(f"re{attempt}:status")
     source.send_line()
     wait_until(lambda: stats(f"re{attempt}:status")["processorStats"]["lastObjectId"] > 150, timeout=60,
@@ -225,6 +241,9 @@ def test_a_record_re_created_on_a_live_server_keeps_the_consumer_fed(start_proce
     status = stats(f"re{attempt}:status")
     processor, receiver = status["processorStats"], status["receiverStats"]
     print(f"processor {processor}; receiver {receiver}")
-    assert processor["nProcessed"] + processor["nMissed"] == last - processor["firstObjectId"] + 1
+    # every id counted; a reconnect too short for the connection watch (it polls) may hand the last frame over
+    # again, processed twice: at most once per re-creation (seen once in about 20 runs)
+    span = last - processor["firstObjectId"] + 1
+    assert span <= processor["nProcessed"] + processor["nMissed"] <= span + 10
     assert (processor["nErrors"], processor["nIdRestarts"]) == (0, 0)
-    assert ("subscribing again" in consumer.output) == (receiver["nResubscribes"] > 0)
+    assert ("connecting again" in consumer.output) == (receiver["nStaleChannels"] > 0)

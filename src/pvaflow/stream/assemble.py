@@ -17,10 +17,11 @@ from ..errors import describe
 from .access import CONTROL_GROUP, INPUT_GROUP, SecuredServer
 from .config import HostConfig
 from .control import ControlChannel
-from .host import Host, SnapshotSink
+from .host import Host
 from .loader import create_processor, load_processor_class
 from .metadata_channels import MetadataChannels
 from .names_served import NameCheck
+from .parts import SnapshotSink
 from .publisher import CountingPublisher, PutPublisher, PvasPublisher, RpcPublisher
 from .receiver import CollectingReceiver, MonitorReceiver
 from .reorder import ReorderCache

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import pvaccess as pva
 
@@ -105,6 +105,33 @@ def parse_command(command: str, args: str) -> Command:
 
 
 REFUSED = "refused"  # internal: a request that did not parse; never accepted from clients
+
+
+class CommandTarget(Protocol):
+    """What the commands act on (the host, on its own thread)."""
+
+    def configure(self, config: dict[str, Any]) -> str: ...
+    def reset_stats(self) -> bool: ...
+    def publish_stats(self) -> None: ...
+    def request_stop(self) -> None: ...
+    def stuck(self) -> str: ...
+
+
+def execute(command: Command, target: CommandTarget) -> str:
+    """The command table: carry ``command`` out on ``target``; the answer for statusMessage."""
+    if command.name == CONFIGURE:
+        return target.configure(command.config)
+    if command.name == RESET_STATS:
+        return STATS_RESET if target.reset_stats() else f"{STATS_RESET_FAILED}busy: {target.stuck()}"
+    if command.name == GET_STATS:
+        target.publish_stats()
+        return STATS_PUBLISHED
+    if command.name == STOP:
+        target.request_stop()
+        return STOPPING
+    if command.name == REFUSED:
+        return command.config["message"]
+    raise ValueError(f"no such command {command.name}")  # parse_command lets none other through
 
 
 class ControlChannel:

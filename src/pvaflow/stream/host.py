@@ -1,10 +1,26 @@
-"""The host: owns the processor's life cycle and the one loop that feeds it.
+"""The host: owns the processor's life cycle and the one loop that feeds it. The frame path, end to end:
 
-Objects reach :meth:`Host.handle_object` either straight from the receiver's
-monitor callback (no receiver queue) or from the host thread taking them
-out of the receiver queue. Control commands and reports run on the host
-thread between objects. Every processor method is called with ``lock``
-held, so none runs concurrently with another.
+1. **receive** (stream/receiver.py, stream/served_input.py): a pvaccess monitor on the input channel (or a
+   served record for pvas/rpc input). pvAccess's monitor queue on the server (``-sqs``) is the first place
+   a frame can wait; a full one is counted as an overrun (``receiverStats.nOverruns``).
+2. **queue** (optional): with a receiver queue (``-rqs >= 0``, ``-ao``) the monitor puts each frame into
+   pvaccess's bounded ``PvObjectQueue``, full: rejected and counted (``queueStats``); the host thread takes
+   frames out in :meth:`Host.take_from_queue`. Without one (the default, as pvaPy), the monitor callback
+   calls :meth:`Host.handle_object` itself on pvaccess's thread: no hand-over per frame.
+3. **reorder** (collector only): ``CollectingReceiver`` copies each producer's frames into one bounded
+   inbound deque; its ``get`` (called by take_from_queue) puts them into the reorder cache
+   (stream/reorder.py), which releases them in id order once the gap before them is filled or has waited
+   its time (the ids skipped: ``collectorStats.nMissing``).
+4. **handle** (:meth:`Host.handle_object`): read the id, create the output record from the first frame,
+   skip the initial updates (``-siu``) and the value a reconnect sends, call ``processor.process`` under
+   the host's lock, and count the outcome in the id accounting (accounting.py: missed ids, id restarts).
+5. **publish**: ``process()`` calls ``updateOutputChannel``, which the publisher (stream/publisher.py)
+   sends to the output record (or puts to another server's channel); failures are counted in
+   ``publisherStats``.
+
+Control commands (control.py's command table), status snapshots (stats.status_snapshot) and the
+connection watch run on the host thread between frames (:meth:`Host.run`). Every processor method is
+called with ``lock`` held, so none runs concurrently with another (docs/decisions/0002-one-host-thread.md).
 """
 
 from __future__ import annotations
@@ -15,29 +31,16 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
-from .. import ntnd
 from ..accounting import MissedObjects
 from ..errors import FramesLostError, IntegrityError, ProcessorLoadError, PvaflowError, describe, location
 from .config import HostConfig
-from .control import (
-    CONFIGURE,
-    CONFIGURE_FAILED,
-    CONFIGURED,
-    GET_STATS,
-    REFUSED,
-    RESET_STATS,
-    STATS_PUBLISHED,
-    STATS_RESET,
-    STATS_RESET_FAILED,
-    STOP,
-    STOPPING,
-    Command,
-)
+from .control import CONFIGURE_FAILED, CONFIGURED, Command, execute
+from .parts import MetadataSource, Receiver, SnapshotSink
 from .publisher import CountingPublisher
-from .stats import PUBLISHER_RATES, RECEIVER_RATES, ProcessorCounters, user_stats, with_rates
-from .watchdog import EXIT_STUCK, ShutdownWatchdog, where
+from .stats import ProcessorCounters, status_snapshot, user_stats
+from .watchdog import EXIT_STUCK, ShutdownWatchdog, call_with_timeout, where
 
 logger = logging.getLogger(__name__)
 
@@ -70,43 +73,6 @@ def id_getter(pv: Any, field: str) -> Callable[[Any], Any]:
         except Exception:  # noqa: BLE001 (structures without introspection: fall back)
             pass
     return operator.itemgetter(field)
-
-
-class Receiver(Protocol):
-    """What the host needs from a receiver (see :mod:`pvaflow.stream.receiver`)."""
-
-    channel_name: str
-    queue: Any  # None: objects come to handle_object on the receiving thread
-    initial_in: int | None  # objects ahead of the value a reconnect sends (None: none expected)
-
-    def start(self, on_object: Any) -> None: ...
-    def watch_connection(self) -> None: ...
-    def is_initial_update(self) -> bool: ...
-    def count_error(self) -> None: ...
-    def stop(self) -> None: ...
-    def get(self, timeout: float) -> Any: ...
-    def queued(self) -> int: ...
-    def sample(self) -> Any: ...
-    def seconds_since_put(self) -> float: ...
-    def set_queue_size(self, size: int) -> None: ...
-    def counts(self) -> dict[str, int]: ...
-    def queue_counts(self) -> dict[str, Any]: ...
-    def extra_types(self) -> dict[str, Any]: ...
-    def extra_stats(self) -> dict[str, Any]: ...
-    def reset_stats(self) -> None: ...
-
-
-class MetadataSource(Protocol):
-    """The metadata channels (see :mod:`pvaflow.stream.metadata_channels`)."""
-
-    def start(self) -> None: ...
-    def stop(self) -> None: ...
-    def stats(self) -> dict[str, Any]: ...
-    def reset_stats(self) -> None: ...
-
-
-class SnapshotSink(Protocol):
-    def publish(self, snapshot: dict[str, Any]) -> None: ...
 
 
 class Host:
@@ -272,7 +238,7 @@ class Host:
             return
         while True:
             try:
-                reply(self.execute(command))
+                reply(execute(command, self))
             except Exception as ex:  # noqa: BLE001
                 self.log_once(ex, f"command {command.name} failed")
             try:
@@ -280,20 +246,12 @@ class Host:
             except queue.Empty:
                 return
 
-    def execute(self, command: Command) -> str:
-        if command.name == CONFIGURE:
-            return self.configure(command.config)
-        if command.name == RESET_STATS:
-            return STATS_RESET if self.reset_stats() else f"{STATS_RESET_FAILED}busy: {self.stuck()}"
-        if command.name == GET_STATS:
-            self.publish_snapshot((self.status, self.report))
-            return STATS_PUBLISHED
-        if command.name == STOP:
-            self.stop_event.set()
-            return STOPPING
-        if command.name == REFUSED:
-            return command.config["message"]
-        raise ValueError(f"no such command {command.name}")  # parse_command lets none other through
+    def publish_stats(self) -> None:
+        """get_stats: the status channel and the report, now."""
+        self.publish_snapshot((self.status, self.report))
+
+    def request_stop(self) -> None:
+        self.stop_event.set()
 
     def configure(self, config: dict[str, Any]) -> str:
         if not self.lock.acquire(timeout=LOCK_WAIT):
@@ -348,7 +306,6 @@ class Host:
         try:
             now = time.time()
             counters = self.counters
-            receiving = counters.last_object_time - counters.first_object_time
             own_stats: dict[str, Any] = {}
             if locked:
                 try:
@@ -359,19 +316,9 @@ class Host:
                 self.stuck_reported = True
                 logger.warning("status without the processor's statistics until it returns: %s", self.stuck())
             self.n_snapshots += 1
-            metadata_stats = self.metadata.stats() if self.metadata is not None else {}
-            return self.receiver.extra_stats() | metadata_stats | {
-                f"{self.settings.role}Id": self.settings.host_id,
-                "inputChannel": self.receiver.channel_name,
-                "objectId": self.n_snapshots,
-                "objectTime": now,
-                "objectTimestamp": ntnd.time_stamp(now),
-                "receiverStats": with_rates(self.receiver.counts(), receiving, RECEIVER_RATES),
-                "publisherStats": with_rates(self.publisher.counts(), receiving, PUBLISHER_RATES),
-                "queueStats": self.receiver.queue_counts(),
-                "processorStats": counters.snapshot(self.accounting, now),
-                "userStats": own_stats,
-            }
+            return status_snapshot(self.settings.role, self.settings.host_id, self.n_snapshots, now, self.receiver,
+                                   self.publisher.counts(), counters.snapshot(self.accounting, now), own_stats,
+                                   self.metadata.stats() if self.metadata is not None else {})
         finally:
             if locked:
                 self.lock.release()
@@ -414,24 +361,14 @@ class Host:
     def stop_processor(self) -> None:
         """``processor.stop()``, given PROCESSOR_STOP_TIMEOUT seconds: a stop() that hangs must not keep
         the consumer (and a pipeline waiting for it) from exiting."""
-        failures: list[BaseException] = []
-
-        def call_stop() -> None:
-            try:
-                self.processor.stop()
-            except USER_ERRORS as ex:
-                failures.append(ex)
-
-        stopper = threading.Thread(target=call_stop, name="processor-stop", daemon=True)
-        stopper.start()
-        stopper.join(PROCESSOR_STOP_TIMEOUT)
-        if stopper.is_alive():
-            logger.error("processor stop() did not return within %.0f s: exiting without waiting for it",
-                         PROCESSOR_STOP_TIMEOUT)
-        elif failures:
-            if isinstance(failures[0], FramesLostError):
-                self.counters.lost_after_processing(failures[0].n_lost)
-            self.log_once(failures[0], "stop() failed")
+        try:
+            if not call_with_timeout(self.processor.stop, PROCESSOR_STOP_TIMEOUT, "processor-stop"):
+                logger.error("processor stop() did not return within %.0f s: exiting without waiting for it",
+                             PROCESSOR_STOP_TIMEOUT)
+        except USER_ERRORS as ex:
+            if isinstance(ex, FramesLostError):
+                self.counters.lost_after_processing(ex.n_lost)
+            self.log_once(ex, "stop() failed")
 
     def take_from_queue(self) -> None:
         """Process queued objects, honouring accumulation; waits at most POLL_SECONDS."""

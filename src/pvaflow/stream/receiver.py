@@ -21,7 +21,7 @@ import pvaccess as pva
 
 from .callback_thread import keeping_thread_state
 from .client import PROVIDERS
-from .silent_monitor import SilentMonitorCheck
+from .stale_channel import StaleChannelCheck
 from .stats import SOURCE_CHANNEL_TYPES, rate, source_channel_stats
 
 logger = logging.getLogger(__name__)
@@ -29,6 +29,13 @@ logger = logging.getLogger(__name__)
 IDLE_POLL_SECONDS = 0.002  # the collector looks for new objects this often when it has none
 QUIET_POLL_SECONDS = 0.02  # ... and this often once nothing came for QUIET_SECONDS
 QUIET_SECONDS = 1.0
+
+
+def stop_monitor(channel: pva.Channel) -> None:
+    try:
+        channel.stopMonitor()
+    except pva.PvaException as ex:  # a channel that is gone or was never connected
+        logger.debug("stopping the monitor of %s: %s", channel.getName(), ex)
 
 
 class ConnectionWatch:
@@ -141,19 +148,25 @@ class MonitorReceiver(QueuedInput):
                  id_field: str = "uniqueId") -> None:
         super().__init__(channel_name, queue_size)
         self.request = request
-        self.channel = pva.Channel(channel_name, PROVIDERS[provider])
+        self.provider = PROVIDERS[provider]
+        self.channel = pva.Channel(channel_name, self.provider)
         self.connection = ConnectionWatch(self.channel, channel_name)
         # the pvaccess fault it looks for is a PVA server's (a record re-created): not looked for on CA
-        self.silence = SilentMonitorCheck(self.channel, channel_name, id_field) if provider == "pva" else None
+        self.staleness = StaleChannelCheck(channel_name, self.provider, channel_name, id_field) \
+            if provider == "pva" else None
         self.on_object: Callable[[pva.PvObject], None] | None = None
+        self.carried = {"nReceived": 0, "nOverruns": 0}  # counted by channels before a renewal
 
     def watch_connection(self) -> None:
         if self.connection.lost():
             self.initial_in = self.queued()
-        elif self.silence is not None and self.silence.dead():
-            self.channel.stopMonitor()
+        elif self.staleness is not None and self.staleness.dead(self.channel, self.monitor_counts()["nReceived"]):
+            self.carried = self.monitor_counts()  # a new channel's monitor counts from 0
+            stop_monitor(self.channel)
+            self.channel = self.connection.channel = pva.Channel(self.channel_name, self.provider)
             self.start(self.on_object)
-            self.silence.revived()
+            self.staleness.renewed()
+            self.initial_in = self.queued()  # its first value is the channel's current one, as on reconnecting
 
     def start(self, on_object: Callable[[pva.PvObject], None]) -> None:
         logger.debug("monitoring %s with request %s", self.channel_name, self.request)
@@ -164,25 +177,31 @@ class MonitorReceiver(QueuedInput):
             self.channel.qMonitor(self.queue, self.request)
 
     def stop(self) -> None:
-        self.channel.stopMonitor()
+        stop_monitor(self.channel)
+
+    def monitor_counts(self) -> dict[str, int]:
+        """nReceived and nOverruns of every monitor since the last reset (the current one's and before)."""
+        monitor = self.channel.getMonitorCounters()
+        return {name: count + int(monitor.get(name, 0)) for name, count in self.carried.items()}
 
     def counts(self) -> dict[str, int]:
-        monitor = self.channel.getMonitorCounters()
+        monitor = self.monitor_counts()
         queue = self.queue_counts()
         return {
-            "nReceived": int(monitor.get("nReceived", 0)),
+            "nReceived": monitor["nReceived"],
             "nRejected": int(queue.get("nRejected", 0)),
             "nErrors": self.n_errors,
-            "nOverruns": int(monitor.get("nOverruns", 0)),
+            "nOverruns": monitor["nOverruns"],
             "nReconnects": self.connection.n_reconnects,
-            "nResubscribes": self.silence.n_resubscribes if self.silence is not None else 0,
+            "nStaleChannels": self.staleness.n_renewals if self.staleness is not None else 0,
         }
 
     def reset_stats(self) -> None:
         self.channel.resetMonitorCounters()
+        self.carried = dict.fromkeys(self.carried, 0)
         self.connection.n_reconnects = 0
-        if self.silence is not None:
-            self.silence.n_resubscribes = 0
+        if self.staleness is not None:
+            self.staleness.n_renewals = 0
         self.reset_queue_stats()
 
 
@@ -237,8 +256,8 @@ class CollectingReceiver:
         self.last_object_time = 0.0  # time.monotonic() when objects were last drained
         self.connections = {producer: ConnectionWatch(channel, f"producer {producer} ({channel_names[producer]})")
                             for producer, channel in self.channels.items()}
-        self.silences = {producer: SilentMonitorCheck(channel, f"producer {producer} ({channel_names[producer]})",
-                                                      object_id_field) for producer, channel in self.channels.items()}
+        self.staleness = {producer: StaleChannelCheck(name, pva.PVA, f"producer {producer} ({name})", object_id_field)
+                          for producer, name in channel_names.items()}
         self.on_update = keeping_thread_state(self._on_update)
         self.reset_stats()
 
@@ -253,11 +272,14 @@ class CollectingReceiver:
             if connection.lost():
                 with self.lock:
                     self.seen[producer] = 0  # its value sent on reconnecting is skipped as on connecting
-            elif self.silences[producer].dead():  # its current value is new: the dead monitor never gave it
-                channel = self.channels[producer]
-                channel.stopMonitor()
+            elif self.staleness[producer].dead(self.channels[producer], self.received[producer]):
+                self.carried_overruns[producer] = self.overruns(producer)
+                stop_monitor(self.channels[producer])
+                channel = self.channels[producer] = connection.channel = pva.Channel(self.channel_names[producer])
+                with self.lock:
+                    self.seen[producer] = 0  # the new monitor's first value is the current one: skipped as such
                 channel.monitor(functools.partial(self.on_update, producer), self.request)
-                self.silences[producer].revived()
+                self.staleness[producer].renewed()
 
     def _on_update(self, producer: int, pv: pva.PvObject) -> None:
         with self.lock:
@@ -275,7 +297,7 @@ class CollectingReceiver:
 
     def stop(self) -> None:
         for channel in self.channels.values():
-            channel.stopMonitor()
+            stop_monitor(channel)
 
     def sample(self) -> pva.PvObject | None:
         return self.first_initial
@@ -315,10 +337,14 @@ class CollectingReceiver:
                 "nReceived": sum(self.received.values()),
                 "nRejected": sum(self.rejected.values()),
                 "nErrors": self.n_errors,
-                "nOverruns": sum(int(c.getMonitorCounters().get("nOverruns", 0)) for c in self.channels.values()),
+                "nOverruns": sum(self.overruns(producer) for producer in self.channels),
                 "nReconnects": sum(connection.n_reconnects for connection in self.connections.values()),
-                "nResubscribes": sum(silence.n_resubscribes for silence in self.silences.values()),
+                "nStaleChannels": sum(check.n_renewals for check in self.staleness.values()),
             }
+
+    def overruns(self, producer: int) -> int:
+        """Overruns of the producer's monitors since the last reset (a renewed channel counts from 0)."""
+        return self.carried_overruns[producer] + int(self.channels[producer].getMonitorCounters().get("nOverruns", 0))
 
     def queue_counts(self) -> dict[str, Any]:
         return {"nReceived": 0, "nRejected": sum(self.rejected.values()), "nDelivered": self.cache.n_released,
@@ -333,7 +359,7 @@ class CollectingReceiver:
         for producer in self.channels:
             types[f"producerStats_{producer}"] = SOURCE_CHANNEL_TYPES | {
                 "nReceived": pva.UINT, "nRejected": pva.UINT, "nSkipped": pva.UINT, "nReconnects": pva.UINT,
-                "nResubscribes": pva.UINT,
+                "nStaleChannels": pva.UINT,
             }
         return types
 
@@ -351,12 +377,12 @@ class CollectingReceiver:
                 accepted = received - self.skipped[producer] - refused
                 queue = {"nReceived": accepted, "nRejected": refused, "nDelivered": self.delivered[producer],
                          "nQueued": accepted - self.delivered[producer]}
-                overruns = int(self.channels[producer].getMonitorCounters().get("nOverruns", 0))
+                overruns = self.overruns(producer)
                 stats[f"producerStats_{producer}"] = source_channel_stats(
                     producer, name, received, refused, overruns, queue, seconds) | {
                     "nReceived": received, "nRejected": refused, "nSkipped": self.skipped[producer],
                     "nReconnects": self.connections[producer].n_reconnects,
-                    "nResubscribes": self.silences[producer].n_resubscribes,
+                    "nStaleChannels": self.staleness[producer].n_renewals,
                 }
         return stats
 
@@ -366,8 +392,9 @@ class CollectingReceiver:
             self.rejected = {producer: 0 for producer in self.channel_names}
             for connection in self.connections.values():
                 connection.n_reconnects = 0
-            for silence in self.silences.values():
-                silence.n_resubscribes = 0
+            for check in self.staleness.values():
+                check.n_renewals = 0
+            self.carried_overruns = {producer: 0 for producer in self.channel_names}
             self.skipped = {producer: 0 for producer in self.channel_names}
             self.delivered = {producer: 0 for producer in self.channel_names}
             self.n_errors = 0

@@ -76,7 +76,7 @@ class ServedInput(QueuedInput):
 
     def counts(self) -> dict[str, int]:
         return {"nReceived": self.n_received, "nRejected": self.n_rejected, "nErrors": self.n_errors,
-                "nOverruns": self.n_overruns, "nReconnects": 0, "nResubscribes": 0}
+                "nOverruns": self.n_overruns, "nReconnects": 0, "nStaleChannels": 0}
 
     def reset_stats(self) -> None:
         self.n_received = self.n_rejected = self.n_overruns = 0

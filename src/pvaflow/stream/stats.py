@@ -13,7 +13,9 @@ from typing import Any
 
 import pvaccess as pva
 
+from .. import ntnd
 from ..accounting import MissedObjects
+from .parts import Receiver
 
 RECEIVER_TYPES = {
     "nReceived": pva.UINT,
@@ -25,7 +27,7 @@ RECEIVER_TYPES = {
     "nOverruns": pva.UINT,
     "overrunRate": pva.DOUBLE,
     "nReconnects": pva.UINT,
-    "nResubscribes": pva.UINT,
+    "nStaleChannels": pva.UINT,
 }
 PUBLISHER_TYPES = {
     "nPublished": pva.UINT,
@@ -162,3 +164,23 @@ PUBLISHER_RATES = {"nPublished": "publishedRate", "nErrors": "errorRate"}
 def user_stats(values: dict[str, Any], types: dict[str, Any]) -> dict[str, Any]:
     """The processor's own stats restricted to the keys it typed."""
     return {key: value for key, value in values.items() if key in types}
+
+
+def status_snapshot(role: str, host_id: int, n_snapshot: int, now: float, receiver: Receiver,
+                    publisher_counts: dict[str, int], processor_stats: dict[str, Any], own_stats: dict[str, Any],
+                    metadata_stats: dict[str, Any]) -> dict[str, Any]:
+    """The status channel's value (as a dict): the receiver's sections, the metadata channels' and the host's.
+    Rates are per second of receiving (first to last object)."""
+    receiving = processor_stats["receivingTime"]
+    return receiver.extra_stats() | metadata_stats | {
+        f"{role}Id": host_id,
+        "inputChannel": receiver.channel_name,
+        "objectId": n_snapshot,
+        "objectTime": now,
+        "objectTimestamp": ntnd.time_stamp(now),
+        "receiverStats": with_rates(receiver.counts(), receiving, RECEIVER_RATES),
+        "publisherStats": with_rates(publisher_counts, receiving, PUBLISHER_RATES),
+        "queueStats": receiver.queue_counts(),
+        "processorStats": processor_stats,
+        "userStats": own_stats,
+    }

@@ -32,6 +32,27 @@ def where(thread_id: int | None) -> str:
     return f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}"
 
 
+def call_with_timeout(call: Callable[[], object], timeout: float, name: str) -> bool:
+    """``call()`` on a daemon thread, waited for ``timeout`` seconds: False if it has not returned by then
+    (it is left running); what it raised is raised here."""
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            call()
+        except BaseException as ex:  # noqa: BLE001 (handed to the caller, whatever it is)
+            failures.append(ex)
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        return False
+    if failures:
+        raise failures[0]
+    return True
+
+
 class ShutdownWatchdog:
     """Watches one host run: started by the host, ended by ``done()`` when the run has finished."""
 
