@@ -53,7 +53,7 @@ class Recorder:
 
     @property
     def ids(self) -> list[int]:
-        if self.staleness.dead(self.channel, self.channel.getMonitorCounters()["nReceived"]):
+        if self.staleness.dead(self.channel, self.channel.getMonitorCounters().get("nReceived", 0)):
             self.channel.stopMonitor()  # a channel gone stale for good (a mirror re-created its record)
             self.channel = pva.Channel(self.channel.getName())
             self._monitor()
@@ -68,6 +68,7 @@ class Recorder:
         return self.ids
 
     def stop(self) -> list[tuple[int, np.ndarray, float]]:
+        self.staleness.close()
         self.channel.stopMonitor()
         self.channel.unsubscribe("recorder")
         with self.lock:

@@ -83,10 +83,8 @@ def test_two_consumers_split_the_stream(start_process, wait_for_channel, updates
 
 def test_consumers_of_one_set_get_the_same_frames(start_process, wait_for_channel) -> None:
     # updates alternate between sets A and B; both consumers of set A get the same ones
-    # three consumers and three recorders must be connected before the first frame: a longer start delay,
-    # and the consumers start together
-    server = sim(start_process, wait_for_channel, "-nx", "8", "-ny", "8", "-nf", "30", "-cs", "5", "-fps", "60",
-                 "-std", "10")
+    # three consumers and three recorders are connected before the first frame (start_frames)
+    server = sim(start_process, wait_for_channel, "-nx", "8", "-ny", "8", "-nf", "30", "-cs", "5", "-fps", "60")
     children = {consumer_id: start_process("consumer", "-ic", SOURCE, "-id", consumer_id, "-sc", "c:*:status",
                                            "-oc", "c:*:out", "-dg", "g", "-ds", set_name, "-du", "1", "-nds", "2",
                                            "-dc")

@@ -11,7 +11,7 @@ import pytest
 
 from ..keyfiles import write_key_files
 from ..pv_compare import values_equal
-from .helpers import control, get, wait_until
+from .helpers import control, get, start_frames, wait_until
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(120)]
 HERE = Path(__file__).parent
@@ -63,12 +63,13 @@ def stats(channel: str) -> dict:
 def test_sim_server_to_encryptor_to_decryptor_equals_the_source(start_process, wait_for_channel, tmp_path) -> None:
     keys = write_key_files(tmp_path / "keys")
     server = start_process("sim-server", "-cn", "enc:image", "-nx", "128", "-ny", "96", "-dt", "uint16",
-                           "-nf", "40", "-cs", "20", "-fps", "20", "-std", "5", "-shd", "3", "-rp", "0", "-dc")
+                           "-nf", "40", "-cs", "20", "-fps", "20", "-sos", "-std", "60", "-shd", "3", "-rp", "0", "-dc")
     wait_for_channel("enc:image", server)
     _, decryptor = start_pair(start_process, wait_for_channel, keys, sign=True, verify=True)
     wait_for_channel("enc:decrypted", decryptor)  # AdImageDataDecryptor's output exists from the start
     source = ObjectRecorder("enc:image")
     decrypted = ObjectRecorder("enc:decrypted")
+    start_frames(server, "enc:status:1", "enc:status:2")
     assert server.wait(60) == 0
     wait_until(lambda: stats("enc:status:2")["nDecrypted"] == 40, what="40 objects decrypted")
     originals, copies = source.stop(), decrypted.stop()

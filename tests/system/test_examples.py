@@ -40,12 +40,12 @@ def test_make_demo_pipeline_writes_every_frame_to_files(tmp_path: Path) -> None:
 def test_threshold_example_processor_in_a_consumer(start_process, wait_for_channel, tmp_path) -> None:
     import numpy as np
 
-    from .helpers import Recorder, control, get
+    from .helpers import Recorder, control, get, start_frames
 
     stack = np.arange(10 * 4 * 5, dtype=np.uint8).reshape(10, 4, 5)
     np.save(tmp_path / "frames.npy", stack)
     server = start_process("sim-server", "-cn", "ex:image", "-if", str(tmp_path / "frames.npy"), "-cs", "5",
-                           "-fps", "20", "-std", "4", "-shd", "2", "-rp", "0", "-dc")
+                           "-fps", "20", "-sos", "-std", "60", "-shd", "2", "-rp", "0", "-dc")
     wait_for_channel("ex:image", server)
     consumer = start_process("consumer", "-ic", "ex:image", "-pf", str(EXAMPLES / "threshold_processor.py"),
                              "-pc", "Threshold", "-pa", '{"level": 100}', "-oc", "ex:out", "-cc", "ex:control",
@@ -53,6 +53,7 @@ def test_threshold_example_processor_in_a_consumer(start_process, wait_for_chann
     wait_for_channel("ex:control", consumer)
     assert control("ex:control", "configure", '{"level": 150}') == "Configuration successful"
     output = Recorder("ex:out")
+    start_frames(server, "ex:status")
     assert server.wait(40) == 0
     assert output.wait_for(10) == list(range(1, 11))
     for image_id, mask, _ in output.stop():

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import Recorder, get, wait_for_initial_value, wait_until
+from .helpers import Recorder, get, start_frames, wait_for_initial_value, wait_until
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(120)]
 
@@ -78,13 +78,14 @@ def test_processor_hanging_in_stop_does_not_hang_the_consumer(start_process, wai
 
 def test_slow_processor_fills_the_queue_counts_rejections_and_catches_up(start_process, wait_for_channel) -> None:
     server = start_process("sim-server", "-cn", "slow:image", "-nx", "512", "-ny", "512", "-fps", "200",
-                           "-nf", "1200", "-cs", "10", "-std", "4", "-shd", "2", "-rp", "0", "-dc")
+                           "-nf", "1200", "-cs", "10", "-sos", "-std", "60", "-shd", "2", "-rp", "0", "-dc")
     wait_for_channel("slow:image", server)
     # -sqs 100: the server holds updates the loaded machine cannot take at once (seen: 1 run with other tests
     # beside it lost updates in pvAccess, before they reach the queue this test counts)
     consumer = start_process("consumer", "-ic", "slow:image", "-sc", "slow:status", "-rqs", "10", "-sqs", "100",
                              *RECORDER, "-pa", '{"sleep": 0.02}', "-dc")
     wait_for_channel("slow:status", consumer)
+    start_frames(server, "slow:status")
     wait_until(lambda: stats("slow:status")["receiverStats"]["nReceived"] > 100, what="streaming")
     baseline = rss_mb(consumer.process.pid)
     peak = baseline
@@ -193,13 +194,14 @@ def test_mirror_restarted_mid_stream_the_gap_is_counted(start_process, wait_for_
     """The server between source and consumer dies and comes back while the source goes on counting: the
     consumer reconnects and counts the ids it never saw as missed."""
     server = start_process("sim-server", "-cn", "gap:src", "-nx", "16", "-ny", "16", "-fps", "50", "-nf", "400",
-                           "-cs", "10", "-std", "3", "-shd", "2", "-rp", "0", "-dc")
+                           "-cs", "10", "-sos", "-std", "60", "-shd", "2", "-rp", "0", "-dc")
     wait_for_channel("gap:src", server)
     mirror_args = ("mirror", "-cm", "(gap:image,gap:src,pva,100)", "-dc")
     first = start_process(*mirror_args)
     wait_for_channel("gap:image", first)
     consumer = start_process("consumer", "-ic", "gap:image", "-sc", "gap:status", "-sqs", "20", *RECORDER, "-dc")
     wait_for_channel("gap:status", consumer)
+    start_frames(server, "gap:status")
     wait_until(lambda: stats("gap:status")["processorStats"]["nProcessed"] >= 60, what="frames before the kill")
     first.process.send_signal(signal.SIGKILL)
     first.wait(10)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from .helpers import control, get, wait_until
+from .helpers import control, get, start_frames, wait_until
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(120)]
 HERE = Path(__file__).parent
@@ -20,7 +20,7 @@ def serve_stack(start_process, wait_for_channel, tmp_path, n_frames: int, fps: s
     stack = np.random.default_rng(3).integers(0, 65535, (n_frames, 16, 24), dtype=np.uint16)
     np.save(tmp_path / "frames.npy", stack)
     server = start_process("sim-server", "-cn", "file:image", "-if", str(tmp_path / "frames.npy"), "-cs", "1",
-                           "-fps", fps, "-std", "4", "-shd", "2", "-rp", "0", "-dc")
+                           "-fps", fps, "-sos", "-std", "60", "-shd", "2", "-rp", "0", "-dc")
     wait_for_channel("file:image", server)
     return server, stack
 
@@ -33,6 +33,7 @@ def test_tiff_files_are_written_and_the_directory_changes_at_runtime(start_proce
     consumer = start_process("consumer", "-ic", "file:image", "-pc", "AdOutputFileProcessor", "-pa",
                              json.dumps(args), "-sc", "file:status", "-cc", "file:control", "-dc")
     wait_for_channel("file:control", consumer)
+    start_frames(server, "file:status")
     wait_until(lambda: len(list(first.glob("*.tiff"))) >= 5, timeout=30, what="first files")
     reply = control("file:control", "configure", json.dumps({"outputDirectory": str(second)}))
     assert reply == "Configuration successful"
@@ -57,6 +58,7 @@ def test_hdf5_writer_closes_its_file_when_the_consumer_stops(start_process, wait
     consumer = start_process("consumer", "-ic", "file:image", "-pc", "Hdf5AdImageWriter", "-pa", json.dumps(args),
                              "-sc", "file:status", "-dc")
     wait_for_channel("file:status", consumer)
+    start_frames(server, "file:status")
     assert server.wait(60) == 0
     wait_until(lambda: get("file:status")["processorStats"]["nProcessed"] == 12, what="12 frames processed")
     consumer.stop()  # SIGINT: stop() closes the third file, which holds 2 frames

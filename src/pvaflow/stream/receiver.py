@@ -178,6 +178,8 @@ class MonitorReceiver(QueuedInput):
 
     def stop(self) -> None:
         stop_monitor(self.channel)
+        if self.staleness is not None:
+            self.staleness.close()
 
     def monitor_counts(self) -> dict[str, int]:
         """nReceived and nOverruns of every monitor since the last reset (the current one's and before)."""
@@ -298,6 +300,8 @@ class CollectingReceiver:
     def stop(self) -> None:
         for channel in self.channels.values():
             stop_monitor(channel)
+        for check in self.staleness.values():
+            check.close()
 
     def sample(self) -> pva.PvObject | None:
         return self.first_initial

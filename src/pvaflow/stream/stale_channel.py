@@ -7,12 +7,13 @@ active (p4p sees that monitor end); the channel stays bound to the removed recor
 value); or it never connects again. A new Channel to the same name reaches the new record at once.
 
 Silence alone proves nothing (a paused source is silent too). So once the input delivered nothing for
-``quiet_seconds``, a probe (a new Channel, monitoring the id field only) watches the record beside it: the
-receiver's channel is dead when the probe sees the id change and the input still delivers nothing
-``quiet_seconds / 2`` later, or when the probe has had the record for ``quiet_seconds`` while the receiver's
-channel stayed disconnected. A probe that saw nothing new by the next look is replaced (it may have gone
-stale itself). Probes are monitors, not asynchronous gets: dropping a pvaccess Channel that made an
-asyncGet holds the GIL for 0.8 s (measured here), which would stall the whole process.
+``quiet_seconds``, a new Channel is asked for the record's id at every look (every ``quiet_seconds``): the
+receiver's channel is dead when an answer shows the id changed and the input still delivered nothing
+``quiet_seconds / 2`` after that answer, or when two answers came while the receiver's channel stayed
+disconnected. The questions are plain gets, on the check's own thread (the owner never waits on the
+network). Not asynchronous gets: dropping a pvaccess Channel that made an asyncGet holds the GIL for 0.8 s
+(measured here). Not monitors: creating and dropping monitored Channels over and over once ended a consumer
+with "PyThreadState_Get: ... the GIL is released" in a pvaccess thread.
 """
 
 from __future__ import annotations
@@ -25,16 +26,15 @@ from typing import Any
 
 import pvaccess as pva
 
-from .callback_thread import keeping_thread_state
-
 logger = logging.getLogger(__name__)
 
 QUIET_SECONDS = 2.0
+GET_SECONDS = 1.0  # how long one question may take
 
 
 class StaleChannelCheck:
     """Watches one input channel by name; ``dead(channel, received)`` is called often by the thread that
-    owns the receiver, which replaces its channel when it returns True."""
+    owns the receiver, which replaces its channel when it returns True, and ``close()`` at the end."""
 
     def __init__(self, channel_name: str, provider: Any, what: str, id_field: str,
                  quiet_seconds: float = QUIET_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
@@ -47,13 +47,12 @@ class StaleChannelCheck:
         self.clock = clock
         self.next_look = 0.0
         self.n_received: int | None = None  # the input's count when it was last seen to change
-        self.probe: pva.Channel | None = None
-        self.lock = threading.Lock()  # the probe's updates come on a pvaccess thread
-        self.n_probe_updates = 0  # updates of the current probe (pvaccess thread)
-        self.probe_updates_seen = 0  # ... at the last look
-        self.first_id: Any = None  # the record's id when the probing began
-        self.first_time: float | None = None  # when a probe first had the record
-        self.changed_time: float | None = None  # when a probe first saw another id
+        self.lock = threading.Lock()  # answers come from the check's thread
+        self.episode = 0  # answers asked in an older episode (before the input last delivered) are dropped
+        self.answers: list[tuple[Any, float]] = []  # (object id, when) answered in this episode
+        self.asked = threading.Event()
+        self.closed = threading.Event()
+        self.thread: threading.Thread | None = None
         self.n_renewals = 0
 
     def dead(self, channel: pva.Channel, received: int) -> bool:
@@ -65,19 +64,17 @@ class StaleChannelCheck:
         connected = channel.isConnected()
         if connected and received != self.n_received:
             self.n_received = received
-            self._end_probing()
+            self._new_episode()
             return False
         with self.lock:
-            first_id, first_time, changed_time, n_updates = (self.first_id, self.first_time, self.changed_time,
-                                                             self.n_probe_updates)
-        if connected and changed_time is not None and now - changed_time >= self.quiet_seconds / 2:
-            reason = f"delivered nothing while its {self.id_field} changed from {first_id}"
-        elif not connected and first_time is not None and now - first_time >= self.quiet_seconds:
+            answers = list(self.answers)
+        changed = [when for object_id, when in answers if object_id != answers[0][0]]
+        if connected and changed and now - changed[0] >= self.quiet_seconds / 2:
+            reason = f"delivered nothing while its {self.id_field} changed from {answers[0][0]}"
+        elif not connected and len(answers) >= 2:
             reason = "stayed disconnected while a new channel to it had the record"
         else:
-            if self.probe is None or n_updates == self.probe_updates_seen:
-                self._new_probe()  # none yet, or it saw nothing new (it may have gone stale itself)
-            self.probe_updates_seen = n_updates
+            self._ask()
             return False
         logger.warning("the channel to %s %s (a pvaccess channel can go stale when the server re-creates the "
                        "record): connecting again; objects published meanwhile are lost", self.what, reason)
@@ -87,36 +84,42 @@ class StaleChannelCheck:
         """The caller made a new channel and monitor."""
         self.n_renewals += 1
         self.n_received = None
-        self._end_probing()
+        self._new_episode()
 
-    def _new_probe(self) -> None:
-        self._stop_probe()
-        self.probe = pva.Channel(self.channel_name, self.provider)
-        self.probe_updates_seen = 0
-        self.probe.monitor(keeping_thread_state(self._on_probe_update), self.request)
+    def close(self) -> None:
+        self.closed.set()
+        self.asked.set()
+        if self.thread is not None:
+            self.thread.join(GET_SECONDS + 1.0)
 
-    def _on_probe_update(self, pv: pva.PvObject) -> None:
-        object_id = pv[self.id_field]
-        now = self.clock()
+    def _new_episode(self) -> None:
         with self.lock:
-            self.n_probe_updates += 1
-            if self.first_time is None:
-                self.first_id, self.first_time = object_id, now
-            elif object_id != self.first_id and self.changed_time is None:
-                self.changed_time = now
+            self.episode += 1
+            self.answers = []
 
-    def _end_probing(self) -> None:
-        self._stop_probe()
-        with self.lock:
-            self.first_id = self.first_time = self.changed_time = None
+    def _ask(self) -> None:
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._answer, name=f"stale-check {self.channel_name}",
+                                           daemon=True)
+            self.thread.start()
+        self.asked.set()
 
-    def _stop_probe(self) -> None:
-        if self.probe is None:
-            return
-        try:
-            self.probe.stopMonitor()
-        except pva.PvaException as ex:  # a probe that never connected
-            logger.debug("stopping the probe of %s: %s", self.what, ex)
-        self.probe = None
-        with self.lock:
-            self.n_probe_updates = 0
+    def _answer(self) -> None:
+        """The check's thread: one get with a new Channel per question."""
+        while True:
+            self.asked.wait()
+            self.asked.clear()
+            if self.closed.is_set():
+                return
+            with self.lock:
+                episode = self.episode
+            channel = pva.Channel(self.channel_name, self.provider)
+            channel.setTimeout(GET_SECONDS)
+            try:
+                object_id = channel.get(self.request)[self.id_field]
+            except Exception as ex:  # noqa: BLE001 (pvaccess raises its own types; no record, no such field)
+                logger.debug("asking %s for its %s: %s", self.what, self.id_field, ex)
+                continue
+            with self.lock:
+                if episode == self.episode:
+                    self.answers.append((object_id, self.clock()))
