@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from pvaflow.loopback import loopback_env, server_env
+from pvaflow.supervisor import handles_signal
 
 pytest.register_assert_rewrite("tests.pv_compare")  # its asserts explain a mismatch, as in a test
 
@@ -68,7 +69,14 @@ class Child:
         try:
             return self.process.wait(timeout)
         except subprocess.TimeoutExpired:
+            self.print_stacks()
             pytest.fail(f"{' '.join(self.args)} still running after {timeout}s:\n{self.output}")
+
+    def print_stacks(self) -> None:
+        """A pvaflow process prints every thread's stack on SIGUSR2 (faulthandler): into its log, for a failure."""
+        if handles_signal(self.process.pid, signal.SIGUSR2):
+            self.process.send_signal(signal.SIGUSR2)
+            time.sleep(0.5)
 
     def stop(self) -> None:
         """SIGINT, a timed wait, then kill."""

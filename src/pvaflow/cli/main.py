@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -26,6 +28,8 @@ SUBCOMMANDS = {
 EXIT_RUNTIME_ERROR = 1
 EXIT_USAGE_ERROR = 2
 
+STACKS_SIGNAL = signal.SIGUSR2  # a stage that seems stuck prints where each thread is
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
@@ -44,6 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     args.argv = argv  # the command line as given, for child processes
+    faulthandler.register(STACKS_SIGNAL, all_threads=True)  # kill -USR2 PID: every thread's stack to stderr
     reuse_freed_buffers()  # every tool moves frame-sized buffers
     try:
         return SUBCOMMANDS[args.command].run(args)
