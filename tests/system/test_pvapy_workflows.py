@@ -37,10 +37,10 @@ def run(start_process, command: str, lowered: dict[str, str] | None = None, path
     return start_process(*args, *extra, env=env)
 
 
-def published(sim) -> int:
-    """Start the frames (every stage is connected), then the number the sim-server published, from its summary,
-    once it ended."""
-    start_frames(sim)
+def published(sim, *statuses: str) -> int:
+    """Start the frames once every stage is connected (and each stage named by its status channel monitors its
+    input), then the number the sim-server published, from its summary, once it ended."""
+    start_frames(sim, *statuses)
     assert sim.wait(120) == 0, sim.output
     return int(re.search(r"frames published\D*(\d+)", sim.output).group(1))
 
@@ -95,7 +95,7 @@ def test_multiple_consumers_with_data_distribution_alternate(start_process, wait
     for consumer_id in (1, 2):
         wait_for_channel(f"consumer:{consumer_id}:output", consumers)  # its input is connected
         outputs.append(Recorder(f"consumer:{consumer_id}:output"))
-    n = published(sim)
+    n = published(sim, "consumer:1:status", "consumer:2:status")
     statuses = wait_processed(["consumer:1:status", "consumer:2:status"], n, "every frame once")
     ids = [output.wait_for(status["processorStats"]["nProcessed"])
            for output, status in zip(outputs, statuses, strict=True)]
@@ -113,7 +113,7 @@ def test_multiple_consumer_sets_share_out_groups_of_three(start_process, wait_fo
     for consumer_id, consumers in ((1, set_a), (2, set_a), (3, set_b), (4, set_b)):
         wait_for_channel(f"consumer:{consumer_id}:output", consumers)
         outputs[consumer_id] = Recorder(f"consumer:{consumer_id}:output")
-    n = published(sim)
+    n = published(sim, *(f"consumer:{consumer_id}:status" for consumer_id in outputs))
     channels = [f"consumer:{consumer_id}:status" for consumer_id in outputs]
     statuses = wait_processed(channels, 2 * n, "every frame by both consumers of one set")
     ids = {cid: outputs[cid].wait_for(s["processorStats"]["nProcessed"])
@@ -133,7 +133,7 @@ def test_protection_against_lost_data_single_consumer(start_process, wait_for_ch
     # behind at 10 kHz, gets the rest (seen with 1 s: 2,233 frames still queued when the server went away)
     sim = run(start_process, doc.SIM_10KHZ, {"-rt": "1"}, shutdown_delay="10")
     wait_for_channel("consumer:1:output", consumer)
-    n = published(sim)
+    n = published(sim, "consumer:1:status")
     wait_until(lambda: stats("consumer:1:status")["processorStats"]["lastObjectId"] == n, what="the last frame")
     status = stats("consumer:1:status")["processorStats"]
     assert status["nProcessed"] + status["nMissed"] == n - status["firstObjectId"] + 1
@@ -146,7 +146,7 @@ def test_protection_against_lost_data_single_consumer(start_process, wait_for_ch
     wait_for_channel("consumer:1:status", consumer)
     sim = run(start_process, doc.SIM_10KHZ, {"-rt": "0.9", "-fps": "1000"})
     wait_for_channel("consumer:1:output", consumer)
-    n = published(sim)
+    n = published(sim, "consumer:1:status")
     assert n <= 1000
     (status,) = wait_processed(["consumer:1:status"], n, "every frame")
     assert (status["processorStats"]["nProcessed"], status["processorStats"]["nMissed"]) == (n, 0)
@@ -163,7 +163,7 @@ def test_protection_against_lost_data_with_data_distribution(start_process, wait
         channels = [f"consumer:{consumer_id}:status" for consumer_id in range(1, n_consumers + 1)]
         for consumer_id in range(1, n_consumers + 1):
             wait_for_channel(f"consumer:{consumer_id}:output", consumers)
-        n = published(sim)
+        n = published(sim, *channels)  # the distributor shares frames among the monitors it has
         statuses = wait_processed(channels, n, f"every frame over {n_consumers} consumer(s)")
         for status in statuses:
             assert status["processorStats"]["nMissed"] == status["receiverStats"]["nRejected"] == 0
@@ -185,7 +185,8 @@ def test_processing_chain_saves_every_frame_to_a_file(start_process, wait_for_ch
     for consumer_id in range(1, 5):
         wait_for_channel(f"processor:{consumer_id}:output", processors)
         wait_for_channel(f"file:{consumer_id}:output", writers)
-    n = published(sim)
+    n = published(sim, *(f"{stage}:{consumer_id}:status" for stage in ("processor", "file")
+                         for consumer_id in range(1, 5)))
     wait_until(lambda: len(list(files.iterdir())) >= n, timeout=60, what=f"{n} files")
     saved = {int(name.split("_")[1].split(".")[0]): int(name.split(".")[1]) for name in
              (path.name for path in files.iterdir())}
@@ -206,7 +207,8 @@ def test_parallel_processing_chains_split_the_stream_in_eighths(start_process, w
         wait_for_channel(f"passthrough:{consumer_id}:output", passthrough)
     for consumer_id in range(1, 9):
         wait_for_channel(f"consumer:{consumer_id}:output", first_set if consumer_id <= 4 else second_set)
-    n = published(sim)
+    n = published(sim, "passthrough:1:status", "passthrough:2:status",
+                  *(f"consumer:{consumer_id}:status" for consumer_id in range(1, 9)))
     channels = [f"consumer:{consumer_id}:status" for consumer_id in range(1, 9)]
     statuses = wait_processed(channels, n, "every frame once over the 8 processing consumers")
     assert sum(processed(f"passthrough:{consumer_id}:status") for consumer_id in (1, 2)) == n
@@ -230,7 +232,7 @@ def tile_chain(start_process, wait_for_channel):
 def test_splitting_images_into_tiles(start_process, wait_for_channel) -> None:
     sim, originals = tile_chain(start_process, wait_for_channel)
     tiles = [Recorder(f"process:{consumer_id}:output", with_attributes=True) for consumer_id in range(1, 5)]
-    n = published(sim)
+    n = published(sim, *(f"process:{consumer_id}:status" for consumer_id in range(1, 5)))
     wait_processed([f"process:{consumer_id}:status" for consumer_id in range(1, 5)], 4 * n, "every tile")
     frames = {image_id: image for image_id, image, _ in originals.stop()}
     positions = set()
@@ -265,7 +267,7 @@ def test_data_collector_restores_the_order_and_saves_every_frame(start_process, 
     collected = Recorder("collector:1:output")
     for consumer_id in range(1, 5):
         wait_for_channel(f"file:{consumer_id}:output", writers)
-    n = published(sim)
+    n = published(sim, *(f"file:{consumer_id}:status" for consumer_id in range(1, 5)))
     wait_until(lambda: len(list(files.iterdir())) >= n, timeout=60, what=f"{n} files")
     assert collected.wait_for(n) == list(range(1, n + 1)), "the collector publishes the frames in order"
     collected.stop()
@@ -332,7 +334,7 @@ def test_metadata_handling_with_data_consumers(start_process, wait_for_channel) 
     for consumer_id in range(1, 5):
         wait_for_channel(f"consumer:{consumer_id}:output", consumers)
         outputs.append(Recorder(f"consumer:{consumer_id}:output", with_attributes=True))
-    n = published(sim)
+    n = published(sim, *(f"consumer:{consumer_id}:status" for consumer_id in range(1, 5)))
     channels = [f"consumer:{consumer_id}:status" for consumer_id in range(1, 5)]
     statuses = wait_processed(channels, n, "every frame once over the 4 consumers")
     for output, status in zip(outputs, statuses, strict=True):

@@ -10,10 +10,11 @@ Silence alone proves nothing (a paused source is silent too). So once the input 
 ``quiet_seconds``, a new Channel is asked for the record's id at every look (every ``quiet_seconds``): the
 receiver's channel is dead when an answer shows the id changed and the input still delivered nothing
 ``quiet_seconds / 2`` after that answer, or when two answers came while the receiver's channel stayed
-disconnected. The questions are plain gets, on the check's own thread (the owner never waits on the
-network). Not asynchronous gets: dropping a pvaccess Channel that made an asyncGet holds the GIL for 0.8 s
-(measured here). Not monitors: creating and dropping monitored Channels over and over once ended a consumer
-with "PyThreadState_Get: ... the GIL is released" in a pvaccess thread.
+disconnected (asked from the first look that saw it gone: two looks more at least, 4 s). The questions are
+plain gets, on the check's own thread (the owner never waits on the network). Not asynchronous gets: dropping
+a pvaccess Channel that made an asyncGet holds the GIL for 0.8 s (measured here). Not monitors: creating and
+dropping monitored Channels over and over once ended a consumer with "PyThreadState_Get: ... the GIL is
+released" in a pvaccess thread.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class StaleChannelCheck:
         self.clock = clock
         self.next_look = 0.0
         self.n_received: int | None = None  # the input's count when it was last seen to change
+        self.was_connected = False  # the input channel's state at the last look
         self.lock = threading.Lock()  # answers come from the check's thread
         self.episode = 0  # answers asked in an older episode (before the input last delivered) are dropped
         self.answers: list[tuple[Any, float]] = []  # (object id, when) answered in this episode
@@ -62,9 +64,12 @@ class StaleChannelCheck:
             return False
         self.next_look = now + self.quiet_seconds
         connected = channel.isConnected()
-        if connected and received != self.n_received:
+        if connected != self.was_connected or (connected and received != self.n_received):
+            self.was_connected = connected  # answers count only for the state they were asked in
             self.n_received = received
             self._new_episode()
+            if not connected:
+                self._ask()
             return False
         with self.lock:
             answers = list(self.answers)
