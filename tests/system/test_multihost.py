@@ -122,7 +122,10 @@ def test_stream_crosses_three_network_namespaces(namespaces: dict[str, str], tmp
         collected = final["collectorStats"]
         print(f"FIGURES multi-host: sent {N_FRAMES}, collected {collected['nCollected']}, "
               f"missing {collected['nMissing']}")
-        assert (collected["nCollected"], collected["nMissing"], collected["nOutOfOrder"]) == (N_FRAMES, 0, 0)
+        # arrivals out of order are normal with two producers (nOutOfOrder: the cache put them in order); none
+        # may be handed on late or twice
+        assert (collected["nCollected"], collected["nMissing"], collected["nLate"], collected["nDuplicates"]) == \
+            (N_FRAMES, 0, 0, 0)
         assert final["processorStats"]["lastObjectId"] == N_FRAMES
     finally:
         for process in reversed(processes):
