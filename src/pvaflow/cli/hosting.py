@@ -18,17 +18,24 @@ from ..stream.config import HostConfig
 from ..stream.watchdog import EXIT_STUCK
 
 
+def set_later(event: threading.Event) -> None:
+    """Set ``event`` from a signal handler: on a thread of its own. A handler runs on the main thread between
+    two bytecodes, possibly inside that same event's wait() holding its lock: setting it there deadlocked a
+    sim-server (its stacks showed the main thread in Event.set within Event.wait)."""
+    threading.Thread(target=event.set, name="signal-set", daemon=True).start()
+
+
 def install_stop_handlers(stop: threading.Event, force: threading.Event | None = None) -> None:
     """SIGINT and SIGTERM set ``stop`` (the host then stops cleanly); a second SIGINT sets ``force``
     (the host's watchdog then ends the process at once)."""
 
     def interrupted(*_: object) -> None:
         if stop.is_set() and force is not None:
-            force.set()
-        stop.set()
+            set_later(force)
+        set_later(stop)
 
     signal.signal(signal.SIGINT, interrupted)
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: set_later(stop))
 
 
 # How long the collector's host thread may hold the GIL while monitor callbacks wait for

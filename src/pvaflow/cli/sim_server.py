@@ -33,6 +33,7 @@ from ..sim.sources import (
     load_raw_layout,
     open_files,
 )
+from .hosting import set_later
 from .options import SECONDS, add_log_options, add_report_options, bounded, channel_name_text, comma_list
 
 DESCRIPTION = (
@@ -169,10 +170,10 @@ def run(args: argparse.Namespace) -> int:
     )
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, lambda *_: set_later(stop))
     start = threading.Event() if args.start_on_signal else None
     if start is not None:
-        signal.signal(signal.SIGUSR1, lambda *_: start.set())  # before the channel is served
+        signal.signal(signal.SIGUSR1, lambda *_: set_later(start))  # before the channel is served
     console = Console(highlight=False)
     use_live = console.is_terminal and not args.disable_curses
     live_view = Live(Text(""), console=console, refresh_per_second=4) if use_live else nullcontext()

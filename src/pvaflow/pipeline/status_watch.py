@@ -8,15 +8,13 @@ left the runner's loop blocked for good while a stage died at start.)
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
 import pvaccess as pva
 
 from ..stream.callback_thread import keeping_thread_state
-
-logger = logging.getLogger(__name__)
+from ..stream.client import stop_monitor
 
 SECTIONS = ("userStats", "collectorStats")  # status sections summed as they are (not kept across restarts)
 COUNTS = ("nReceived", "nProcessed", "nPublished", "nMissed", "nErrors", "nQueued", "nRejected")
@@ -96,7 +94,4 @@ class StatusWatch:
 
     def stop(self) -> None:
         for channel in self.channels.values():
-            try:
-                channel.stopMonitor()
-            except pva.PvaException as ex:  # a channel that never connected
-                logger.debug("stopping the monitor of %s: %s", channel.getName(), ex)
+            stop_monitor(channel)

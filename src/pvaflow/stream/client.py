@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -13,11 +14,21 @@ PROVIDERS = {"pva": pva.PVA, "ca": pva.CA}  # the input providers a monitor may 
 REQUEST_TYPE = {"command": pva.STRING, "args": pva.STRING}
 POLL_SECONDS = 0.02
 
+logger = logging.getLogger(__name__)
+
 
 def channel(name: str, timeout: float) -> pva.Channel:
     client = pva.Channel(name)
     client.setTimeout(timeout)
     return client
+
+
+def stop_monitor(channel: pva.Channel) -> None:
+    """Stop a channel's monitor; one that is gone or never connected is only logged (debug)."""
+    try:
+        channel.stopMonitor()
+    except pva.PvaException as ex:
+        logger.debug("stopping the monitor of %s: %s", channel.getName(), ex)
 
 
 def read_status(name: str, timeout: float = 5.0) -> dict[str, Any]:

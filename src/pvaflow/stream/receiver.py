@@ -20,7 +20,7 @@ from typing import Any
 import pvaccess as pva
 
 from .callback_thread import keeping_thread_state
-from .client import PROVIDERS
+from .client import PROVIDERS, stop_monitor
 from .stale_channel import StaleChannelCheck
 from .stats import SOURCE_CHANNEL_TYPES, rate, source_channel_stats
 
@@ -29,13 +29,6 @@ logger = logging.getLogger(__name__)
 IDLE_POLL_SECONDS = 0.002  # the collector looks for new objects this often when it has none
 QUIET_POLL_SECONDS = 0.02  # ... and this often once nothing came for QUIET_SECONDS
 QUIET_SECONDS = 1.0
-
-
-def stop_monitor(channel: pva.Channel) -> None:
-    try:
-        channel.stopMonitor()
-    except pva.PvaException as ex:  # a channel that is gone or was never connected
-        logger.debug("stopping the monitor of %s: %s", channel.getName(), ex)
 
 
 class ConnectionWatch:

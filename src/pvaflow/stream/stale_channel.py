@@ -9,7 +9,7 @@ value); or it never connects again. A new Channel to the same name reaches the n
 Silence alone proves nothing (a paused source is silent too). So once the input delivered nothing for
 ``quiet_seconds``, a new Channel is asked for the record's id at every look (every ``quiet_seconds``): the
 receiver's channel is dead when an answer shows the id changed and the input still delivered nothing
-``quiet_seconds / 2`` after that answer, or when two answers came while the receiver's channel stayed
+``quiet_seconds`` after that answer, or when two answers came while the receiver's channel stayed
 disconnected (asked from the first look that saw it gone: two looks more at least, 4 s). The questions are
 plain gets, on the check's own thread (the owner never waits on the network). Not asynchronous gets: dropping
 a pvaccess Channel that made an asyncGet holds the GIL for 0.8 s (measured here). Not monitors: creating and
@@ -74,7 +74,7 @@ class StaleChannelCheck:
         with self.lock:
             answers = list(self.answers)
         changed = [when for object_id, when in answers if object_id != answers[0][0]]
-        if connected and changed and now - changed[0] >= self.quiet_seconds / 2:
+        if connected and changed and now - changed[0] >= self.quiet_seconds:
             reason = f"delivered nothing while its {self.id_field} changed from {answers[0][0]}"
         elif not connected and len(answers) >= 2:
             reason = "stayed disconnected while a new channel to it had the record"
