@@ -87,6 +87,7 @@ class Child:
             try:
                 self.process.wait(STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
+                self.print_stacks()  # why it hangs, into its log
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(STOP_TIMEOUT)
         self.log.close()

@@ -109,7 +109,7 @@ def test_missed_frames_are_counted_when_ids_skip(start_process, wait_for_channel
     source = start_process(json.dumps(plan), script=str(Path(__file__).parent / "publish_ids.py"))
     wait_for_channel(SOURCE, source)
     consumer(start_process, wait_for_channel)
-    time.sleep(1.0)  # the consumer's monitor connects and gets the initial (skipped) update
+    wait_for_initial_value("c:1:status")  # the consumer's monitor got the initial (skipped) update
     source.send_line()
     wait_until(lambda: stats("c:1:status")["processorStats"]["nProcessed"] == len(sent), what="all processed")
     assert stats("c:1:status")["processorStats"]["nMissed"] == 6  # 4, 7, 8, 11, 12, 13

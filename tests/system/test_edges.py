@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import Recorder, get, wait_until
+from .helpers import Recorder, get, wait_for_initial_value, wait_until
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(120)]
 
@@ -73,7 +73,8 @@ def test_a_process_call_that_never_returns_cannot_keep_the_consumer_from_ending(
     for name, status in (("runtime", "hang:runtime:status"), ("sigterm", "hang:sigterm:status"),
                          ("sigterm-queue", "hang:queue:status"), ("two-sigints", "hang:sigint:status")):
         wait_for_channel(status, consumers[name])
-    time.sleep(1.0)  # the monitors connect and get their initial (skipped) updates
+    for status in ("hang:runtime:status", "hang:sigterm:status", "hang:queue:status", "hang:sigint:status"):
+        wait_for_initial_value(status)  # the monitors got their initial (skipped) updates
     source.send_line()
     wait_until(lambda: all(get(status).toDict()["processorStats"]["nProcessed"] == 1
                            for status in ("hang:sigterm:status", "hang:sigint:status")), what="id 1 processed")
@@ -102,7 +103,7 @@ def test_an_output_of_another_structure_is_a_counted_publish_error_not_an_abort(
     consumer = start_process("consumer", "-ic", "shape:image", *HOSTILE, "-pa", '{"fromId": 4, "do": "restructure"}',
                              "-oc", "shape:out", "-sc", "shape:status", "-dc")
     wait_for_channel("shape:status", consumer)
-    time.sleep(1.0)
+    wait_for_initial_value("shape:status")
     output = Recorder("shape:out")
     source.send_line()
     wait_until(lambda: get("shape:status").toDict()["processorStats"]["lastObjectId"] == 6, what="all six handled")

@@ -41,7 +41,7 @@ def test_malformed_frames_are_counted_and_the_stream_goes_on(start_process, wait
     consumer = start_process("consumer", "-ic", "bad:image", "-pf", str(EXAMPLES / "threshold_processor.py"),
                              "-pc", "Threshold", "-oc", "bad:out", "-sc", "bad:status", "-dc")
     wait_for_channel("bad:status", consumer)
-    time.sleep(1.0)  # the monitor connects and gets the initial (skipped) update
+    wait_for_initial_value("bad:status")  # the monitor got the initial (skipped) update
     output = Recorder("bad:out")
     source.send_line()
     wait_until(lambda: stats("bad:status")["processorStats"]["lastObjectId"] == 6, what="all six handled")

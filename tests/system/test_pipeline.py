@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -208,10 +207,10 @@ def test_status_and_control_tools_against_a_live_consumer(start_process, wait_fo
     assert unknown.returncode == 2 and "unknown command 'restart'" in unknown.stderr
     watch = subprocess.Popen([sys.executable, "-m", "pvaflow", "status", "tools:status", "--json", "--watch", "0.3"],
                              stdout=subprocess.PIPE, text=True)
-    time.sleep(3)
+    seen = [watch.stdout.readline() for _ in range(3)]  # three answers, 0.3 s apart
     watch.send_signal(signal.SIGINT)
-    lines = watch.communicate(timeout=20)[0].splitlines()
-    assert watch.returncode == 0 and len(lines) >= 3
+    watch.communicate(timeout=20)
+    assert watch.returncode == 0 and all(json.loads(line)["channel"] == "tools:status" for line in seen)
     stopped = tool("control", "tools:control", "stop")
     assert (stopped.returncode, stopped.stdout.strip()) == (0, "Stop flag set")
     assert consumer.wait(20) == 0

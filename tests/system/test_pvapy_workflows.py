@@ -284,7 +284,8 @@ def test_splitting_and_stitching_images_with_the_data_collector(start_process, w
     sim, originals = tile_chain(start_process, wait_for_channel)
     wait_for_initial_value("collector:1:status")  # the stitcher's output exists from the start: the producers tell
     stitched = Recorder("collector:1:output")
-    n = published(sim)
+    # the distributor shares tiles among the monitors it has: a tile consumer that joined late got none once
+    n = published(sim, *(f"process:{consumer_id}:status" for consumer_id in range(1, 5)))
     wait_until(lambda: stats("collector:1:status")["userStats"]["nFramesStitched"] == n, timeout=60,
                what=f"{n} frames stitched")
     frames = {image_id: image for image_id, image, _ in originals.stop()}

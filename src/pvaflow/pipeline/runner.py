@@ -8,6 +8,8 @@ up by then; with --only, when stages run elsewhere, the sources wait their
 start delay). A source that restarted waits its start delay. The runner stops
 every stage, last started first, on Ctrl-C or SIGTERM, at the runtime, or
 when every source has finished and nothing has moved for ``drain-seconds``.
+A source told how many frames to send (``n-frames``) has finished once the runner counted them
+all, when it runs every stage (it does not wait out the source's shutdown delay).
 A stage process that dies is restarted (``restart = "on-failure"``, at most
 ``max-restarts`` times); the counts it had reached are kept in the totals,
 and the ids between the last one it was seen at and the first one its next
@@ -179,6 +181,12 @@ class Runner:
         self.show = show  # the view: show(runner, final)
         sources = pipeline.sources()
         self.counter = SourceCounter(sources[0].output) if len(sources) == 1 else None
+        # a sim-server source told how many frames to send has sent them all once the counter saw as many: when
+        # every stage runs here (it sees them all move), the pipeline may drain then, not at the source's exit
+        # after its shutdown delay
+        self.frames_to_send = int(option(sources[0].commands[0], "--n-frames") or 0) if (
+            self.counter is not None and sources[0].kind == "sim-server" and len(stages) == len(pipeline.stages)
+        ) else 0
         self.status = StatusWatch([name for process in self.processes for name in process.status])
         self.started = 0.0
 
@@ -311,8 +319,12 @@ class Runner:
 
     # --- the run -----------------------------------------------------------------
     def sources_done(self) -> bool:
+        """Every sim-server source here has ended, or the one source has sent all the frames it was told to."""
         sources = [process for state in self.states if state.stage.kind == "sim-server" for process in state.processes]
-        return bool(sources) and all(process.finished or process.failed for process in sources)
+        if not sources:
+            return False
+        sent_all = self.frames_to_send > 0 and self.counter is not None and self.counter.count >= self.frames_to_send
+        return sent_all or all(process.finished or process.failed for process in sources)
 
     def run(self, stop: threading.Event) -> int:
         self.started = time.monotonic()

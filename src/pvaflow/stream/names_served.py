@@ -60,8 +60,9 @@ class NameCheck:
 
     def raise_if_served(self) -> None:
         """ChannelError naming the first of our names another process serves; a server that did not answer
-        within answer_seconds() of the check's start is not noticed."""
-        while len(self.served) < len(self.names) and time.monotonic() < self.deadline:
+        within answer_seconds() of the check's start is not noticed. The first answer decides: no waiting for
+        the names nobody serves."""
+        while not self.served and time.monotonic() < self.deadline:
             time.sleep(0.01)
         if self.served:
             raise ChannelError(f"{self.who}: channel {self.served[0]} is served already by another process; "
