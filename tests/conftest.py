@@ -93,10 +93,46 @@ class Child:
         self.log.close()
 
 
+FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator:
+    report = yield
+    if report.when == "call" and report.failed:
+        item.stash[FAILED] = True
+    return report
+
+
+def descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it (from /proc)."""
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        try:
+            for task in os.listdir(f"/proc/{current}/task"):
+                pending += [int(child) for child in Path(f"/proc/{current}/task/{task}/children").read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
+def print_all_stacks(children: list[Child]) -> None:
+    """Every pvaflow process still running below the children (a pipeline's stages too) prints its threads'
+    stacks into its log: what each was doing when the test failed."""
+    pids = [pid for child in children if child.process.poll() is None for pid in descendants(child.process.pid)]
+    signalled = [pid for pid in pids if handles_signal(pid, signal.SIGUSR2)]
+    for pid in signalled:
+        os.kill(pid, signal.SIGUSR2)
+    if signalled:
+        time.sleep(0.5)
+
+
 @pytest.fixture
-def start_process(tmp_path: Path) -> Iterator:
+def start_process(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator:
     """start_process(*args) runs ``python -m pvaflow *args`` (``env``: variables beside the loopback ones); all are
-    stopped at teardown."""
+    stopped at teardown (after printing their stacks when the test failed)."""
     children: list[Child] = []
 
     def start(*args: str, script: str | None = None, cwd: Path | None = None,
@@ -107,6 +143,8 @@ def start_process(tmp_path: Path) -> Iterator:
         return child
 
     yield start
+    if request.node.stash.get(FAILED, False):
+        print_all_stacks(children)
     for child in reversed(children):
         child.stop()
         print(f"--- output of {' '.join(child.args)}:\n{child.output}")

@@ -44,7 +44,8 @@ def test_chain_delivers_every_frame_in_order(start_process, wait_for_channel, tm
     receiver = start_process("consumer", "-ic", f"{mode}:in", "-im", input_mode, "-pc", "AdImageProcessor",
                              "-oc", f"{mode}:out", "-sc", f"{mode}:rx:status", "-dc")
     wait_for_channel(f"{mode}:rx:status", receiver)
-    sender = start_process("consumer", "-ic", SOURCE, "-om", mode, "-oc", f"{mode}:in",
+    # a server queue for every frame: a sender slowed by a loaded machine never overruns its input monitor
+    sender = start_process("consumer", "-ic", SOURCE, "-om", mode, "-oc", f"{mode}:in", "-sqs", str(N_FRAMES),
                            "-oa", '{"timeout": 10}', "-sc", f"{mode}:tx:status", "-dc")
     wait_for_channel(f"{mode}:tx:status", sender)
     output = Recorder(f"{mode}:out")
