@@ -94,13 +94,6 @@ class Child:
 
 
 FAILED = pytest.StashKey[bool]()
-# the modules of the longest tests first: in a parallel run, short tests (the unit tests) then fill its end
-LONGEST_FIRST = ("test_pipeline.py", "test_pvapy_workflows.py", "test_faults.py", "test_consumer.py", "test_edges.py")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    rank = {name: index for index, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(LONGEST_FIRST)))  # stable: the rest keep their order
 
 
 @pytest.hookimpl(wrapper=True)
