@@ -51,8 +51,9 @@ def test_mirror_forwards_every_frame_in_order(start_process, wait_for_channel) -
 def test_consumers_split_a_mirrored_stream_with_the_distributor(start_process, wait_for_channel) -> None:
     server = start_sim(start_process, wait_for_channel, "-fps", "50", "-nf", str(N_FRAMES), "-sos", "-std", "60")
     start_mirror(start_process, wait_for_channel, "mirror:split")
+    # a server queue for every frame: a consumer slowed by a loaded machine never overruns (one did once)
     consumers = start_process("consumer", "-ic", "mirror:split", "-nc", "2", "-dt", "uniqueId", "-du", "1",
-                              "-oc", "mc:*:out", "-sc", "mc:*:status", "-dc")
+                              "-sqs", str(N_FRAMES), "-oc", "mc:*:out", "-sc", "mc:*:status", "-dc")
     wait_for_channel("mc:1:status", consumers)
     wait_for_channel("mc:2:status", consumers)
     outputs = [Recorder("mc:1:out"), Recorder("mc:2:out")]
