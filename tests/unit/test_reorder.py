@@ -134,3 +134,26 @@ def test_objects_of_one_id_leave_together_and_a_repeat_from_the_same_source_is_a
     assert out == [] and cache.counts()["nLate"] == 1
     cache.add(2, (2, 1), 1.2, 1)  # id 2 again from a source that sent it: duplicate
     assert cache.counts()["nDuplicates"] == 2
+
+
+def test_the_sequence_starts_once_every_source_has_sent_an_object() -> None:
+    """Each source sends its ids in increasing order: once all have sent one, the lowest cached is the start
+    (no wait for the cache to fill or the gap wait: the first frames of a collector are not held)."""
+    cache = ReorderCache(capacity=100, gap_wait=2.0, n_sources=2)
+    assert cache.add(2, 2, 0.0, source=2) == []  # source 1 may still send a lower id
+    assert cache.add(1, 1, 0.01, source=1) == [1, 2]
+    assert cache.add(3, 3, 0.02, source=1) == [3]
+    assert cache.counts()["nMissing"] == 0
+
+
+def test_a_silent_source_leaves_the_start_to_the_gap_wait() -> None:
+    cache = ReorderCache(capacity=100, gap_wait=2.0, n_sources=2)
+    assert feed(cache, [(1, 0.0), (2, 0.5)]) == []  # only source 0 heard from
+    assert cache.release(2.0) == [1, 2]
+
+
+def test_objects_of_one_id_from_every_source_still_leave_together() -> None:
+    cache = ReorderCache(capacity=100, gap_wait=2.0, n_sources=2)
+    assert cache.add(1, "1a", 0.0, source=1) == []
+    assert cache.add(1, "1b", 0.01, source=2) == []  # grouped: more objects of id 1 may come
+    assert cache.add(2, "2a", 0.02, source=1) == ["1a", "1b"]

@@ -96,7 +96,7 @@ def rpc_receiver(config: HostConfig, server: Any, processor: Any) -> RpcReceiver
 
 
 def collecting_receiver(config: HostConfig, server: Any, processor: Any) -> CollectingReceiver:
-    cache = ReorderCache(config.cache_size, config.gap_wait, config.oid_offset)
+    cache = ReorderCache(config.cache_size, config.gap_wait, config.oid_offset, len(config.producer_channels))
     return CollectingReceiver(
         config.producer_channels, config.monitor_request, cache, config.oid_field,
         config.receiver_queue_size or 0, config.skip_initial_updates,

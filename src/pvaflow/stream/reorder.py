@@ -20,6 +20,10 @@ numbering (counted in ``nIdRestarts``); ids from 1 below the first one of
 the new sequence are counted missing. Late objects and duplicates arrive
 close to their neighbours, while a restarted source is silent for a while;
 the objects of a source that comes back sooner are counted late until then.
+A sequence starts (its first id unknown) at the lowest id cached once every
+one of ``n_sources`` sources has sent an object (each sends its ids in
+increasing order, so no lower one can come), else when the cache is full or
+the oldest object waited ``gap_wait``.
 Pure logic: no I/O, no threads.
 """
 
@@ -34,12 +38,13 @@ RESTART_QUIET_WAITS = 2  # gap waits without a cached object before a lower id s
 class ReorderCache:
     """Orders objects by integer id; ``step`` is the id increment between objects (1)."""
 
-    def __init__(self, capacity: int, gap_wait: float, step: int = 1) -> None:
+    def __init__(self, capacity: int, gap_wait: float, step: int = 1, n_sources: int = 0) -> None:
         if capacity < 1 or step < 1 or gap_wait <= 0:
             raise ValueError(f"capacity ({capacity}) and step ({step}) must be >= 1, gap wait > 0")
         self.capacity = capacity
         self.gap_wait = gap_wait
         self.step = step
+        self.n_sources = n_sources  # the sources objects come from (0: not known, the start waits)
         self.objects: dict[int, dict[int, Any]] = {}  # id -> {source: object}
         self.heap: list[int] = []
         self.arrival: dict[int, float] = {}
@@ -53,6 +58,7 @@ class ReorderCache:
         self.last_cached = float("-inf")  # when an object last went into the cache
         self.restarted = False  # a new sequence (from id 1) waits for its first object
         self.grouped = False  # an id came from two sources: ids wait for the rest of their objects
+        self.sources_seen: set[int] = set()  # the sources heard from since the sequence (re)started
         self.reset_counters()
 
     def reset_counters(self) -> None:
@@ -70,6 +76,8 @@ class ReorderCache:
     def add(self, object_id: int, obj: Any, now: float, source: int = 0) -> list[Any]:
         """Cache ``obj`` (from ``source``); the objects that can leave now, in id order (source order within an
         id)."""
+        if self.next_id is None:
+            self.sources_seen.add(source)
         group = self.objects.get(object_id)
         if group is not None:
             if source in group:
@@ -83,6 +91,7 @@ class ReorderCache:
             self.restarted = True
             self.next_id = self.highest_seen = None
             self.released_recently.clear()
+            self.sources_seen = {source}
         if self.next_id is not None and object_id < self.next_id:
             released_sources = self.released_recently.get(object_id, ())
             if source in released_sources:
@@ -104,6 +113,10 @@ class ReorderCache:
         """An id went back after the cache emptied and stayed quiet: a new sequence, not a late id."""
         return not self.objects and now - self.last_cached >= RESTART_QUIET_WAITS * self.gap_wait
 
+    def _may_start(self) -> bool:
+        """The sequence's first id is the lowest cached: every source has sent one."""
+        return self.next_id is None and self.n_sources > 0 and len(self.sources_seen) >= self.n_sources
+
     def _must_skip(self, now: float) -> bool:
         """Move past a gap (or start the sequence) when full or the oldest waited long enough."""
         if len(self.objects) >= self.capacity:
@@ -118,7 +131,7 @@ class ReorderCache:
             lowest = self.heap[0]
             more_may_come = self.grouped and len(self.heap) == 1  # no higher id yet: its objects may still come
             if self.next_id is None or lowest != self.next_id or more_may_come:
-                if not self._must_skip(now):
+                if not (self._may_start() and not more_may_come) and not self._must_skip(now):
                     break
                 expected = 1 if self.restarted else self.next_id
                 if expected is not None and lowest > expected:
