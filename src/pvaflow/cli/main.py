@@ -49,6 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.argv = argv  # the command line as given, for child processes
     faulthandler.register(STACKS_SIGNAL, all_threads=True)  # kill -USR2 PID: every thread's stack to stderr
+    faulthandler.enable(all_threads=True)  # a crash (SIGSEGV, SIGABRT, SIGBUS, SIGFPE) leaves the stacks too
     reuse_freed_buffers()  # every tool moves frame-sized buffers
     try:
         return SUBCOMMANDS[args.command].run(args)
