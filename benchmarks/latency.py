@@ -66,11 +66,11 @@ with open(sys.argv[2], 'w') as out:
 
 @dataclass(frozen=True)
 class Stage:
-    """One stage of a topology: its name, the channel it reads and the one it publishes (names of clients)."""
+    """One stage of a topology: its name, the channels it reads and those it publishes."""
 
     name: str
-    reads: tuple[str, ...]  # the channels whose first arrival of an id is the stage's input time
-    output: str
+    reads: tuple[str, ...]
+    outputs: tuple[str, ...]  # a distributed stage: one per consumer
 
 
 def consumer_command(tool: str, prefix: str, input_channel: str, extra: tuple[str, ...] = ()) -> list[str]:
@@ -94,21 +94,21 @@ def topology(tool: str, kind: str) -> tuple[list[list[str]], list[Stage], list[s
     """(commands, stages, status channels) of one tool's topology, its channels prefixed by the tool."""
     if kind == "consumer":
         prefix = f"lat:{tool}:c"
-        return ([consumer_command(tool, prefix, SOURCE)], [Stage("consumer", (SOURCE,), f"{prefix}:1:output")],
+        return ([consumer_command(tool, prefix, SOURCE)], [Stage("consumer", (SOURCE,), (f"{prefix}:1:output",))],
                 [f"{prefix}:1:status"])
     if kind == "chain":
         first, second = f"lat:{tool}:a", f"lat:{tool}:b"
         return ([consumer_command(tool, first, SOURCE), consumer_command(tool, second, f"{first}:1:output")],
-                [Stage("chain 1", (SOURCE,), f"{first}:1:output"),
-                 Stage("chain 2", (f"{first}:1:output",), f"{second}:1:output")],
+                [Stage("chain 1", (SOURCE,), (f"{first}:1:output",)),
+                 Stage("chain 2", (f"{first}:1:output",), (f"{second}:1:output",))],
                 [f"{first}:1:status", f"{second}:1:status"])
     producers, collector = f"lat:{tool}:p", f"lat:{tool}:k"
     outputs = (f"{producers}:1:output", f"{producers}:2:output")
     # a distributor group per tool: each tool's two consumers share every frame between them
     return ([consumer_command(tool, producers, SOURCE, ("-nc", "2", "-du", "1", "-dg", tool)),
              collector_command(tool, collector, f"{producers}:*:output")],
-            [Stage("distributed consumer", (SOURCE,), "+".join(outputs)),
-             Stage("collector", outputs, f"{collector}:1:output")],
+            [Stage("distributed consumer", (SOURCE,), outputs),
+             Stage("collector", outputs, (f"{collector}:1:output",))],
             [f"{producers}:1:status", f"{producers}:2:status", f"{collector}:1:status"])
 
 
@@ -119,12 +119,10 @@ def percentile(values: list[float], fraction: float) -> float:
 
 def stage_latencies(stage: Stage, latencies: dict[str, dict[int, float]]) -> tuple[list[float], list[float]]:
     """(latencies at the stage's input, at its output), seconds, for the frames seen at both."""
-    output: dict[int, float] = {}
-    for name in stage.output.split("+"):  # a distributed stage: its outputs together
-        output.update(latencies.get(name, {}))
-    inputs: dict[int, float] = {}
-    for name in stage.reads:
-        inputs.update(latencies.get(name, {}))
+    def merged(names: tuple[str, ...]) -> dict[int, float]:
+        return {frame_id: value for name in names for frame_id, value in latencies.get(name, {}).items()}
+
+    inputs, output = merged(stage.reads), merged(stage.outputs)
     both = sorted(set(output) & set(inputs))
     return [inputs[frame_id] for frame_id in both], [output[frame_id] for frame_id in both]
 
@@ -147,15 +145,14 @@ def run_round(kind: str, size: int, tools: list[str], workdir: Path
         for _, _, statuses in layouts.values():
             for status in statuses:
                 wait_for(status)
-        channels = [SOURCE] + [name for _, stages, _ in layouts.values() for stage in stages
-                               for name in stage.output.split("+")]
+        channels = [SOURCE] + [name for _, stages, _ in layouts.values() for stage in stages for name in stage.outputs]
         for index, name in enumerate(channels):
             path = workdir / f"client{index}.json"
             clients[name] = (subprocess.Popen([sys.executable, "-c", ID_CLIENT, name, str(path)],
                                               env=server_env(dict(os.environ)), stdout=subprocess.PIPE, text=True),
                              path)
         for client, _ in clients.values():
-            client.stdout.readline()  # monitoring (an output channel appears with its first frame)
+            client.stdout.readline()  # monitoring
         time.sleep(1.0)  # every stage's monitor has its input's current value (no status field says so for pvaPy)
         sim.send_signal(signal.SIGUSR1)
         sim.wait(SECONDS_PER_ROUND * 4 + 30)

@@ -37,6 +37,15 @@ def child_env() -> dict[str, str]:
     return dict(server_env(dict(os.environ)), PYTHONUNBUFFERED="1")
 
 
+def print_stacks(pids: list[int]) -> None:
+    """A pvaflow process prints every thread's stack on SIGUSR2 (faulthandler): into its log, for a failure."""
+    signalled = [pid for pid in pids if handles_signal(pid, signal.SIGUSR2)]
+    for pid in signalled:
+        os.kill(pid, signal.SIGUSR2)
+    if signalled:
+        time.sleep(0.5)  # faulthandler writes at once; the log is read after
+
+
 class Child:
     """A started child process whose output goes to a file."""
 
@@ -69,14 +78,8 @@ class Child:
         try:
             return self.process.wait(timeout)
         except subprocess.TimeoutExpired:
-            self.print_stacks()
+            print_stacks([self.process.pid])
             pytest.fail(f"{' '.join(self.args)} still running after {timeout}s:\n{self.output}")
-
-    def print_stacks(self) -> None:
-        """A pvaflow process prints every thread's stack on SIGUSR2 (faulthandler): into its log, for a failure."""
-        if handles_signal(self.process.pid, signal.SIGUSR2):
-            self.process.send_signal(signal.SIGUSR2)
-            time.sleep(0.5)
 
     def stop(self) -> None:
         """SIGINT, a timed wait, then kill."""
@@ -87,7 +90,7 @@ class Child:
             try:
                 self.process.wait(STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
-                self.print_stacks()  # why it hangs, into its log
+                print_stacks([self.process.pid])  # why it hangs, into its log
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(STOP_TIMEOUT)
         self.log.close()
@@ -121,12 +124,7 @@ def descendants(pid: int) -> list[int]:
 def print_all_stacks(children: list[Child]) -> None:
     """Every pvaflow process still running below the children (a pipeline's stages too) prints its threads'
     stacks into its log: what each was doing when the test failed."""
-    pids = [pid for child in children if child.process.poll() is None for pid in descendants(child.process.pid)]
-    signalled = [pid for pid in pids if handles_signal(pid, signal.SIGUSR2)]
-    for pid in signalled:
-        os.kill(pid, signal.SIGUSR2)
-    if signalled:
-        time.sleep(0.5)
+    print_stacks([pid for child in children if child.process.poll() is None for pid in descendants(child.process.pid)])
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 
 from pvaflow import ConfigError
 from pvaflow.cli.run import CHECKS, stage_parsers
-from pvaflow.pipeline.runner import StageProcess, option
+from pvaflow.pipeline.runner import Runner, StageProcess, option
 from pvaflow.pipeline.spec import load_pipeline, select, stage_config, start_order
 from pvaflow.pipeline.stage_options import option_argv
 from pvaflow.supervisor import Child
@@ -190,3 +190,22 @@ def test_ids_lost_while_a_stage_restarted_are_counted_missed(offset: str, gap: i
     assert process.carried["nMissed"] == 1 + gap and process.resume_after is None
     command = process.child.command
     assert option(command, "--oid-offset") == offset and option(command, "--nothing") is None
+
+
+def test_a_source_that_sent_its_n_frames_has_finished_when_every_stage_runs_here(tmp_path: Path) -> None:
+    """The pipeline may drain then, without waiting out the source's shutdown delay; with --only (stages run
+    elsewhere, their movement unseen) only the source's exit says so."""
+    pipeline = load(tmp_path, SOURCE + """
+        n-frames = 5
+        [stages.work]
+        kind = "consumer"
+        reads = "source"
+    """)
+    everything = Runner(pipeline, select(pipeline, None), lambda *_: None)
+    source_only = Runner(pipeline, select(pipeline, "source"), lambda *_: None)
+    for runner in (everything, source_only):
+        runner.counter.n_frames = 4
+        assert not runner.sources_done()
+        runner.counter.n_frames = 5
+    assert everything.sources_done()
+    assert not source_only.sources_done()

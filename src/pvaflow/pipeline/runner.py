@@ -323,7 +323,7 @@ class Runner:
         sources = [process for state in self.states if state.stage.kind == "sim-server" for process in state.processes]
         if not sources:
             return False
-        sent_all = self.frames_to_send > 0 and self.counter is not None and self.counter.count >= self.frames_to_send
+        sent_all = self.frames_to_send > 0 and self.counter.count >= self.frames_to_send  # frames_to_send: a counter
         return sent_all or all(process.finished or process.failed for process in sources)
 
     def run(self, stop: threading.Event) -> int:
