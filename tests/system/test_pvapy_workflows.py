@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import socket
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -345,7 +346,10 @@ def test_metadata_handling_with_data_consumers(start_process, wait_for_channel) 
         metadata_accounted(output.attributes, ("pvapy:x", "pvapy:y", "pvapy:z"), status["userStats"])
         # each consumer gets a quarter of the frames and all metadata: the rest is discarded, and counted
         assert status["userStats"]["nMetadataDiscarded"] > 0
-    assert sorted(image_id for output in outputs for image_id in output.ids) == list(range(1, n + 1))
+    ids = {consumer_id: output.ids for consumer_id, output in enumerate(outputs, start=1)}
+    repeated = {image_id for image_id, count in Counter(i for got in ids.values() for i in got).items() if count > 1}
+    assert not repeated, {consumer_id: [i for i in got if i in repeated] for consumer_id, got in ids.items()}
+    assert sorted(image_id for got in ids.values() for image_id in got) == list(range(1, n + 1))
 
 
 def test_data_encryption_decrypts_to_the_original(start_process, wait_for_channel, tmp_path) -> None:
