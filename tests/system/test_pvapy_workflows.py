@@ -28,6 +28,8 @@ from .helpers import Recorder, control, get, start_frames, wait_for_initial_valu
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(180)]
 
+SUMMARY = re.compile(r"frames published\D*(\d+)")
+
 HOLD = ("-sos", "-std", "120")  # hold the frames until SIGUSR1 (start_frames), two minutes at most
 
 
@@ -38,12 +40,16 @@ def run(start_process, command: str, lowered: dict[str, str] | None = None, path
     return start_process(*args, *extra, env=env)
 
 
-def published(sim, *statuses: str) -> int:
+def published(sim, *statuses: str, ended: bool = True) -> int:
     """Start the frames once every stage is connected (and each stage named by its status channel monitors its
-    input), then the number the sim-server published, from its summary, once it ended."""
+    input), then the number the sim-server published, from its summary: once it ended, or with ``ended`` False
+    as soon as the summary is out (the sim-server goes on serving for its shutdown delay)."""
     start_frames(sim, *statuses)
-    assert sim.wait(120) == 0, sim.output
-    return int(re.search(r"frames published\D*(\d+)", sim.output).group(1))
+    if ended:
+        assert sim.wait(120) == 0, sim.output
+    else:
+        wait_until(lambda: SUMMARY.search(sim.output) or sim.check_running(), 120, "the sim-server's summary")
+    return int(SUMMARY.search(sim.output).group(1))
 
 
 def stats(channel: str) -> dict:
@@ -130,12 +136,14 @@ def test_protection_against_lost_data_single_consumer(start_process, wait_for_ch
     # without a server queue: whatever is lost at 10 kHz is counted (overruns, missed)
     consumer = run(start_process, doc.UNPROTECTED_CONSUMER)
     wait_for_channel("consumer:1:status", consumer)
-    # the server keeps serving for its default 10 s after the last frame: the consumer, thousands of frames
-    # behind at 10 kHz, gets the rest (seen with 1 s: 2,233 frames still queued when the server went away)
-    sim = run(start_process, doc.SIM_10KHZ, {"-rt": "1"}, shutdown_delay="10")
+    # the server keeps serving after the last frame (60 s at most: stopped once the consumer has it): the
+    # consumer, thousands of frames behind at 10 kHz, gets the rest (seen with 1 s: 2,233 frames still queued
+    # when the server went away)
+    sim = run(start_process, doc.SIM_10KHZ, {"-rt": "1"}, shutdown_delay="60")
     wait_for_channel("consumer:1:output", consumer)
-    n = published(sim, "consumer:1:status")
+    n = published(sim, "consumer:1:status", ended=False)
     wait_until(lambda: stats("consumer:1:status")["processorStats"]["lastObjectId"] == n, what="the last frame")
+    sim.stop()
     status = stats("consumer:1:status")["processorStats"]
     assert status["nProcessed"] + status["nMissed"] == n - status["firstObjectId"] + 1
     print(f"FIGURES unprotected: {n} sent at 10 kHz, {status['nProcessed']} processed, {status['nMissed']} missed, "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import time
 from pathlib import Path
@@ -13,7 +14,7 @@ import numpy as np
 import pvaccess as pva
 import pytest
 
-from .helpers import Recorder, seconds
+from .helpers import Recorder, get, seconds, wait_until
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(90)]
 
@@ -125,6 +126,15 @@ def test_metadata_pv_carries_the_frame_time_stamp(start_process, wait_for_channe
     frame_stamps = {frame[2] for frame in recorder.stop()}
     assert len(frame_stamps) >= 15
     assert frame_stamps <= set(metadata_stamps)
+
+
+def test_summary_comes_once_the_last_frame_is_out_before_the_shutdown_delay(start_process, wait_for_channel) -> None:
+    server = start_process(*sim_args("-fps", "50", "-nf", "20", "-cs", "5", "-shd", "60"))
+    wait_for_channel(CHANNEL, server)
+    wait_until(lambda: "frames published" in server.output, 30, "the summary")
+    server.check_running()  # still serving: clients behind the source can still catch up
+    assert re.search(r"frames published\D*20\b", server.output)
+    assert get(CHANNEL, "field(uniqueId)")["uniqueId"] == 20
 
 
 def test_sigint_stops_a_long_run_promptly(start_process, wait_for_channel) -> None:

@@ -185,8 +185,11 @@ def run(args: argparse.Namespace) -> int:
             f"frames ({COLOR_MODE_NAMES[spec.color_mode]}{', ' + spec.codec if spec.codec else ''}) "
             f"at {config.frame_rate:g} fps"
         )
-        summary = server.run(stop, start)
-    console.print(summary_table(summary))
-    sys.stdout.flush()
+
+        def print_summary(summary: SimSummary) -> None:  # once the last frame is out, before the shutdown delay
+            console.print(summary_table(summary))
+            sys.stdout.flush()
+
+        server.run(stop, start, print_summary)
     return 0
 

@@ -206,9 +206,11 @@ class SimServer:
             pacer.wait(published)
         return published, first, last
 
-    def run(self, stop: threading.Event, start: threading.Event | None = None) -> SimSummary:
+    def run(self, stop: threading.Event, start: threading.Event | None = None,
+            on_published: Callable[[SimSummary], None] | None = None) -> SimSummary:
         """Serve, wait the start delay (or until ``start`` is set, when given, the start delay at most),
-        publish, wait the shutdown delay, stop."""
+        publish, hand the summary to ``on_published`` (clients may still be catching up), wait the shutdown
+        delay, stop."""
         config = self.config
         self.server.start()
         try:
@@ -234,6 +236,8 @@ class SimServer:
                 frame_bytes=self.source.spec.frame_bytes,
                 frames_late=self.feed.frames_late,
             )
+            if on_published is not None:
+                on_published(summary)
             if not stop.is_set():
                 stop.wait(config.shutdown_delay)
             return summary
