@@ -285,12 +285,12 @@ def replace_image_2d(
     return nt
 
 
-# Python type of an attribute value -> the pvaccess scalar that holds it (bool before int: bool is an int)
-ATTRIBUTE_SCALARS: tuple[tuple[type, type], ...] = (
-    (bool, pva.PvBoolean),
-    (int, pva.PvLong),
-    (float, pva.PvDouble),
-    (str, pva.PvString),
+# Python type of an attribute value -> the pvData scalar type that holds it (bool before int: bool is an int)
+ATTRIBUTE_SCALARS: tuple[tuple[type, Any], ...] = (
+    (bool, pva.BOOLEAN),
+    (int, pva.LONG),
+    (float, pva.DOUBLE),
+    (str, pva.STRING),
 )
 
 
@@ -304,13 +304,18 @@ def attribute_values(nt: pva.PvObject) -> dict[str, Any]:
 
 
 def set_attributes(nt: pva.PvObject, values: Mapping[str, bool | int | float | str]) -> None:
-    """Add attributes to the NTNDArray, replacing those with the same names."""
+    """Add attributes to the NTNDArray, replacing those with the same names.
+
+    Each attribute is given as a dictionary with its union value as ``(value, type)``: pvaccess builds the
+    NTAttribute structures in C++. Making ``pva.NtAttribute`` objects instead cost 40 us each here (six
+    metadata values: 250 us per frame, the whole budget at 4,000 fps); this costs about 7.
+    """
     new_attributes = []
     for name, value in values.items():
         scalar = next((pv_type for py_type, pv_type in ATTRIBUTE_SCALARS if isinstance(value, py_type)), None)
         if scalar is None:
             raise TypeError(f"attribute {name!r}: {type(value).__name__} values are not supported")
-        new_attributes.append(pva.NtAttribute(name, scalar(value)))
+        new_attributes.append({"name": name, "value": ({"value": value}, {"value": scalar})})
     kept = [attribute for attribute in nt["attribute"] if attribute["name"] not in values]
     nt["attribute"] = kept + new_attributes
 

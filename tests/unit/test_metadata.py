@@ -43,8 +43,8 @@ def test_queue_size_follows_the_receiver_queue_option(receiver_queue_size: int, 
 def test_full_queue_drops_the_oldest_and_counts_it() -> None:
     queue = MetadataQueue(3)
     for value in range(5):
-        queue.put(value)
-    assert [queue.get(0) for _ in range(3)] == [2, 3, 4]
+        queue.put(update(value, 0.0))
+    assert [queue.get(0)["value"] for _ in range(3)] == [2, 3, 4]
     assert queue.getCounters() == {"nReceived": 5, "nRejected": 2, "nDelivered": 3, "nQueued": 0}
     with pytest.raises(pva.QueueEmpty):
         queue.get(0)
@@ -53,15 +53,16 @@ def test_full_queue_drops_the_oldest_and_counts_it() -> None:
 def test_unbounded_queue_keeps_everything() -> None:
     queue = MetadataQueue(0)
     for value in range(2000):
-        queue.put(value)
+        queue.put(update(value, 0.0))
     assert len(queue) == 2000 and queue.getCounters()["nRejected"] == 0
+    assert [queue.get(0)["value"] for _ in range(2000)] == list(range(2000))
 
 
 def test_get_waits_for_a_put_from_another_thread() -> None:
     queue = MetadataQueue(10)
-    threading.Timer(0.05, queue.put, args=("late",)).start()
+    threading.Timer(0.05, queue.put, args=(update(7, 0.0),)).start()
     started = time.monotonic()
-    assert queue.get(5.0) == "late"
+    assert queue.get(5.0)["value"] == 7
     assert time.monotonic() - started < 4.0  # woken by the put, not by the timeout
 
 
@@ -115,6 +116,18 @@ def test_frames_get_the_matching_values_as_attributes() -> None:
     stats = processor.getStats()
     assert stats["nFramesProcessed"] == 3 and stats["nMetadataProcessed"] == 6
     assert stats["nFramesMissingMetadata"] == 0 and stats["nMetadataDiscarded"] == 0
+
+
+def test_a_pvaccess_queue_in_the_map_is_read_as_well() -> None:
+    """A processor may be given pvaccess's own queues (as pvaPy's framework gives): read one by one."""
+    processor = make_processor({"timestampTolerance": 0.002}, channels=("x",))
+    processor.metadataQueueMap["x"] = pva.PvObjectQueue()
+    for index in range(2):
+        processor.metadataQueueMap["x"].put(update(10.0 + index, 100.0 + index))
+    for index in range(2):
+        processor.process(frame(index + 1, 100.0 + index))
+    assert [metadata_attributes(pv) for pv in processor.published] == [{"x": 10.0}, {"x": 11.0}]
+    assert processor.getStats()["nMetadataProcessed"] == 2
 
 
 def test_missing_and_discarded_metadata_are_counted_and_the_frame_still_published() -> None:

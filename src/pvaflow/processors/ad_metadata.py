@@ -19,6 +19,7 @@ from __future__ import annotations
 import collections
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -79,6 +80,15 @@ class MetadataMatcher:
         return result
 
 
+def queued_updates(queue: Any) -> Iterator[Any]:
+    """What a ``pvaccess.PvObjectQueue`` (or a queue read like one) holds now, oldest first."""
+    while True:
+        try:
+            yield queue.get(0)
+        except pva.QueueEmpty:
+            return
+
+
 def _tolerance(config: dict[str, Any], current: float) -> float:
     value = config.get("timestampTolerance", current)
     try:
@@ -137,17 +147,16 @@ class AdMetadataProcessor(CountedStats, AdImageProcessor):
     def _drain(self, name: str, matcher: MetadataMatcher) -> None:
         """Move every queued update of channel ``name`` to its matcher."""
         queue = self.metadataQueueMap[name]
-        while True:
+        take_all = getattr(queue, "take_all", None)  # pvaflow's queues hand over all at once
+        updates = take_all() if take_all is not None else list(queued_updates(queue))
+        self.nMetadataReceived += len(updates)
+        for update in updates:
             try:
-                update = queue.get(0)
-            except pva.QueueEmpty:
-                return
-            self.nMetadataReceived += 1
-            try:
-                value = update["value"]
+                fields = update.toDict()  # one conversion for value and time stamp
+                value = fields["value"]
                 if not isinstance(value, ATTRIBUTE_TYPES):
                     raise TypeError(f"{type(value).__name__} values cannot be attributes")
-                stamp = ntnd.seconds(update["timeStamp"]) + self.offset
+                stamp = ntnd.seconds(fields["timeStamp"]) + self.offset
             except Exception as ex:  # noqa: BLE001 (any malformed update: counted, the frame goes on)
                 self.nMetadataInvalid += 1
                 if name not in self.invalid_kinds:
