@@ -8,8 +8,14 @@ frames are split (``-du 1``) while each consumer receives every metadata update.
 - ``pvaflow``: ``pvaflow consumer -pc AdMetadataProcessor`` with the six channels;
 - ``pvapy``: ``pvapy-hpc-consumer`` with tests/system/workflows/hpcAdMetadataProcessorExample.py, our
   stand-in for pvaPy's sample metadata processor (a subclass of pvaPy's AdImageProcessor);
+- ``pvapy-get``: the same, the processor reading its queues with ``get()`` rather than ``get(0)`` (on an
+  empty pvaccess queue ``get(0)`` waits about 0.2 ms before it raises ``QueueEmpty``: six channels, 1.2 ms
+  a frame): pvaPy at its quickest;
 - ``plain``: pvaflow's consumer and processor without metadata channels (the source still publishes them):
-  the rate to compare ``pvaflow`` with.
+  the rate to compare ``pvaflow`` with;
+- ``floor``: no framework: one Python process with pvaccess alone that monitors the frames and the six
+  channels into pvaccess queues (C++) and takes every frame and update out of them, nothing else (no
+  matching, no output). What receiving the metadata costs on this machine, beside the source.
 
 A run passes when every published frame was processed within DRAIN_SECONDS of the last one, none was missed
 or overran a queue, and every frame got all six values (``nFramesMissingMetadata`` 0). Rates are tried
@@ -24,9 +30,11 @@ median over rounds. Loopback only.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import statistics
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -35,14 +43,14 @@ from pathlib import Path
 import pvaccess as pva
 from harness import pvapy_tool, start, stop, wait_for
 
-from pvaflow.loopback import loopback_env
+from pvaflow.loopback import loopback_env, server_env
 
 SOURCE = "bench:md:image"
 METADATA = ",".join(f"pva://bench:md:m{n}" for n in range(1, 7))
 STATUS = "bench:md:c:*:status"
 OUTPUT = "bench:md:c:*:out"
 PVAPY_PROCESSOR = Path(__file__).resolve().parent.parent / "tests/system/workflows/hpcAdMetadataProcessorExample.py"
-VARIANTS = ("pvaflow", "pvapy", "plain")
+VARIANTS = ("pvaflow", "pvapy", "pvapy-get", "plain", "floor")
 RATES = {512: "500,1000,1500,2000,2500,3000,4000", 2048: "25,50,75,100,150,200"}
 SERVER_QUEUE = {512: "2000", 2048: "200"}
 DRAIN_SECONDS = 3.0  # still working through its queue this long after the last frame (status: 1 s old at most)
@@ -87,8 +95,10 @@ def consumer_command(variant: str, size: int, n_consumers: int) -> list[str]:
         common += ["-nc", str(n_consumers), "-du", "1"]
     if variant != "plain":
         common += ["-mc", METADATA]
-    if variant == "pvapy":
-        return [pvapy_tool("pvapy-hpc-consumer"), *common, "-pf", str(PVAPY_PROCESSOR), "-pc", "HpcAdMetadataProcessor"]
+    if variant.startswith("pvapy"):
+        args = '{"nonBlockingGet": true}' if variant == "pvapy-get" else "{}"
+        return [pvapy_tool("pvapy-hpc-consumer"), *common, "-pf", str(PVAPY_PROCESSOR), "-pc", "HpcAdMetadataProcessor",
+                "-pa", args]
     return [sys.executable, "-m", "pvaflow", "consumer", *common, "-pc", "AdMetadataProcessor"]
 
 
@@ -112,6 +122,8 @@ def measure(variant: str, size: int, n_consumers: int, rate: float, runtime: flo
     sim = start([sys.executable, "-m", "pvaflow", "sim-server", "-cn", SOURCE, "-nx", str(size), "-ny", str(size),
                  "-dt", "uint8", "-fps", str(rate), "-nf", str(sent), "-cs", "100", "-mpv", METADATA, "-sos",
                  "-std", "60", "-shd", "1", "-rp", "0", "-dc"])
+    if variant == "floor":
+        return measure_floor(sim, sent, runtime, size)
     consumers = None
     try:
         wait_for(SOURCE)
@@ -138,7 +150,63 @@ def measure(variant: str, size: int, n_consumers: int, rate: float, runtime: flo
     )
 
 
+def measure_floor(sim: subprocess.Popen, sent: int, runtime: float, size: int) -> Run:
+    """The ``floor`` variant: this file run with ``--floor-client`` reads the stream, reports in JSON."""
+    client = None
+    try:
+        wait_for(SOURCE)
+        client = subprocess.Popen([sys.executable, __file__, "--floor-client", str(sent), str(runtime), str(size)],
+                                  env=server_env(dict(os.environ)), stdout=subprocess.PIPE, text=True)
+        if client.stdout is None or client.stdout.readline().strip() != "ready":
+            raise RuntimeError("the floor client did not start")
+        sim.send_signal(signal.SIGUSR1)
+        result = json.loads(client.stdout.readline())
+    finally:
+        for process in (client, sim):
+            if process is not None:
+                stop(process)
+    complete = result["metadata"] >= 6 * result["frames"]  # every frame's six updates taken out
+    return Run("floor", sent, processed=result["frames"], missed=sent - result["frames"], overruns=result["overruns"],
+               missing_metadata=0 if complete else result["frames"], drain=result["drain"])
+
+
+def floor_client(expected: int, runtime: float, size: int) -> None:
+    """Monitor the frames and the six channels into pvaccess queues; take everything out; print the counts."""
+    frames = pva.PvObjectQueue()
+    image = pva.Channel(SOURCE)
+    image.qMonitor(frames, f"record[queueSize={SERVER_QUEUE[size]}]field()")
+    metadata = {name: (pva.Channel(name.removeprefix("pva://")), pva.PvObjectQueue()) for name in METADATA.split(",")}
+    for channel, queue in metadata.values():
+        channel.qMonitor(queue, f"record[queueSize={SERVER_QUEUE[size]}]field()")
+    frames.get(READY_SECONDS)  # the initial value
+    for _, queue in metadata.values():
+        queue.get(READY_SECONDS)
+    print("ready", flush=True)
+    n_frames = n_metadata = 0
+    published_by = None
+    while n_frames < expected and (published_by is None or time.monotonic() < published_by + DRAIN_SECONDS + 2.0):
+        try:
+            frames.get(0.5)
+        except pva.QueueEmpty:
+            continue
+        if published_by is None:
+            published_by = time.monotonic() + runtime
+        n_frames += 1
+        for _, queue in metadata.values():
+            for _ in range(queue.getCounters()["nQueued"]):  # (a get on an empty queue costs 0.2 ms and more)
+                queue.get()
+                n_metadata += 1
+    drain = max(0.0, time.monotonic() - published_by) if published_by is not None else float("inf")
+    overruns = sum(channel.getMonitorCounters().get("nOverruns", 0) for channel in
+                   [image, *(channel for channel, _ in metadata.values())])
+    print(json.dumps({"frames": n_frames, "metadata": n_metadata, "overruns": overruns, "drain": drain}), flush=True)
+
+
 def main() -> int:
+    if len(sys.argv) == 5 and sys.argv[1] == "--floor-client":  # the parent's loopback environment is inherited
+        signal.signal(signal.SIGINT, signal.SIG_DFL)  # stopped by the parent once it has the counts
+        floor_client(int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]))
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="512,2048", help="frame sizes (NxN)")
     parser.add_argument("--consumers", default="1,2", help="numbers of consumers")
@@ -149,17 +217,18 @@ def main() -> int:
     parser.add_argument("--variants", default=",".join(VARIANTS), help="variants to run")
     args = parser.parse_args()
     os.environ.update(loopback_env())
-    variants = [v for v in args.variants.split(",") if v != "pvapy" or pvapy_tool("pvapy-hpc-consumer")]
+    variants = [v for v in args.variants.split(",") if not v.startswith("pvapy") or pvapy_tool("pvapy-hpc-consumer")]
     rates = {512: args.rates_512, 2048: args.rates_2048}
     print(f"six metadata channels, -ao 10, {args.runtime:g} s of frames per run, {args.rounds} rounds")
     for size in (int(s) for s in args.sizes.split(",")):
         for n_consumers in (int(n) for n in args.consumers.split(",")):
-            best: dict[str, list[float]] = {variant: [] for variant in variants}
+            in_run = [variant for variant in variants if variant != "floor" or n_consumers == 1]  # one reader
+            best: dict[str, list[float]] = {variant: [] for variant in in_run}
             for round_number in range(1, args.rounds + 1):
-                climbing = set(variants)
-                passed: dict[str, float] = dict.fromkeys(variants, 0.0)
+                climbing = set(in_run)
+                passed: dict[str, float] = dict.fromkeys(in_run, 0.0)
                 for rate in (float(r) for r in rates[size].split(",")):
-                    for variant in [v for v in variants if v in climbing]:  # variants take turns at each rate
+                    for variant in [v for v in in_run if v in climbing]:  # variants take turns at each rate
                         run = measure(variant, size, n_consumers, rate, args.runtime)
                         print(f"{size}x{size} {n_consumers} consumer(s) round {round_number} {variant:8} "
                               f"{rate:6g} fps: sent {run.sent} processed {run.processed} missed {run.missed} "
@@ -171,10 +240,10 @@ def main() -> int:
                             climbing.discard(variant)
                     if not climbing:
                         break
-                for variant in variants:
+                for variant in in_run:
                     best[variant].append(passed[variant])
             summary = ", ".join(f"{variant} {statistics.median(best[variant]):g} fps (rounds: "
-                                f"{', '.join(f'{r:g}' for r in best[variant])})" for variant in variants)
+                                f"{', '.join(f'{r:g}' for r in best[variant])})" for variant in in_run)
             print(f"== {size}x{size}, {n_consumers} consumer(s), highest loss-free rate: {summary}", flush=True)
     return 0
 

@@ -65,7 +65,7 @@ class MetadataQueue:
         arrivals, items = self.arrivals, self.items
         n_new = arrivals.getCounters()["nQueued"]  # only this queue's reader takes from arrivals
         for _ in range(n_new):
-            items.append(arrivals.get(0))
+            items.append(arrivals.get())
         self.n_received += n_new
         if self.maxLength > 0:
             while len(items) > self.maxLength:

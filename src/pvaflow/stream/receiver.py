@@ -102,7 +102,8 @@ class QueuedInput:
     def get(self, timeout: float) -> pva.PvObject | None:
         """The next queued object, or None after ``timeout`` seconds."""
         try:
-            return self.queue.get(timeout)
+            # get() without a timeout answers at once; get(0) on an empty pvaccess queue waits 0.2 ms
+            return self.queue.get(timeout) if timeout > 0 else self.queue.get()
         except pva.QueueEmpty:
             return None
 

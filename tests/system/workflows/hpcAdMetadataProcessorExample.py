@@ -16,6 +16,9 @@ class HpcAdMetadataProcessor(AdImageProcessor):
     def __init__(self, configDict={}):  # noqa: B006, N803
         AdImageProcessor.__init__(self, configDict)
         self.timestampTolerance = float(configDict.get("timestampTolerance", 0.001))
+        # get(0), as pvaPy's framework reads its own queues; a get(0) on an empty pvaccess queue waits 0.2 ms,
+        # so {"nonBlockingGet": true} (get() without a timeout) is the same processor at its quickest
+        self.nonBlockingGet = bool(configDict.get("nonBlockingGet", False))
         self.pending = {}  # channel -> [(time, value), ...] not matched yet
         self.resetStats()
 
@@ -29,7 +32,7 @@ class HpcAdMetadataProcessor(AdImageProcessor):
         for name, queue in self.metadataQueueMap.items():
             while True:
                 try:
-                    update = queue.get(0)
+                    update = queue.get() if self.nonBlockingGet else queue.get(0)
                 except pva.QueueEmpty:
                     break
                 self.pending[name].append((seconds(update["timeStamp"]), update["value"]))
