@@ -74,19 +74,21 @@ class MetadataQueue:
 
     def get(self, timeout: float = 0.0) -> Any:
         """The oldest update; waits up to ``timeout`` seconds, then raises ``pvaccess.QueueEmpty``."""
+        update = self._pop()
+        if update is None and timeout > 0:
+            self.waitForPut(timeout)
+            update = self._pop()
+        if update is None:
+            raise pva.QueueEmpty("metadata queue is empty")
+        return update
+
+    def _pop(self) -> Any:
         with self.lock:
             self._collect()
-            if self.items:
-                self.n_delivered += 1
-                return self.items.popleft()
-        if timeout > 0:
-            self.waitForPut(timeout)
-            with self.lock:
-                self._collect()
-                if self.items:
-                    self.n_delivered += 1
-                    return self.items.popleft()
-        raise pva.QueueEmpty("metadata queue is empty")
+            if not self.items:
+                return None
+            self.n_delivered += 1
+            return self.items.popleft()
 
     def take_all(self) -> list[Any]:
         """Every queued update, oldest first, at once (one lock for all: what pvaflow's processors use)."""
