@@ -31,10 +31,6 @@ logger = logging.getLogger(__name__)
 
 QUIET_SECONDS = 2.0
 GET_SECONDS = 1.0  # how long one question may take
-# A channel that never connected has nothing to lose: it is looked at this often, and renewed at the first
-# answer. (pvAccess backs off the searches of a channel whose record did not exist yet, so a reader started
-# before its source may connect many seconds after the record appears; frames published meanwhile were lost.)
-NEVER_CONNECTED_LOOK_SECONDS = 0.5
 
 
 class StaleChannelCheck:
@@ -50,10 +46,9 @@ class StaleChannelCheck:
         self.id_field = id_field
         self.quiet_seconds = quiet_seconds
         self.clock = clock
-        self.next_look = clock() + quiet_seconds  # a new channel is given this long to connect
+        self.next_look = 0.0
         self.n_received: int | None = None  # the input's count when it was last seen to change
         self.was_connected = False  # the input channel's state at the last look
-        self.ever_connected = False  # since the channel was made (renewed() starts again)
         self.lock = threading.Lock()  # answers come from the check's thread
         self.episode = 0  # answers asked in an older episode (before the input last delivered) are dropped
         self.answers: list[tuple[Any, float]] = []  # (object id, when) answered in this episode
@@ -67,10 +62,8 @@ class StaleChannelCheck:
         now = self.clock()
         if now < self.next_look:
             return False
+        self.next_look = now + self.quiet_seconds
         connected = channel.isConnected()
-        self.ever_connected = self.ever_connected or connected
-        self.next_look = now + (self.quiet_seconds if self.ever_connected
-                                else min(self.quiet_seconds, NEVER_CONNECTED_LOOK_SECONDS))
         if connected != self.was_connected or (connected and received != self.n_received):
             self.was_connected = connected  # answers count only for the state they were asked in
             self.n_received = received
@@ -83,11 +76,6 @@ class StaleChannelCheck:
         changed = [when for object_id, when in answers if object_id != answers[0][0]]
         if connected and changed and now - changed[0] >= self.quiet_seconds:
             reason = f"delivered nothing while its {self.id_field} changed from {answers[0][0]}"
-        elif not connected and not self.ever_connected and answers:
-            logger.info("the channel to %s has not connected while a new channel to it found the record "
-                        "(pvAccess backs off the searches of a channel it did not find): connecting again",
-                        self.what)
-            return True
         elif not connected and len(answers) >= 2:
             reason = "stayed disconnected while a new channel to it had the record"
         else:
@@ -101,8 +89,6 @@ class StaleChannelCheck:
         """The caller made a new channel and monitor."""
         self.n_renewals += 1
         self.n_received = None
-        self.ever_connected = False
-        self.next_look = self.clock() + self.quiet_seconds
         self._new_episode()
 
     def close(self) -> None:
