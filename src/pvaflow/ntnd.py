@@ -308,7 +308,8 @@ def set_attributes(nt: pva.PvObject, values: Mapping[str, bool | int | float | s
 
     Each attribute is given as a dictionary with its union value as ``(value, type)``: pvaccess builds the
     NTAttribute structures in C++. Making ``pva.NtAttribute`` objects instead cost 40 us each here (six
-    metadata values: 250 us per frame, the whole budget at 4,000 fps); this costs about 7.
+    metadata values: 250 us per frame, the whole budget at 4,000 fps); a dictionary costs about 7 us, and
+    six on a 512x512 frame about 70 us, reading and keeping its other attributes included.
     """
     new_attributes = []
     for name, value in values.items():
