@@ -160,7 +160,8 @@ class MonitorReceiver(QueuedInput):
             self.channel = self.connection.channel = pva.Channel(self.channel_name, self.provider)
             self.start(self.on_object)
             self.staleness.renewed()
-            self.initial_in = self.queued()  # its first value is the channel's current one, as on reconnecting
+            if self.connection.connected_once:  # else its first value is the one skipped at start
+                self.initial_in = self.queued()  # the channel's current value, as on reconnecting
 
     def start(self, on_object: Callable[[pva.PvObject], None]) -> None:
         logger.debug("monitoring %s with request %s", self.channel_name, self.request)

@@ -1,0 +1,99 @@
+"""StaleChannelCheck's decisions, with a channel stand-in, answers given by hand and a clock of our own."""
+
+from __future__ import annotations
+
+import pvaccess as pva
+
+from pvaflow.stream.stale_channel import (
+    NEVER_CONNECTED_LOOK_SECONDS,
+    NEVER_CONNECTED_WAIT_SECONDS,
+    QUIET_SECONDS,
+    StaleChannelCheck,
+)
+
+
+class FakeChannel:
+    def __init__(self, connected: bool) -> None:
+        self.connected = connected
+
+    def isConnected(self) -> bool:  # noqa: N802 (pvaccess's name)
+        return self.connected
+
+
+class AnsweredCheck(StaleChannelCheck):
+    """Answers every question at once with ``record_id`` (None: the record does not exist)."""
+
+    def __init__(self, clock) -> None:
+        super().__init__("x", pva.PVA, "x", "uniqueId", clock=clock)
+        self.record_id: int | None = None
+
+    def _ask(self) -> None:
+        if self.record_id is not None:
+            with self.lock:
+                self.answers.append((self.record_id, self.clock()))
+
+
+def looks(check: AnsweredCheck, channel: FakeChannel, now: list[float], seconds: float, step: float = 0.1) -> bool:
+    """Call dead() every ``step`` seconds for ``seconds``; True once it says the channel must be replaced."""
+    end = now[0] + seconds
+    while now[0] < end:
+        now[0] += step
+        if check.dead(channel, 0):
+            return True
+    return False
+
+
+def test_a_channel_that_never_connected_is_renewed_soon_after_the_record_appears() -> None:
+    now = [0.0]
+    check = AnsweredCheck(lambda: now[0])
+    channel = FakeChannel(connected=False)  # its searches backed off: the record came later
+    assert not looks(check, channel, now, 10.0), "no record: nothing to connect to, no renewal"
+    check.record_id = 0
+    appeared = now[0]
+    assert looks(check, channel, now, 3.0)
+    # one look (0.5 s apart) to ask, the answer NEVER_CONNECTED_WAIT_SECONDS old at a later look
+    assert now[0] - appeared <= NEVER_CONNECTED_LOOK_SECONDS + NEVER_CONNECTED_WAIT_SECONDS + 0.6
+    check.renewed()
+    assert check.n_renewals == 0, "a channel that never connected was not stale"
+
+
+def test_a_channel_that_connects_soon_after_the_record_appears_is_left_alone() -> None:
+    now = [0.0]
+    check = AnsweredCheck(lambda: now[0])
+    channel = FakeChannel(connected=False)
+    assert not looks(check, channel, now, 5.0)
+    check.record_id = 0
+    assert not looks(check, channel, now, NEVER_CONNECTED_WAIT_SECONDS - 0.1)  # the answer is younger than that
+    channel.connected = True  # its own search found the record first
+    assert not looks(check, channel, now, 10.0)
+
+
+def test_a_new_channel_gets_time_to_connect_before_it_is_looked_at() -> None:
+    now = [0.0]
+    check = AnsweredCheck(lambda: now[0])
+    check.record_id = 0
+    assert not looks(check, FakeChannel(connected=False), now, QUIET_SECONDS - 0.2)
+
+
+def test_a_channel_that_was_connected_needs_two_answers_while_disconnected() -> None:
+    now = [0.0]
+    check = AnsweredCheck(lambda: now[0])
+    channel = FakeChannel(connected=True)
+    check.record_id = 5
+    assert not looks(check, channel, now, 5.0), "connected, quiet, the record's id unchanged: a paused source"
+    channel.connected = False
+    lost = now[0]
+    assert looks(check, channel, now, 10.0)
+    assert now[0] - lost >= 2 * QUIET_SECONDS  # as before: two answers, looks 2 s apart
+    check.renewed()
+    assert check.n_renewals == 1
+
+
+def test_a_record_recreated_under_a_connected_channel_is_renewed_once_its_id_moved_on() -> None:
+    now = [0.0]
+    check = AnsweredCheck(lambda: now[0])
+    channel = FakeChannel(connected=True)
+    check.record_id = 5
+    assert not looks(check, channel, now, 5.0)
+    check.record_id = 9  # the new record moves on; this channel delivers nothing
+    assert looks(check, channel, now, 10.0)
