@@ -162,25 +162,26 @@ def test_protection_against_lost_data_single_consumer(start_process, wait_for_ch
     assert status["receiverStats"]["nOverruns"] == 0
 
 
-def test_protection_against_lost_data_with_data_distribution(start_process, wait_for_channel) -> None:
-    # one consumer with server and receiver queues: received = processed + rejected
-    for command, n_consumers, sim_command in ((doc.QUEUED_CONSUMER, 1, doc.SIM_5KHZ),
-                                              (doc.QUEUED_CONSUMERS_2, 2, doc.SIM_5KHZ),
-                                              (doc.QUEUED_CONSUMERS_4, 4, doc.SIM_8KHZ)):
-        consumers = run(start_process, command)
-        sim = run(start_process, sim_command, {"-rt": "2", "-fps": "200", "-rp": "200"})
-        channels = [f"consumer:{consumer_id}:status" for consumer_id in range(1, n_consumers + 1)]
-        for consumer_id in range(1, n_consumers + 1):
-            wait_for_channel(f"consumer:{consumer_id}:output", consumers)
-        n = published(sim, *channels)  # the distributor shares frames among the monitors it has
-        statuses = wait_processed(channels, n, f"every frame over {n_consumers} consumer(s)")
-        for status in statuses:
-            assert status["processorStats"]["nMissed"] == status["receiverStats"]["nRejected"] == 0
-            assert status["receiverStats"]["nOverruns"] == 0
-            assert abs(status["processorStats"]["nProcessed"] - n / n_consumers) <= 1, "an equal share each"
-        for consumer_id in range(1, n_consumers + 1):
-            control(f"consumer:{consumer_id}:control", "stop")
-        assert consumers.wait(30) == 0
+@pytest.mark.parametrize(("command", "n_consumers", "sim_command"), [
+    (doc.QUEUED_CONSUMER, 1, doc.SIM_5KHZ), (doc.QUEUED_CONSUMERS_2, 2, doc.SIM_5KHZ),
+    (doc.QUEUED_CONSUMERS_4, 4, doc.SIM_8KHZ)], ids=["1-consumer", "2-consumers", "4-consumers"])
+def test_protection_against_lost_data_with_data_distribution(start_process, wait_for_channel, command: str,
+                                                             n_consumers: int, sim_command: str) -> None:
+    # consumers with server and receiver queues: received = processed + rejected
+    consumers = run(start_process, command)
+    sim = run(start_process, sim_command, {"-rt": "2", "-fps": "200", "-rp": "200"})
+    channels = [f"consumer:{consumer_id}:status" for consumer_id in range(1, n_consumers + 1)]
+    for consumer_id in range(1, n_consumers + 1):
+        wait_for_channel(f"consumer:{consumer_id}:output", consumers)
+    n = published(sim, *channels, ended=False)  # the distributor shares frames among the monitors it has
+    statuses = wait_processed(channels, n, f"every frame over {n_consumers} consumer(s)")
+    for status in statuses:
+        assert status["processorStats"]["nMissed"] == status["receiverStats"]["nRejected"] == 0
+        assert status["receiverStats"]["nOverruns"] == 0
+        assert abs(status["processorStats"]["nProcessed"] - n / n_consumers) <= 1, "an equal share each"
+    for consumer_id in range(1, n_consumers + 1):
+        control(f"consumer:{consumer_id}:control", "stop")
+    assert consumers.wait(30) == 0
 
 
 def test_processing_chain_saves_every_frame_to_a_file(start_process, wait_for_channel, tmp_path) -> None:

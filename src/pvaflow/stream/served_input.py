@@ -17,8 +17,11 @@ one before it. The callback therefore only copies the object into a queue
 (unbounded without ``--receiver-queue-size``: processing on the callback
 thread delays the reads of the puts behind it). An object read twice (the same uniqueId as the one
 read before it) means the put before that one was overwritten unread: counted in ``nOverruns``, never
-processed twice. Puts faster than the reads can also be read torn (one put's id, part of the next one's
-fields): use ``rpc`` where every object must arrive whole.
+processed twice. A put that lands while the callback copies the record would leave a torn copy (one put's id,
+the next one's pixels; seen under load): the uniqueId is read before and after the copy, and a copy it
+changed in is dropped and counted as an overrun (``steady_copy``; the put that landed is read by its own
+callback). One window stays open (a put held up between writing its pixels and its id for the whole copy):
+use ``rpc`` where every object must arrive whole.
 """
 
 from __future__ import annotations
@@ -46,6 +49,21 @@ def identity(pv: pva.PvObject) -> Any:
     stamp as well: pvaccess writes a put into the record while the callback may be copying it, so a copy can
     hold one put's id and the next put's time stamp (seen under load: the same id processed twice)."""
     return pv["uniqueId"] if pv.hasField("uniqueId") else None
+
+
+def steady_copy(record: pva.PvObject) -> pva.PvObject | None:
+    """A copy of the pvas record, or None when a put landed in it while it was made.
+
+    A put writes the fields in the order a copy reads them (value first, uniqueId after it): a put that
+    overtakes the copy between the two leaves the record's id changed from the one read before the copy; a
+    put that wrote the value before the copy read it and its id after, leaves the record's id read after the
+    copy differing from the copy's. A put held up between its value and its id for the whole copy is not seen.
+    Not copied again: a copy made while a put writes the record can crash pvaccess (measured: copying again
+    at once, as puts land, ended 1 receiver in 30 runs of 2,000 puts; none in 30 with one copy).
+    """
+    before = identity(record)
+    pv = record.copy()
+    return pv if before == identity(pv) == identity(record) else None
 
 
 class ServedInput(QueuedInput):
@@ -100,7 +118,13 @@ class PvasReceiver(ServedInput):
         server.addRecord(channel_name, input_type.copy(), keeping_thread_state(self._on_put))
 
     def _on_put(self, record: pva.PvObject) -> None:
-        pv = record.copy()  # first: the record may change under us
+        pv = steady_copy(record)  # first: the record may change under us
+        if pv is None:  # the put that landed has a callback of its own and is read there
+            self.n_received += 1
+            self.n_overruns += 1
+            logger.debug("a put into %s landed while the one before it was read: that one is lost, counted as "
+                         "an overrun", self.channel_name)
+            return
         read = identity(pv)
         if read is not None and read == self.last_read:
             self.n_received += 1
