@@ -30,6 +30,23 @@ signal.signal(signal.SIGINT, signal.default_int_handler)
 
 READY_TIMEOUT = 20.0
 STOP_TIMEOUT = 15.0
+ORPHAN_GRACE = 5.0  # how long processes a child started may outlive it
+
+
+def process_group(pgid: int) -> list[tuple[int, str]]:
+    """(pid, command line) of every live process in the process group ``pgid`` (from /proc)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) ": state, ppid, pgrp, ...
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                members.append((int(entry.name), (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()))
+        except (OSError, ValueError):
+            continue
+    return members
 
 
 def child_env() -> dict[str, str]:
@@ -81,8 +98,9 @@ class Child:
             print_stacks([self.process.pid])
             pytest.fail(f"{' '.join(self.args)} still running after {timeout}s:\n{self.output}")
 
-    def stop(self) -> None:
-        """SIGINT, a timed wait, then kill."""
+    def stop(self) -> list[tuple[int, str]]:
+        """SIGINT, a timed wait, then kill; then the processes it started that outlived it by ORPHAN_GRACE
+        (returned, and killed: an orphan would serve its channels into the next test)."""
         if self.process.stdin and not self.process.stdin.closed:
             self.process.stdin.close()
         if self.process.poll() is None:
@@ -94,6 +112,12 @@ class Child:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(STOP_TIMEOUT)
         self.log.close()
+        deadline = time.monotonic() + ORPHAN_GRACE
+        while (orphans := process_group(self.process.pid)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if orphans:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        return orphans
 
 
 FAILED = pytest.StashKey[bool]()
@@ -143,9 +167,11 @@ def start_process(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator:
     yield start
     if request.node.stash.get(FAILED, False):
         print_all_stacks(children)
+    orphans = []
     for child in reversed(children):
-        child.stop()
+        orphans += child.stop()
         print(f"--- output of {' '.join(child.args)}:\n{child.output}")
+    assert not orphans, f"processes outlived the child that started them by {ORPHAN_GRACE} s: {orphans}"
 
 
 def _wait_for_channel(name: str, child: Child, timeout: float = READY_TIMEOUT) -> None:

@@ -49,7 +49,10 @@ def test_mirror_forwards_every_frame_in_order(start_process, wait_for_channel) -
 
 
 def test_consumers_split_a_mirrored_stream_with_the_distributor(start_process, wait_for_channel) -> None:
-    server = start_sim(start_process, wait_for_channel, "-fps", "50", "-nf", str(N_FRAMES), "-sos", "-std", "60")
+    # the source serves on after its last frame until the test ends: a consumer of a mirror whose source
+    # ended aborted in pvAccess when the mirror removed its record, twice in 15 full runs (docs/reliability.md)
+    server = start_sim(start_process, wait_for_channel, "-fps", "50", "-nf", str(N_FRAMES), "-sos", "-std", "60",
+                       "-shd", "60")
     start_mirror(start_process, wait_for_channel, "mirror:split")
     # a server queue for every frame: a consumer slowed by a loaded machine never overruns (one did once)
     consumers = start_process("consumer", "-ic", "mirror:split", "-nc", "2", "-dt", "uniqueId", "-du", "1",
@@ -58,7 +61,6 @@ def test_consumers_split_a_mirrored_stream_with_the_distributor(start_process, w
     wait_for_channel("mc:2:status", consumers)
     outputs = [Recorder("mc:1:out"), Recorder("mc:2:out")]
     start_frames(server, "mc:1:status", "mc:2:status")
-    assert server.wait(40) == 0
     wait_until(lambda: sum(len(output.ids) for output in outputs) >= N_FRAMES, what=f"{N_FRAMES} frames out")
     first, second = (sorted(frame[0] for frame in output.stop()) for output in outputs)
     assert sorted(first + second) == list(range(1, N_FRAMES + 1)), "every frame once, over both consumers"
