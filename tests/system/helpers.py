@@ -53,7 +53,8 @@ class Recorder:
 
     @property
     def ids(self) -> list[int]:
-        if self.staleness.dead(self.channel, self.channel.getMonitorCounters().get("nReceived", 0)):
+        if self.staleness.dead(self.channel, self.channel.getMonitorCounters().get("nReceived", 0),
+                               self.monitoring.is_set()):
             self.channel.stopMonitor()  # a channel gone stale for good (a mirror re-created its record)
             self.channel = pva.Channel(self.channel.getName())
             self._monitor()

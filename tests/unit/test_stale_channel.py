@@ -13,8 +13,20 @@ from pvaflow.stream.stale_channel import (
 
 
 class FakeChannel:
+    """A channel stand-in; ``connected_once`` is what the receiver's connection watch would say."""
+
     def __init__(self, connected: bool) -> None:
+        self.connected_once = False
         self.connected = connected
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    @connected.setter
+    def connected(self, connected: bool) -> None:
+        self._connected = connected
+        self.connected_once = self.connected_once or connected
 
     def isConnected(self) -> bool:  # noqa: N802 (pvaccess's name)
         return self.connected
@@ -38,7 +50,7 @@ def looks(check: AnsweredCheck, channel: FakeChannel, now: list[float], seconds:
     end = now[0] + seconds
     while now[0] < end:
         now[0] += step
-        if check.dead(channel, 0):
+        if check.dead(channel, 0, channel.connected_once):
             return True
     return False
 
@@ -51,8 +63,8 @@ def test_a_channel_that_never_connected_is_renewed_soon_after_the_record_appears
     check.record_id = 0
     appeared = now[0]
     assert looks(check, channel, now, 3.0)
-    # one look (0.5 s apart) to ask, the answer NEVER_CONNECTED_WAIT_SECONDS old at a later look
-    assert now[0] - appeared <= NEVER_CONNECTED_LOOK_SECONDS + NEVER_CONNECTED_WAIT_SECONDS + 0.6
+    # one look to ask, the answer NEVER_CONNECTED_WAIT_SECONDS old at a later look
+    assert now[0] - appeared <= 2 * NEVER_CONNECTED_LOOK_SECONDS + NEVER_CONNECTED_WAIT_SECONDS + 0.1
     check.renewed()
     assert check.n_renewals == 0, "a channel that never connected was not stale"
 
@@ -97,3 +109,14 @@ def test_a_record_recreated_under_a_connected_channel_is_renewed_once_its_id_mov
     assert not looks(check, channel, now, 5.0)
     check.record_id = 9  # the new record moves on; this channel delivers nothing
     assert looks(check, channel, now, 10.0)
+
+
+def test_an_input_that_connected_between_two_looks_is_stale_when_renewed_not_new() -> None:
+    now = [0.0]
+    check = AnsweredCheck(lambda: now[0])
+    check.record_id = 5
+    channel = FakeChannel(connected=True)
+    channel.connected = False  # connected and gone again before the check looked: the receiver saw it
+    assert looks(check, channel, now, 10.0)
+    check.renewed()
+    assert check.n_renewals == 1, "the input had connected: its renewal is a stale channel's, counted"

@@ -154,7 +154,8 @@ class MonitorReceiver(QueuedInput):
     def watch_connection(self) -> None:
         if self.connection.lost():
             self.initial_in = self.queued()
-        elif self.staleness is not None and self.staleness.dead(self.channel, self.monitor_counts()["nReceived"]):
+        elif self.staleness is not None and self.staleness.dead(self.channel, self.monitor_counts()["nReceived"],
+                                                                self.connection.connected_once):
             self.carried = self.monitor_counts()  # a new channel's monitor counts from 0
             stop_monitor(self.channel)
             self.channel = self.connection.channel = pva.Channel(self.channel_name, self.provider)
@@ -269,7 +270,8 @@ class CollectingReceiver:
             if connection.lost():
                 with self.lock:
                     self.seen[producer] = 0  # its value sent on reconnecting is skipped as on connecting
-            elif self.staleness[producer].dead(self.channels[producer], self.received[producer]):
+            elif self.staleness[producer].dead(self.channels[producer], self.received[producer],
+                                               connection.connected_once):
                 self.carried_overruns[producer] = self.overruns(producer)
                 stop_monitor(self.channels[producer])
                 channel = self.channels[producer] = connection.channel = pva.Channel(self.channel_names[producer])

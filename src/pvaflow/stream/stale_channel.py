@@ -12,12 +12,13 @@ receiver's channel is dead when an answer shows the id changed and the input sti
 ``quiet_seconds`` after that answer, or when two answers came while the receiver's channel stayed
 disconnected (asked from the first look that saw it gone: two looks more at least, 4 s).
 
-A channel that never connected has nothing to lose, and a reason of its own to be renewed: pvAccess backs off
+An input that never connected has nothing to lose, and a reason of its own to be renewed: pvAccess backs off
 the searches of a channel whose record did not exist yet, so a reader started before its source may connect
 many seconds after the record appears (on loopback a server's beacon reaches one client process only, so the
-new server does not cut the back-off short). Such a channel is looked at every NEVER_CONNECTED_LOOK_SECONDS,
-once it had ``quiet_seconds`` to connect, and renewed when a new channel's answer is NEVER_CONNECTED_WAIT_SECONDS
-old and it still has not connected (a channel about to connect is left alone). The questions are
+new server does not cut the back-off short). Its channel is looked at every NEVER_CONNECTED_LOOK_SECONDS, once
+it had ``quiet_seconds`` to connect, and renewed when a new channel's answer is NEVER_CONNECTED_WAIT_SECONDS
+old and it still has not connected. Whether the input ever connected is the receiver's to say (its connection
+watch sees every change; the looks here are seconds apart). The questions are
 plain gets, on the check's own thread (the owner never waits on the network). Not asynchronous gets: dropping
 a pvaccess Channel that made an asyncGet holds the GIL for 0.8 s (measured here). Not monitors: creating and
 dropping monitored Channels over and over once ended a consumer with "PyThreadState_Get: ... the GIL is
@@ -38,8 +39,8 @@ logger = logging.getLogger(__name__)
 
 QUIET_SECONDS = 2.0
 GET_SECONDS = 1.0  # how long one question may take
-NEVER_CONNECTED_LOOK_SECONDS = 0.5
-NEVER_CONNECTED_WAIT_SECONDS = 1.0
+NEVER_CONNECTED_LOOK_SECONDS = 0.25
+NEVER_CONNECTED_WAIT_SECONDS = 0.25
 
 
 class StaleChannelCheck:
@@ -58,23 +59,24 @@ class StaleChannelCheck:
         self.next_look = clock() + quiet_seconds  # a new channel is given this long to connect
         self.n_received: int | None = None  # the input's count when it was last seen to change
         self.was_connected = False  # the input channel's state at the last look
-        self.ever_connected = False  # the current channel, since it was made
+        self.connected_once = False  # the input, as its receiver said at the last look
         self.lock = threading.Lock()  # answers come from the check's thread
         self.episode = 0  # answers asked in an older episode (before the input last delivered) are dropped
         self.answers: list[tuple[Any, float]] = []  # (object id, when) answered in this episode
         self.asked = threading.Event()
         self.closed = threading.Event()
         self.thread: threading.Thread | None = None
-        self.n_renewals = 0  # channels renewed that had connected (one that never did is not stale)
+        self.n_renewals = 0  # channels renewed of an input that had connected (one that never did is not stale)
 
-    def dead(self, channel: pva.Channel, received: int) -> bool:
-        """True (once) when ``channel``, whose monitor has delivered ``received`` updates, must be replaced."""
+    def dead(self, channel: pva.Channel, received: int, connected_once: bool) -> bool:
+        """True (once) when ``channel``, whose monitor has delivered ``received`` updates, must be replaced;
+        ``connected_once``: whether the input was ever connected (by this channel or one before it)."""
         now = self.clock()
         if now < self.next_look:
             return False
         connected = channel.isConnected()
-        self.ever_connected = self.ever_connected or connected
-        self.next_look = now + (self.quiet_seconds if self.ever_connected else NEVER_CONNECTED_LOOK_SECONDS)
+        self.connected_once = connected_once or connected
+        self.next_look = now + (self.quiet_seconds if self.connected_once else NEVER_CONNECTED_LOOK_SECONDS)
         if connected != self.was_connected or (connected and received != self.n_received):
             self.was_connected = connected  # answers count only for the state they were asked in
             self.n_received = received
@@ -87,7 +89,10 @@ class StaleChannelCheck:
         changed = [when for object_id, when in answers if object_id != answers[0][0]]
         if connected and changed and now - changed[0] >= self.quiet_seconds:
             reason = f"delivered nothing while its {self.id_field} changed from {answers[0][0]}"
-        elif not self.ever_connected and answers and now - answers[0][1] >= NEVER_CONNECTED_WAIT_SECONDS:
+        elif not self.connected_once:
+            if not answers or now - answers[0][1] < NEVER_CONNECTED_WAIT_SECONDS:
+                self._ask()
+                return False
             logger.info("the channel to %s has not connected while a new channel to it found the record "
                         "(pvAccess backs off the searches of a channel it did not find): connecting again",
                         self.what)
@@ -103,10 +108,9 @@ class StaleChannelCheck:
 
     def renewed(self) -> None:
         """The caller made a new channel and monitor."""
-        if self.ever_connected:
+        if self.connected_once:
             self.n_renewals += 1
         self.n_received = None
-        self.ever_connected = False
         self.next_look = self.clock() + self.quiet_seconds
         self._new_episode()
 
