@@ -19,9 +19,9 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from .stream.config import HostConfig
@@ -42,6 +42,35 @@ def with_parent_watch() -> dict[str, str]:
     (:func:`stop_with_parent`). No ``preexec_fn``: code run between fork and exec can deadlock the child, and
     the ``Popen`` waiting for it, in a process with other threads (pvaccess's), as the Python docs warn."""
     return dict(os.environ) | {PARENT_VARIABLE: str(os.getpid())}
+
+
+def pvaflow_command(command: Sequence[str]) -> list[str]:
+    """The command line of one pvaflow process, as started on this host."""
+    return [sys.executable, "-m", "pvaflow", *command]
+
+
+class Launcher(Protocol):
+    """Turns a child's pvaflow command line (and the node it was placed on) into the command started, with the
+    variables it gets beside this process's and the signal that stops it cleanly."""
+
+    stop_signal: int
+    environment: dict[str, str]
+
+    def command(self, command: Sequence[str], node: str | None) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class LocalLauncher:
+    """``python -m pvaflow ...`` on this host, stopped with SIGINT (a user's Ctrl-C)."""
+
+    stop_signal: int = signal.SIGINT
+    environment: dict[str, str] = field(default_factory=dict)
+
+    def command(self, command: Sequence[str], node: str | None) -> list[str]:
+        return pvaflow_command(command)
+
+
+LOCAL = LocalLauncher()
 
 
 def handles_signal(pid: int, signum: int) -> bool:
@@ -106,6 +135,7 @@ class Child:
 
     name: str  # as log lines name it, e.g. "stage work"
     command: list[str]
+    node: str | None = None  # where a cluster launcher runs it (pipeline.placement); None: here
     process: subprocess.Popen | None = None
     restarts: int = 0
     finished: bool = False  # exited by itself with code 0
@@ -139,8 +169,10 @@ class Supervisor:
     """
 
     def __init__(self, children: Sequence[Child], policy: RestartPolicy = RestartPolicy(), own_sessions: bool = False,
-                 quiet: bool = False, stop_one_by_one: bool = False, stop_timeout: float = STOP_TIMEOUT) -> None:
+                 quiet: bool = False, stop_one_by_one: bool = False, stop_timeout: float = STOP_TIMEOUT,
+                 launcher: Launcher = LOCAL) -> None:
         self.children = list(children)
+        self.launcher = launcher
         self.policy = policy
         self.own_sessions = own_sessions
         self.quiet = quiet  # the children's standard output is dropped (their log lines go to standard error)
@@ -152,11 +184,13 @@ class Supervisor:
             self.launch(child)
 
     def launch(self, child: Child) -> None:
-        logger.info("starting %s: pvaflow %s", child.name, " ".join(child.command))
-        child.process = subprocess.Popen([sys.executable, "-m", "pvaflow", *child.command],
+        where = f" on {child.node}" if child.node else ""
+        logger.info("starting %s%s: pvaflow %s", child.name, where, " ".join(child.command))
+        child.process = subprocess.Popen(self.launcher.command(child.command, child.node),
                                          stdin=subprocess.DEVNULL if self.own_sessions else None,
                                          stdout=subprocess.DEVNULL if self.quiet else None,
-                                         start_new_session=self.own_sessions, env=with_parent_watch())
+                                         start_new_session=self.own_sessions,
+                                         env=with_parent_watch() | self.launcher.environment)
 
     def check(self) -> list[Exit]:
         """The children that ended since the last call: finished (code 0), restarted, or failed."""
@@ -182,15 +216,16 @@ class Supervisor:
         return exits
 
     def stop(self) -> None:
-        """SIGINT to each child still running, last started first; a timed wait, then kill."""
+        """The launcher's stop signal (SIGINT here) to each child still running, last started first; a timed
+        wait, then kill."""
         running = [child.process for child in reversed(self.children) if child.alive]
         if self.stop_one_by_one:
             for process in running:
-                process.send_signal(signal.SIGINT)
+                process.send_signal(self.launcher.stop_signal)
                 self._wait_or_kill(process, time.monotonic() + self.stop_timeout)
             return
         for process in running:
-            process.send_signal(signal.SIGINT)
+            process.send_signal(self.launcher.stop_signal)
         deadline = time.monotonic() + self.stop_timeout
         for process in running:
             self._wait_or_kill(process, deadline)

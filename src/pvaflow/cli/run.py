@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import threading
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,18 @@ from rich.console import Console
 from ..errors import ConfigError
 from ..log import configure_logging
 from ..mirror import parse_channel_map
+from ..pipeline.launcher import (
+    LAUNCHERS,
+    SlurmLauncher,
+    allocation_nodes,
+    default_launcher_name,
+    epics_environment,
+)
+from ..pipeline.placement import place
 from ..pipeline.runner import Runner
-from ..pipeline.spec import load_pipeline, select
+from ..pipeline.spec import Stage, load_pipeline, select
 from ..pipeline.view import PipelineView
+from ..supervisor import LOCAL, Launcher
 from . import collector, consumer, mirror, sim_server
 from .hosting import install_stop_handlers
 from .options import SECONDS, OneLineParser, add_log_options
@@ -41,6 +51,11 @@ def add_parser(subparsers: Any, name: str) -> None:
     parser.add_argument("--only", default=None, metavar="STAGE[,STAGE]",
                         help="start only these stages (the others run elsewhere, found by channel name)")
     parser.add_argument("--check", action="store_true", help="check the file and print the stage commands only")
+    parser.add_argument("--launcher", choices=LAUNCHERS, default=None,
+                        help="where the stage processes run: local (here) or slurm (job steps on the nodes of "
+                             "the allocation this runs in); default: slurm inside an allocation, else local")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the command each stage process would be started with (and its node), only")
     parser.add_argument("--summary", type=Path, default=None, metavar="FILE",
                         help="also write the final figures (frames per stage, restarts) to FILE as JSON")
     parser.add_argument("-rt", "--runtime", type=SECONDS, default=None,
@@ -63,6 +78,14 @@ def check_writable(path: Path) -> None:
         raise ConfigError(f"--summary {path}: cannot write there (is {directory} an existing, writable directory?)")
 
 
+def make_launcher(name: str, job_name: str, stages: list[Stage]) -> tuple[Launcher, dict[str, list[str]]]:
+    """The launcher called ``name`` and the node of every stage process (none for the local launcher)."""
+    if name == "local":
+        return LOCAL, {}
+    nodes = allocation_nodes()
+    return SlurmLauncher(tuple(nodes), job_name, epics_environment(nodes)), place(stages, nodes)
+
+
 def run(args: argparse.Namespace) -> int:
     configure_logging(args.log_level or "info", args.log_file)
     if args.summary is not None:
@@ -78,11 +101,22 @@ def run(args: argparse.Namespace) -> int:
             for command in commands or [f"(external channel {stage.output})"]:
                 console.print(f"{stage.name}: {command}", soft_wrap=True, markup=False)
         return 0
+    launcher, placed = make_launcher(args.launcher or default_launcher_name(), pipeline.settings.name, stages)
+    if args.dry_run:
+        for stage in stages:
+            nodes = placed.get(stage.name) or [None] * len(stage.commands)
+            for command, node in zip(stage.commands, nodes, strict=True):
+                console.print(f"{stage.name}: {shlex.join(launcher.command(command, node))}", soft_wrap=True,
+                              markup=False)
+        for name, value in launcher.environment.items():
+            console.print(f"environment: {name}={value}", soft_wrap=True, markup=False)
+        return 0
+    os.environ.update(launcher.environment)  # the runner's own channels (stage status) search as the stages do
     if args.runtime is not None:
         pipeline.settings = type(pipeline.settings)(**(vars(pipeline.settings) | {"runtime": args.runtime}))
     stop = threading.Event()
     install_stop_handlers(stop)
-    runner = Runner(pipeline, stages, PipelineView(console, pipeline.settings.name))
+    runner = Runner(pipeline, stages, PipelineView(console, pipeline.settings.name), launcher, placed)
     code = runner.run(stop)
     if args.summary is not None:
         args.summary.write_text(json.dumps(runner.summary(), indent=2) + "\n")

@@ -29,7 +29,7 @@ from typing import Any
 import pvaccess as pva
 
 from ..accounting import MissedObjects
-from ..supervisor import Child, RestartPolicy, Supervisor
+from ..supervisor import LOCAL, Child, Launcher, RestartPolicy, Supervisor
 from .source_counter import SourceCounter
 from .spec import Pipeline, Stage
 from .status_watch import COUNTS, SECTIONS, StatusWatch, input_monitored, status_counts
@@ -153,23 +153,27 @@ def option(command: list[str], name: str) -> str | None:
     return command[command.index(name) + 1] if name in command[:-1] else None
 
 
-def stage_states(stage: Stage) -> StageState:
+def stage_states(stage: Stage, nodes: list[str] | None) -> StageState:
+    """The stage's processes; ``nodes``: the node of each (a cluster launcher's placement), None: here."""
+    nodes = nodes or [None] * len(stage.commands)
     if stage.kind == "consumer":
-        processes = [StageProcess(stage.name, Child(f"stage {stage.name}", command), [status])
-                     for command, status in zip(stage.commands, stage.status, strict=True)]
+        processes = [StageProcess(stage.name, Child(f"stage {stage.name}", command, node), [status])
+                     for command, status, node in zip(stage.commands, stage.status, nodes, strict=True)]
     else:
-        processes = [StageProcess(stage.name, Child(f"stage {stage.name}", command), stage.status)
-                     for command in stage.commands]
+        processes = [StageProcess(stage.name, Child(f"stage {stage.name}", command, node), stage.status)
+                     for command, node in zip(stage.commands, nodes, strict=True)]
     return StageState(stage, processes)
 
 
 class Runner:
     """Owns the stage processes of one runner (all stages, or those of ``--only``)."""
 
-    def __init__(self, pipeline: Pipeline, stages: list[Stage], show: Callable[[Runner, bool], None]) -> None:
+    def __init__(self, pipeline: Pipeline, stages: list[Stage], show: Callable[[Runner, bool], None],
+                 launcher: Launcher = LOCAL, placed: dict[str, list[str]] | None = None) -> None:
+        """``placed``: the node of each process by stage name (pipeline.placement), for a cluster launcher."""
         self.pipeline = pipeline
         self.settings = pipeline.settings
-        self.states = [stage_states(stage) for stage in stages]
+        self.states = [stage_states(stage, (placed or {}).get(stage.name)) for stage in stages]
         self.processes = [process for state in self.states for process in state.processes]
         self.by_child = {id(process.child): process for process in self.processes}
         # each stage in a session of its own: a Ctrl-C on the terminal reaches the runner only, which stops
@@ -177,7 +181,7 @@ class Runner:
         self.supervisor = Supervisor(
             [process.child for process in self.processes],
             RestartPolicy(self.settings.restart == "on-failure", self.settings.max_restarts),
-            own_sessions=True, quiet=True, stop_one_by_one=True, stop_timeout=STOP_TIMEOUT)
+            own_sessions=True, quiet=True, stop_one_by_one=True, stop_timeout=STOP_TIMEOUT, launcher=launcher)
         self.show = show  # the view: show(runner, final)
         sources = pipeline.sources()
         self.counter = SourceCounter(sources[0].output) if len(sources) == 1 else None

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from ..errors import ConfigError, PvaflowError
 from ..supervisor import consumer_commands
+from .placement import PLACEMENT_KEYS, Placement, parse_placement
 from .stage_options import option_argv, stage_namespace, unknown_option
 
 try:
@@ -33,7 +34,8 @@ except ModuleNotFoundError:  # Python 3.10
 SOURCE_KINDS = ("sim-server", "channel")
 PROCESS_KINDS = ("sim-server", "consumer", "collector", "mirror")
 KINDS = ("sim-server", "channel", "consumer", "collector", "mirror")
-STAGE_KEYS = ("kind", "reads", "channel", "queue-size")  # the runner's own keys; the rest are command options
+# the runner's own keys (placement: where its processes run on a cluster); the rest are command options
+STAGE_KEYS = ("kind", "reads", "channel", "queue-size", *PLACEMENT_KEYS)
 # options the runner sets from the wiring, per kind
 WIRED_OPTIONS = {
     "sim-server": ("channel-name", "start-on-signal"),
@@ -76,6 +78,7 @@ class Stage:
     control: list[str] = field(default_factory=list)
     wired_options: dict[str, Any] = field(default_factory=dict)  # options with the runner's wiring
     commands: list[list[str]] = field(default_factory=list)  # one command line per process; none: external
+    placement: Placement = field(default_factory=Placement)  # on a cluster (pipeline.placement)
 
 
 @dataclass
@@ -132,8 +135,9 @@ def _stage(name: str, table: Any, parsers: dict[str, StageParser]) -> Stage:
     if kind == "channel":
         if not isinstance(table.get("channel"), str) or not table["channel"]:
             raise ConfigError(f"stage {name}: a channel stage needs channel = \"<PV name>\"")
-        if options:
-            raise ConfigError(f"stage {name}: a channel stage takes only channel, not {sorted(options)}")
+        extra = sorted(set(table) - {"kind", "channel"})
+        if extra:
+            raise ConfigError(f"stage {name}: a channel stage takes only channel, not {extra}")
         return Stage(name, kind, None, {}, output=table["channel"])
     if "queue-size" in table and kind != "mirror":
         raise ConfigError(f"stage {name}: queue-size is for mirror stages (consumers: server-queue-size)")
@@ -149,7 +153,7 @@ def _stage(name: str, table: Any, parsers: dict[str, StageParser]) -> Stage:
     queue_size = table.get("queue-size", 100)
     if isinstance(queue_size, bool) or not isinstance(queue_size, int) or queue_size < 0:
         raise ConfigError(f"stage {name}: queue-size must be an integer >= 0, not {queue_size!r}")
-    return Stage(name, kind, reads, options, queue_size)
+    return Stage(name, kind, reads, options, queue_size, placement=parse_placement(name, table))
 
 
 def start_order(stages: dict[str, Stage]) -> list[str]:
