@@ -1,12 +1,12 @@
 """Supervisor: the one owner of pvaflow's child processes - start, watch, restart, stop in reverse order.
 
 Used by ``pvaflow consumer -nc N`` (one process per consumer) and by ``pvaflow run`` (one process per stage
-process). Children are plain ``python -m pvaflow ...`` processes. A child that exits with 0 has finished; one
-that dies is restarted under the restart policy (``on-failure``, at most ``max_restarts`` times) or marked
-failed. Stopping sends SIGINT (a user's Ctrl-C) to each child, last started first, waits with a timeout and
-kills what is left. A child gets SIGTERM (a clean stop) when its supervisor dies, even by ``kill -9``
-(Linux: ``PR_SET_PDEATHSIG``), so no child outlives it holding its channel names.
-"""
+process). Children are ``python -m pvaflow ...`` processes, started here (LocalLauncher) or as Slurm job
+steps (pipeline.launcher). A child that exits with 0 has finished; one that dies is restarted under the restart
+policy (``on-failure``, at most ``max_restarts`` times) or marked failed. Stopping sends SIGINT (a user's
+Ctrl-C, through the launcher) to each child, last started first, waits with a timeout and kills what is left.
+A local child gets SIGTERM (a clean stop) when its supervisor dies, even by ``kill -9`` (Linux:
+``PR_SET_PDEATHSIG``), so no child outlives it holding its channel names."""
 
 from __future__ import annotations
 
@@ -50,24 +50,33 @@ def pvaflow_command(command: Sequence[str]) -> list[str]:
 
 
 class Launcher(Protocol):
-    """Turns a child's pvaflow command line (and the node it was placed on) into the command started, with the
-    variables it gets beside this process's and the signal that stops it cleanly."""
+    """Turns a child (its pvaflow command line, the node it was placed on) into the command started, with the
+    variables it gets beside this process's, and signals the pvaflow process it runs. ``runs_here``: the child
+    is that process itself, on this host: it stops when this process dies (:func:`with_parent_watch`) and its
+    signal handlers can be read from /proc. A Slurm job step is not (its parent is Slurm's step daemon, and
+    Slurm ends it with the job)."""
 
-    stop_signal: int
     environment: dict[str, str]
+    runs_here: bool
 
-    def command(self, command: Sequence[str], node: str | None) -> list[str]: ...
+    def command(self, child: Child) -> list[str]: ...
+
+    def signal(self, child: Child, signum: int) -> None: ...
 
 
 @dataclass(frozen=True)
 class LocalLauncher:
-    """``python -m pvaflow ...`` on this host, stopped with SIGINT (a user's Ctrl-C)."""
+    """``python -m pvaflow ...`` on this host."""
 
-    stop_signal: int = signal.SIGINT
     environment: dict[str, str] = field(default_factory=dict)
+    runs_here: bool = True
 
-    def command(self, command: Sequence[str], node: str | None) -> list[str]:
-        return pvaflow_command(command)
+    def command(self, child: Child) -> list[str]:
+        return pvaflow_command(child.command)
+
+    def signal(self, child: Child, signum: int) -> None:
+        if child.process is not None:
+            child.process.send_signal(signum)
 
 
 LOCAL = LocalLauncher()
@@ -186,11 +195,12 @@ class Supervisor:
     def launch(self, child: Child) -> None:
         where = f" on {child.node}" if child.node else ""
         logger.info("starting %s%s: pvaflow %s", child.name, where, " ".join(child.command))
-        child.process = subprocess.Popen(self.launcher.command(child.command, child.node),
+        child.process = subprocess.Popen(self.launcher.command(child),
                                          stdin=subprocess.DEVNULL if self.own_sessions else None,
                                          stdout=subprocess.DEVNULL if self.quiet else None,
                                          start_new_session=self.own_sessions,
-                                         env=with_parent_watch() | self.launcher.environment)
+                                         env=(with_parent_watch() if self.launcher.runs_here
+                                              else dict(os.environ)) | self.launcher.environment)
 
     def check(self) -> list[Exit]:
         """The children that ended since the last call: finished (code 0), restarted, or failed."""
@@ -216,19 +226,19 @@ class Supervisor:
         return exits
 
     def stop(self) -> None:
-        """The launcher's stop signal (SIGINT here) to each child still running, last started first; a timed
-        wait, then kill."""
-        running = [child.process for child in reversed(self.children) if child.alive]
+        """SIGINT (through the launcher) to each child still running, last started first; a timed wait, then
+        kill."""
+        running = [child for child in reversed(self.children) if child.alive]
         if self.stop_one_by_one:
-            for process in running:
-                process.send_signal(self.launcher.stop_signal)
-                self._wait_or_kill(process, time.monotonic() + self.stop_timeout)
+            for child in running:
+                self.launcher.signal(child, signal.SIGINT)
+                self._wait_or_kill(child.process, time.monotonic() + self.stop_timeout)
             return
-        for process in running:
-            process.send_signal(self.launcher.stop_signal)
+        for child in running:
+            self.launcher.signal(child, signal.SIGINT)
         deadline = time.monotonic() + self.stop_timeout
-        for process in running:
-            self._wait_or_kill(process, deadline)
+        for child in running:
+            self._wait_or_kill(child.process, deadline)
 
     def _wait_or_kill(self, process: subprocess.Popen, deadline: float) -> None:
         try:

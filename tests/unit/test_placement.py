@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 from dataclasses import dataclass, field
 
 import pytest
@@ -10,7 +9,7 @@ import pytest
 from pvaflow.errors import ConfigError
 from pvaflow.pipeline.launcher import SlurmLauncher, default_launcher_name, epics_environment
 from pvaflow.pipeline.placement import Placement, parse_placement, place
-from pvaflow.supervisor import LOCAL
+from pvaflow.supervisor import LOCAL, Child
 
 NODES = ["n1", "n2", "n3"]
 
@@ -72,13 +71,16 @@ def test_placements_the_allocation_cannot_hold_are_refused(table: dict, message:
         place([Stage("source", "sim-server"), work], NODES)
 
 
-def test_slurm_launcher_runs_one_step_per_process_on_its_node_and_stops_it_with_sigterm() -> None:
-    launcher = SlurmLauncher(("n1", "n2"), "demo")
-    command = launcher.command(["consumer", "-ic", "x"], "n2")
+def test_slurm_launcher_runs_one_named_step_per_process_on_its_node() -> None:
+    launcher = SlurmLauncher(["n1", "n2"], "demo")
+    first, second = Child("stage work", ["consumer", "-ic", "x"], "n2"), Child("stage work", ["consumer"], "n1")
+    command = launcher.command(first)
     assert command[:command.index("-m") - 1] == ["srun", "--nodes=1", "--ntasks=1", "--nodelist=n2", "--overlap",
-                                                  "--quiet", "--job-name=demo"]
+                                                  "--quiet", "--job-name=demo:work:1"]
     assert command[-4:] == ["pvaflow", "consumer", "-ic", "x"]
-    assert launcher.stop_signal == signal.SIGTERM and LOCAL.stop_signal == signal.SIGINT
+    assert "--job-name=demo:work:2" in launcher.command(second)
+    assert "--job-name=demo:work:1" in launcher.command(first), "a restarted step keeps its name"
+    assert not launcher.runs_here and LOCAL.runs_here
 
 
 def test_epics_addresses_are_the_nodes_and_the_launcher_follows_the_allocation() -> None:

@@ -26,7 +26,7 @@ from ..pipeline.placement import place
 from ..pipeline.runner import Runner
 from ..pipeline.spec import Stage, load_pipeline, select
 from ..pipeline.view import PipelineView
-from ..supervisor import LOCAL, Launcher
+from ..supervisor import LOCAL, Child, Launcher
 from . import collector, consumer, mirror, sim_server
 from .hosting import install_stop_handlers
 from .options import SECONDS, OneLineParser, add_log_options
@@ -83,7 +83,7 @@ def make_launcher(name: str, job_name: str, stages: list[Stage]) -> tuple[Launch
     if name == "local":
         return LOCAL, {}
     nodes = allocation_nodes()
-    return SlurmLauncher(tuple(nodes), job_name, epics_environment(nodes)), place(stages, nodes)
+    return SlurmLauncher(nodes, job_name, epics_environment(nodes)), place(stages, nodes)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -106,8 +106,8 @@ def run(args: argparse.Namespace) -> int:
         for stage in stages:
             nodes = placed.get(stage.name) or [None] * len(stage.commands)
             for command, node in zip(stage.commands, nodes, strict=True):
-                console.print(f"{stage.name}: {shlex.join(launcher.command(command, node))}", soft_wrap=True,
-                              markup=False)
+                child = Child(f"stage {stage.name}", command, node)
+                console.print(f"{stage.name}: {shlex.join(launcher.command(child))}", soft_wrap=True, markup=False)
         for name, value in launcher.environment.items():
             console.print(f"environment: {name}={value}", soft_wrap=True, markup=False)
         return 0

@@ -4,9 +4,10 @@ A launcher (supervisor.Launcher) turns one process's pvaflow command line, and t
 into the command the supervisor runs, and says which signal stops it cleanly. The local one
 (supervisor.LocalLauncher) runs ``python -m pvaflow ...`` here and stops it with SIGINT. This one runs
 ``srun --nodes=1 --ntasks=1 --nodelist=NODE --overlap ... python -m pvaflow ...``: one job step per process,
-inside the allocation the runner runs in. Stopped with SIGTERM, which srun passes on to its task (a single
-SIGINT only makes srun print the step's state); a step whose task dies ends its srun, so the supervisor
-restarts it as a new step, under the same policy as a local process. ``--overlap``: the steps share the
+inside the allocation the runner runs in. Signals (SIGINT to stop, SIGUSR1 to start a sim-server) go to the
+step's task with ``scancel --signal`` (srun turns SIGTERM into SIGKILL, and takes a single SIGINT as a
+question); a step whose task dies ends its srun, so the supervisor restarts it as a new step, under the same
+policy as a local process. ``--overlap``: the steps share the
 nodes' CPUs (a consumer per core is the user's choice, not Slurm's).
 
 The EPICS address list of every process (the runner's too) is set from the allocation's nodes, so searches and
@@ -20,27 +21,55 @@ import signal
 import socket
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from ..errors import ConfigError
-from ..supervisor import pvaflow_command
+from ..supervisor import Child, pvaflow_command
 
 LAUNCHERS = ("local", "slurm")
-SCONTROL_SECONDS = 20.0
+SLURM_SECONDS = 20.0  # how long scontrol, squeue or scancel may take
 
 
-@dataclass(frozen=True)
 class SlurmLauncher:
-    """Job steps on the nodes of the allocation the runner runs in."""
+    """Job steps on the nodes of the allocation the runner runs in, one per stage process, each named
+    ``<pipeline>:<stage>:<n>`` so that it can be signalled (``scancel --signal``) by name."""
 
-    nodes: tuple[str, ...]
-    job_name: str
-    environment: dict[str, str] = field(default_factory=dict)  # set for the runner and, through srun, every step
-    stop_signal: int = signal.SIGTERM
+    runs_here = False
 
-    def command(self, command: Sequence[str], node: str | None) -> list[str]:
-        return ["srun", "--nodes=1", "--ntasks=1", f"--nodelist={node or self.nodes[0]}", "--overlap", "--quiet",
-                f"--job-name={self.job_name}", *pvaflow_command(command)]
+    def __init__(self, nodes: Sequence[str], job_name: str, environment: dict[str, str] | None = None) -> None:
+        self.nodes = tuple(nodes)
+        self.job_name = job_name
+        self.environment = environment or {}  # set for the runner and, through srun, every step
+        self.step_names: dict[int, str] = {}  # id(child) -> its steps' name (kept over restarts)
+
+    def step_name(self, child: Child) -> str:
+        if id(child) not in self.step_names:
+            stage = child.name.removeprefix("stage ")
+            self.step_names[id(child)] = f"{self.job_name}:{stage}:{len(self.step_names) + 1}"
+        return self.step_names[id(child)]
+
+    def command(self, child: Child) -> list[str]:
+        return ["srun", "--nodes=1", "--ntasks=1", f"--nodelist={child.node or self.nodes[0]}", "--overlap",
+                "--quiet", f"--job-name={self.step_name(child)}", *pvaflow_command(child.command)]
+
+    def signal(self, child: Child, signum: int) -> None:
+        """``signum`` to the child's task, with scancel (srun itself turns SIGTERM into SIGKILL and takes a
+        SIGINT as a question). A step not created yet cannot be signalled: SIGINT ends its srun instead."""
+        step = self.step_id(self.step_name(child))
+        if step is not None:
+            name = signal.Signals(signum).name.removeprefix("SIG")
+            subprocess.run(["scancel", f"--signal={name}", step], capture_output=True, timeout=SLURM_SECONDS)
+        elif signum == signal.SIGINT and child.process is not None:
+            child.process.terminate()
+
+    def step_id(self, name: str) -> str | None:
+        """The id (job.step) of this job's running step called ``name``."""
+        job = os.environ.get("SLURM_JOB_ID", "")
+        try:
+            listed = subprocess.run(["squeue", "--steps", "--noheader", "--format=%i %j", *(["--jobs", job] if job
+                                     else [])], capture_output=True, text=True, timeout=SLURM_SECONDS).stdout
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return next((line.split()[0] for line in listed.splitlines() if line.split()[1:] == [name]), None)
 
 
 def allocation_nodes(environ: dict[str, str] | None = None) -> list[str]:
@@ -52,7 +81,7 @@ def allocation_nodes(environ: dict[str, str] | None = None) -> list[str]:
                           "under sbatch or salloc")
     try:
         shown = subprocess.run(["scontrol", "show", "hostnames", node_list], capture_output=True, text=True,
-                               timeout=SCONTROL_SECONDS, check=True)
+                               timeout=SLURM_SECONDS, check=True)
     except (OSError, subprocess.SubprocessError) as ex:
         raise ConfigError(f"cannot list the allocation's nodes with scontrol ({node_list}): {ex}") from ex
     return shown.stdout.split()

@@ -225,8 +225,7 @@ class Runner:
             return
         deadline = self.started + self.settings.start_delay
         # a source ends at a SIGUSR1 it does not handle yet: it installs the handler before serving its channel
-        while not (self.inputs_monitored() and all(process.child.handles(signal.SIGUSR1) or not process.alive
-                                                   for process in sources)):
+        while not (self.inputs_monitored() and all(self.takes_start_signal(process) for process in sources)):
             if time.monotonic() > deadline:
                 logger.warning("the pipeline took longer than start-delay (%.1f s) to start: the sources start "
                                "anyway and the first frames may be missed; raise start-delay in [pipeline]",
@@ -235,8 +234,23 @@ class Runner:
             time.sleep(READY_POLL_SECONDS)
         for process in sources:
             if process.alive:
-                process.child.process.send_signal(signal.SIGUSR1)
+                self.supervisor.launcher.signal(process.child, signal.SIGUSR1)
         logger.info("every stage monitors its input after %.1f s: the sources start", time.monotonic() - self.started)
+
+    def takes_start_signal(self, source: StageProcess) -> bool:
+        """The sim-server handles SIGUSR1 now (or has ended): read from /proc here; a job step's (on another
+        node) is known to, once its channel answers (it installs the handler before serving it)."""
+        if not source.alive or (self.supervisor.launcher.runs_here and source.child.handles(signal.SIGUSR1)):
+            return True
+        if self.supervisor.launcher.runs_here:
+            return False
+        client = pva.Channel(self.pipeline.stages[source.stage].output)
+        client.setTimeout(0.5)
+        try:
+            client.get("field(uniqueId)")
+            return True
+        except pva.PvaException:
+            return False
 
     def inputs_monitored(self) -> bool:
         """Each running consumer and collector process has received its input's current value (a collector: of
