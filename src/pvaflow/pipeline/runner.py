@@ -240,10 +240,10 @@ class Runner:
     def takes_start_signal(self, source: StageProcess) -> bool:
         """The sim-server handles SIGUSR1 now (or has ended): read from /proc here; a job step's (on another
         node) is known to, once its channel answers (it installs the handler before serving it)."""
-        if not source.alive or (self.supervisor.launcher.runs_here and source.child.handles(signal.SIGUSR1)):
+        if not source.alive:
             return True
         if self.supervisor.launcher.runs_here:
-            return False
+            return source.child.handles(signal.SIGUSR1)
         client = pva.Channel(self.pipeline.stages[source.stage].output)
         client.setTimeout(0.5)
         try:

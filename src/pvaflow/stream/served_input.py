@@ -20,8 +20,9 @@ read before it) means the put before that one was overwritten unread: counted in
 processed twice. A put that lands while the callback copies the record would leave a torn copy (one put's id,
 the next one's pixels; seen under load): the uniqueId is read before and after the copy, and a copy it
 changed in is dropped and counted as an overrun (``steady_copy``; the put that landed is read by its own
-callback). One window stays open (a put held up between writing its pixels and its id for the whole copy):
-use ``rpc`` where every object must arrive whole.
+callback). One window stays open (a put held up between writing its pixels and its id for the whole copy),
+and a read while a put writes the record can crash pvaccess (as pvaPy's pvas receiver, which reads it the same
+way): use ``rpc`` where every object must arrive whole or senders are fast.
 """
 
 from __future__ import annotations
@@ -58,8 +59,8 @@ def steady_copy(record: pva.PvObject) -> pva.PvObject | None:
     overtakes the copy between the two leaves the record's id changed from the one read before the copy; a
     put that wrote the value before the copy read it and its id after, leaves the record's id read after the
     copy differing from the copy's. A put held up between its value and its id for the whole copy is not seen.
-    Not copied again: a copy made while a put writes the record can crash pvaccess (measured: copying again
-    at once, as puts land, ended 1 receiver in 30 runs of 2,000 puts; none in 30 with one copy).
+    Not copied again: a read of the record while a put writes it can crash pvaccess (docs/reference/consumer.md),
+    and copying again reads exactly then (tried: it crashed more often).
     """
     before = identity(record)
     pv = record.copy()
