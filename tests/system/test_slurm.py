@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from pvaflow.loopback import free_port
+from pvaflow.pipeline.launcher import step_id
 
 from .helpers import wait_until
 
@@ -162,12 +163,6 @@ collector-gap-wait = 1.0
 """
 
 
-def step_id(env: dict[str, str], job: str, name: str) -> str | None:
-    listed = subprocess.run(["squeue", "--steps", "--noheader", "--format=%i %j", "--jobs", job], env=env,
-                            capture_output=True, text=True, timeout=10).stdout
-    return next((line.split()[0] for line in listed.splitlines() if line.split()[1:] == [name]), None)
-
-
 def test_a_killed_consumer_step_is_restarted_and_every_frame_accounted(slurm: dict[str, str],
                                                                        tmp_path: Path) -> None:
     pipeline = tmp_path / "kill.toml"
@@ -176,7 +171,7 @@ def test_a_killed_consumer_step_is_restarted_and_every_frame_accounted(slurm: di
     wait_until(lambda: "every stage monitors its input" in (output.read_text() if output.exists() else ""), 60,
                "the pipeline started")
     time.sleep(1.5)  # some frames through both consumers
-    step = step_id(slurm, job, "slurmkill:workers:3")  # the second consumer (steps: source 1, workers 2 and 3)
+    step = step_id("slurmkill:workers:3", job, slurm)  # the second consumer (steps: source 1, workers 2 and 3)
     assert step is not None, subprocess.run(["squeue", "-s"], env=slurm, capture_output=True, text=True).stdout
     subprocess.run(["scancel", "--signal=KILL", step], env=slurm, check=True, timeout=10)
     wait_until(lambda: job_state(slurm, job) in ("COMPLETED", "FAILED", "CANCELLED"), 90, f"job {job} to end")

@@ -54,22 +54,22 @@ class SlurmLauncher:
     def signal(self, child: Child, signum: int) -> None:
         """``signum`` to the child's task, with scancel (srun itself turns SIGTERM into SIGKILL and takes a
         SIGINT as a question). A step not created yet cannot be signalled: SIGINT ends its srun instead."""
-        step = self.step_id(self.step_name(child))
+        step = step_id(self.step_name(child), os.environ.get("SLURM_JOB_ID", ""))
         if step is not None:
             name = signal.Signals(signum).name.removeprefix("SIG")
             subprocess.run(["scancel", f"--signal={name}", step], capture_output=True, timeout=SLURM_SECONDS)
         elif signum == signal.SIGINT and child.process is not None:
             child.process.terminate()
 
-    def step_id(self, name: str) -> str | None:
-        """The id (job.step) of this job's running step called ``name``."""
-        job = os.environ.get("SLURM_JOB_ID", "")
-        try:
-            listed = subprocess.run(["squeue", "--steps", "--noheader", "--format=%i %j", *(["--jobs", job] if job
-                                     else [])], capture_output=True, text=True, timeout=SLURM_SECONDS).stdout
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return next((line.split()[0] for line in listed.splitlines() if line.split()[1:] == [name]), None)
+
+def step_id(name: str, job: str, environ: dict[str, str] | None = None) -> str | None:
+    """The id (job.step) of the running step called ``name`` of ``job`` (any job when empty)."""
+    try:
+        listed = subprocess.run(["squeue", "--steps", "--noheader", "--format=%i %j", *(["--jobs", job] if job
+                                 else [])], capture_output=True, text=True, timeout=SLURM_SECONDS, env=environ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return next((line.split()[0] for line in listed.splitlines() if line.split()[1:] == [name]), None)
 
 
 def allocation_nodes(environ: dict[str, str] | None = None) -> list[str]:
