@@ -204,7 +204,9 @@ def test_control_commands_and_bad_input(start_process, wait_for_channel) -> None
 
 def test_a_raising_processor_is_counted_and_the_stream_goes_on(start_process, wait_for_channel) -> None:
     server = sim(start_process, wait_for_channel, "-nx", "8", "-ny", "8", "-nf", "30", "-cs", "5", "-fps", "60")
-    child = consumer(start_process, wait_for_channel, "-oc", "c:*:out", *recorder_args(raiseEvery=3))
+    # a server queue for every frame: an overrun (seen once, unloaded: 9 errors + 20 processed + 1 overrun)
+    # would take a frame from the exact split this test is about
+    child = consumer(start_process, wait_for_channel, "-oc", "c:*:out", "-sqs", "30", *recorder_args(raiseEvery=3))
     output = Recorder("c:1:out")
     start_frames(server, "c:1:status")
     assert server.wait(40) == 0
