@@ -13,7 +13,7 @@ from pvaflow import AdImageProcessor
 from pvaflow.ntnd import attribute_values, seconds
 from pvaflow.pipeline.status_watch import input_monitored
 from pvaflow.stream.client import send_command
-from pvaflow.stream.stale_channel import StaleChannelCheck
+from pvaflow.stream.stale_channel import Delivered, StaleChannelCheck
 from pvaflow.supervisor import handles_signal
 
 
@@ -27,6 +27,8 @@ class Recorder:
         self.attributes: list[dict] | None = [] if with_attributes else None
         self.lock = threading.Lock()
         self.monitoring = threading.Event()  # set by the first update: the monitor's initial value
+        self.last: Delivered | None = None  # the last frame's id and arrival (the stale-channel check's)
+        self.repeat_of: int | None = None  # after a monitor that held back a frame is replaced: the last id had
         wait_until(lambda: answers(channel_name), ready_timeout, f"{channel_name} answering")
         self.channel = pva.Channel(channel_name)
         self.request = f"record[queueSize={queue_size}]field()"
@@ -46,6 +48,10 @@ class Recorder:
         image_id, image, *_ = AdImageProcessor.reshapeNtNdArray(pv)
         if image is None:
             return  # a record's initial, empty value
+        repeat, self.repeat_of = image_id == self.repeat_of, None
+        self.last = Delivered(image_id, time.monotonic())
+        if repeat:
+            return  # the new monitor's first value: the old one delivered it after all
         with self.lock:
             self.frames.append((image_id, image.copy(), seconds(pv["timeStamp"])))
             if self.attributes is not None:
@@ -54,8 +60,10 @@ class Recorder:
     @property
     def ids(self) -> list[int]:
         if self.staleness.dead(self.channel, self.channel.getMonitorCounters().get("nReceived", 0),
-                               self.monitoring.is_set()):
-            self.channel.stopMonitor()  # a channel gone stale for good (a mirror re-created its record)
+                               self.monitoring.is_set(), self.last):
+            # a channel gone stale for good (a mirror re-created its record), or its monitor held back a frame
+            self.repeat_of = self.last.last_id if self.staleness.held_back else None
+            self.channel.stopMonitor()
             self.channel = pva.Channel(self.channel.getName())
             self._monitor()
             self.staleness.renewed()

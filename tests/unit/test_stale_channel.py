@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pvaccess as pva
 
+from pvaflow.stream.host import reconnect_value_skip
 from pvaflow.stream.stale_channel import (
     NEVER_CONNECTED_LOOK_SECONDS,
     NEVER_CONNECTED_WAIT_SECONDS,
     QUIET_SECONDS,
+    Delivered,
     StaleChannelCheck,
 )
 
@@ -42,15 +44,16 @@ class AnsweredCheck(StaleChannelCheck):
     def _ask(self) -> None:
         if self.record_id is not None:
             with self.lock:
-                self.answers.append((self.record_id, self.clock()))
+                self.answers.append((self.record_id, self.clock(), self.clock()))
 
 
-def looks(check: AnsweredCheck, channel: FakeChannel, now: list[float], seconds: float, step: float = 0.1) -> bool:
+def looks(check: AnsweredCheck, channel: FakeChannel, now: list[float], seconds: float, step: float = 0.1,
+          delivered: Delivered | None = None) -> bool:
     """Call dead() every ``step`` seconds for ``seconds``; True once it says the channel must be replaced."""
     end = now[0] + seconds
     while now[0] < end:
         now[0] += step
-        if check.dead(channel, 0, channel.connected_once):
+        if check.dead(channel, 0, channel.connected_once, delivered):
             return True
     return False
 
@@ -120,3 +123,42 @@ def test_an_input_that_connected_between_two_looks_is_stale_when_renewed_not_new
     assert looks(check, channel, now, 10.0)
     check.renewed()
     assert check.n_renewals == 1, "the input had connected: its renewal is a stale channel's, counted"
+
+
+def test_a_monitor_holding_back_an_update_while_its_owner_is_idle_is_renewed() -> None:
+    now = [0.0]
+    check = AnsweredCheck(lambda: now[0])
+    channel = FakeChannel(connected=True)
+    check.record_id = 9961  # the record's last frame; the monitor delivered 9960 and nothing since
+    idle = Delivered(9960, now[0])
+    assert looks(check, channel, now, 3 * QUIET_SECONDS + 0.5, delivered=idle)
+    assert check.held_back
+    check.renewed()
+    assert check.n_renewals == 1
+
+
+def test_an_owner_busy_or_in_step_with_the_record_is_left_alone() -> None:
+    now = [0.0]
+    check = AnsweredCheck(lambda: now[0])
+    channel = FakeChannel(connected=True)
+    check.record_id = 100
+    assert not looks(check, channel, now, 10.0), "busy (a slow process() call): no id to compare"
+    assert not looks(check, channel, now, 10.0, delivered=Delivered(100, now[0])), "a paused source"
+    # idle only since after every answer: what it answered may have been on its way
+    assert not looks(check, channel, now, 10.0, delivered=Delivered(99, now[0] + 100.0))
+    assert not check.held_back
+
+
+def test_the_value_a_renewed_monitor_sends_in_place_of_a_held_back_update_is_processed_unless_a_repeat() -> None:
+    assert reconnect_value_skip(True, 9961, 9960, skips_initial=1) is None
+    assert reconnect_value_skip(True, 9960, 9960, skips_initial=1) == "a repeat of the last one handled"
+    assert reconnect_value_skip(False, 9961, 9960, skips_initial=1) is not None, "a reconnect's value, -siu 1"
+    assert reconnect_value_skip(False, 9961, 9960, skips_initial=0) is None
+
+
+def test_a_record_id_below_the_last_delivered_is_no_held_back_update() -> None:
+    # a re-created record's placeholder (id 0): not processed in place of a held-back frame
+    now = [0.0]
+    check = AnsweredCheck(lambda: now[0])
+    check.record_id = 0
+    assert not looks(check, FakeChannel(connected=True), now, 10.0, delivered=Delivered(385, now[0]))

@@ -128,6 +128,12 @@ class HostConfig:
     access_security_file: str | None = None  # ACF restricting the control (and pvas input) channel
 
     @property
+    def input_filtered(self) -> bool:
+        """Whether a server-side plugin (the distributor, or one named in the field request) picks the updates
+        the input gets: then the input record's id runs ahead of the last one delivered by design."""
+        return "_[" in self.monitor_request
+
+    @property
     def host_skips_initial_updates(self) -> int:
         """Initial updates the host skips: a consumer's; a collector skips each producer's before reordering."""
         return self.skip_initial_updates if self.role == "consumer" else 0

@@ -39,10 +39,22 @@ from .config import HostConfig
 from .control import CONFIGURE_FAILED, CONFIGURED, Command, execute
 from .parts import MetadataSource, Receiver, SnapshotSink
 from .publisher import CountingPublisher
+from .stale_channel import Delivered
 from .stats import ProcessorCounters, status_snapshot, user_stats
 from .watchdog import EXIT_STUCK, ShutdownWatchdog, call_with_timeout, where
 
 logger = logging.getLogger(__name__)
+
+
+def reconnect_value_skip(held_back: bool, object_id: Any, previous_id: Any, skips_initial: int) -> str | None:
+    """Why the current value a reconnected or renewed monitor sends first is skipped, or None to process it.
+
+    ``held_back``: the monitor was renewed because the old one held back an update, which this value is
+    (unless the old monitor delivered it after all: then it repeats the last id handled, ``previous_id``).
+    """
+    if held_back:
+        return "a repeat of the last one handled" if object_id == previous_id else None
+    return "the input's current value sent on reconnecting" if skips_initial > 0 else None
 
 POLL_SECONDS = 0.05
 STOP_REPLY_GRACE = 1.0  # seconds the channels stay up after a stop command
@@ -108,12 +120,32 @@ class Host:
         self.error_kinds: set[str] = set()
         self.n_snapshots = 0
         self.busy: tuple[Any, int, float] | None = None  # (object id, thread, since) while process() runs
+        # the id of the last object handled, and since when (time.monotonic()) the host is idle (None while
+        # handling one): what the receiver's stale-channel check needs to see a monitor holding back an update
+        self.last_id: Any = None
+        self.idle_since: float | None = None
         self.exit_code = 0  # EXIT_PROCESSOR_ENDED when the processor ended the run, EXIT_STUCK when it hung
         self.stuck_reported = False
 
     # --- the per-object path ----------------------------------------------
     def handle_object(self, pv: Any) -> None:
         """Account for one input object and hand it to the processor."""
+        self.idle_since = None
+        try:
+            self._handle_object(pv)
+        finally:
+            self.idle_since = time.monotonic()
+
+    def delivered(self) -> Delivered | None:
+        """The last id handled while the host is idle and nothing is queued; None when ids cannot be compared
+        with the input record's (a server-side filter, such as the distributor, picks the updates we get)."""
+        last_id = self.last_id  # read before idle_since: handle_object clears idle_since before changing it
+        idle_since = self.idle_since
+        if idle_since is None or last_id is None or self.settings.input_filtered or self.receiver.queued():
+            return None
+        return Delivered(last_id, idle_since)
+
+    def _handle_object(self, pv: Any) -> None:
         with self.lock:
             counters = self.counters
             try:
@@ -125,13 +157,14 @@ class Host:
                 except Exception as ex:  # noqa: BLE001 (pvaccess raises FieldNotFound and others)
                     self.receiver_error(ex)
                     return
+            previous_id, self.last_id = self.last_id, object_id
             if not self.publisher.ready:
                 self.prepare_output(pv)
             if self.skip_remaining > 0:
                 self.skip_remaining -= 1
                 counters.n_skipped += 1
                 return
-            if self.receiver.initial_in is not None and self.skip_reconnect_value(object_id):
+            if self.receiver.initial_in is not None and self.skip_reconnect_value(object_id, previous_id):
                 return
             self.busy = (object_id, threading.get_ident(), time.monotonic())
             started = time.perf_counter()
@@ -181,17 +214,23 @@ class Host:
         self.exit_code = EXIT_PROCESSOR_ENDED
         self.stop_event.set()
 
-    def skip_reconnect_value(self, object_id: Any) -> bool:
+    def skip_reconnect_value(self, object_id: Any, previous_id: Any) -> bool:
         """With -siu > 0, skip the current value a channel sends on reconnecting, as on connecting.
 
         A restarted server holds a placeholder (an areaDetector IOC before acquisition: an empty array,
         id 0), the repeat of its last frame (a mirror), or an object it never processed (a restarted
-        consumer's output record is created from its first, skipped, input).
+        consumer's output record is created from its first, skipped, input). The current value a new monitor
+        sends in place of one that held back an update is that update: processed, unless it repeats the
+        last id handled (the old monitor delivered it after all).
         """
-        if not self.receiver.is_initial_update() or self.settings.host_skips_initial_updates <= 0:
+        if not self.receiver.is_initial_update():
+            return False
+        held_back, self.receiver.initial_held_back = self.receiver.initial_held_back, False
+        reason = reconnect_value_skip(held_back, object_id, previous_id, self.settings.host_skips_initial_updates)
+        if reason is None:
             return False
         self.counters.n_skipped += 1
-        logger.info("skipped %s %s, the input's current value sent on reconnecting", self.oid_field, object_id)
+        logger.info("skipped %s %s, %s", self.oid_field, object_id, reason)
         return True
 
     def prepare_output(self, first_object: Any) -> None:
@@ -420,7 +459,7 @@ class Host:
         queued_mode = self.receiver.queue is not None
         try:
             while not (stop.is_set() or self.stop_event.is_set()):
-                self.receiver.watch_connection()
+                self.receiver.watch_connection(self.delivered())
                 if queued_mode:
                     self.take_from_queue()
                     self.run_commands(0)

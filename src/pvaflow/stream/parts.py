@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from .stale_channel import Delivered
+
 
 class Receiver(Protocol):
     """What the host needs from a receiver (see :mod:`pvaflow.stream.receiver`)."""
@@ -12,9 +14,10 @@ class Receiver(Protocol):
     channel_name: str
     queue: Any  # None: objects come to handle_object on the receiving thread
     initial_in: int | None  # objects ahead of the value a reconnect sends (None: none expected)
+    initial_held_back: bool  # that value is an update the old monitor held back (see StaleChannelCheck)
 
     def start(self, on_object: Any) -> None: ...
-    def watch_connection(self) -> None: ...
+    def watch_connection(self, delivered: Delivered | None) -> None: ...
     def is_initial_update(self) -> bool: ...
     def count_error(self) -> None: ...
     def stop(self) -> None: ...

@@ -21,7 +21,7 @@ import pvaccess as pva
 
 from .callback_thread import keeping_thread_state
 from .client import PROVIDERS, stop_monitor
-from .stale_channel import StaleChannelCheck
+from .stale_channel import Delivered, StaleChannelCheck
 from .stats import SOURCE_CHANNEL_TYPES, rate, source_channel_stats
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,17 @@ class ConnectionWatch:
         self.what = what  # names the channel in the log
         self.connected = False
         self.connected_once = False
+        self.renewed = False  # a new channel replaced a live one: its first connection is not a reconnect
         self.n_reconnects = 0
+
+    def renew(self, channel: pva.Channel, live: bool) -> None:
+        """Watch ``channel``, made to replace the watched one (see StaleChannelCheck). ``live``: the old one
+        was working (its monitor held back an update), so the new one connecting is not a reconnect; else the
+        new channel is how the input comes back: its connection is counted as one."""
+        self.channel = channel
+        if live:
+            self.connected = False
+            self.renewed = True
 
     def lost(self) -> bool:
         """Whether the channel went away since the last call (a reconnect is counted and logged)."""
@@ -51,7 +61,10 @@ class ConnectionWatch:
         if not connected:
             logger.warning("%s disconnected; waiting for it to come back", self.what)
             return True
-        if self.connected_once:
+        if self.renewed:
+            self.renewed = False
+            logger.info("%s: the new channel connected", self.what)
+        elif self.connected_once:
             self.n_reconnects += 1
             logger.warning("%s connected again", self.what)
         self.connected_once = True
@@ -74,11 +87,14 @@ class QueuedInput:
         self.n_errors = 0
         # after a disconnect: how many objects are ahead of the channel's current value sent on reconnecting
         self.initial_in: int | None = None
+        # that value is one the old monitor held back (it is processed unless it repeats the last id handled)
+        self.initial_held_back = False
 
-    def watch_connection(self) -> None:
+    def watch_connection(self, delivered: Delivered | None) -> None:
         """Called by the host thread on every turn of its loop: follows the input channel's connection
         (ConnectionWatch) and, when it went away, marks the object that will be the value sent on
-        reconnecting (the first after those still queued). A served input (pvas, rpc) has no channel."""
+        reconnecting (the first after those still queued). ``delivered``: the last id the host handled,
+        while it is idle (see StaleChannelCheck). A served input (pvas, rpc) has no channel."""
 
     def count_error(self) -> None:
         """An object the host could not read (no id field): counted as a receive error."""
@@ -151,18 +167,21 @@ class MonitorReceiver(QueuedInput):
         self.on_object: Callable[[pva.PvObject], None] | None = None
         self.carried = {"nReceived": 0, "nOverruns": 0}  # counted by channels before a renewal
 
-    def watch_connection(self) -> None:
+    def watch_connection(self, delivered: Delivered | None) -> None:
         if self.connection.lost():
             self.initial_in = self.queued()
+            self.initial_held_back = False
         elif self.staleness is not None and self.staleness.dead(self.channel, self.monitor_counts()["nReceived"],
-                                                                self.connection.connected_once):
+                                                                self.connection.connected_once, delivered):
             self.carried = self.monitor_counts()  # a new channel's monitor counts from 0
             stop_monitor(self.channel)
-            self.channel = self.connection.channel = pva.Channel(self.channel_name, self.provider)
+            self.channel = pva.Channel(self.channel_name, self.provider)
+            self.connection.renew(self.channel, live=self.staleness.held_back)
             self.start(self.on_object)
             self.staleness.renewed()
             if self.connection.connected_once:  # else its first value is the one skipped at start
                 self.initial_in = self.queued()  # the channel's current value, as on reconnecting
+                self.initial_held_back = self.staleness.held_back
 
     def start(self, on_object: Callable[[pva.PvObject], None]) -> None:
         logger.debug("monitoring %s with request %s", self.channel_name, self.request)
@@ -219,6 +238,7 @@ class CollectingReceiver:
     """
 
     initial_in = None  # see QueuedInput.is_initial_update: never set here (each producer's are skipped here)
+    initial_held_back = False
 
     def is_initial_update(self) -> bool:
         return False
@@ -256,6 +276,10 @@ class CollectingReceiver:
                             for producer, channel in self.channels.items()}
         self.staleness = {producer: StaleChannelCheck(name, pva.PVA, f"producer {producer} ({name})", object_id_field)
                           for producer, name in channel_names.items()}
+        # each producer's last id and when it came (the stale-channel check sees a monitor holding back an
+        # update by it; not with a server-side filter in the request, which picks the updates by design)
+        self.track_ids = "_[" not in request
+        self.last_update: dict[int, Delivered | None] = dict.fromkeys(channel_names)
         self.on_update = keeping_thread_state(self._on_update)
         self.reset_stats()
 
@@ -263,7 +287,7 @@ class CollectingReceiver:
         for producer, channel in self.channels.items():
             channel.monitor(functools.partial(self.on_update, producer), self.request)
 
-    def watch_connection(self) -> None:
+    def watch_connection(self, delivered: Delivered | None) -> None:
         """As MonitorReceiver.watch_connection, per producer: a producer that went away has its next
         ``skip_initial`` updates skipped (nothing comes from it before it is back)."""
         for producer, connection in self.connections.items():
@@ -271,16 +295,24 @@ class CollectingReceiver:
                 with self.lock:
                     self.seen[producer] = 0  # its value sent on reconnecting is skipped as on connecting
             elif self.staleness[producer].dead(self.channels[producer], self.received[producer],
-                                               connection.connected_once):
+                                               connection.connected_once, self.last_update[producer]):
+                check = self.staleness[producer]
                 self.carried_overruns[producer] = self.overruns(producer)
                 stop_monitor(self.channels[producer])
-                channel = self.channels[producer] = connection.channel = pva.Channel(self.channel_names[producer])
-                with self.lock:
-                    self.seen[producer] = 0  # the new monitor's first value is the current one: skipped as such
+                channel = self.channels[producer] = pva.Channel(self.channel_names[producer])
+                connection.renew(channel, live=check.held_back)
+                if not check.held_back:  # else the first value is the update held back (a repeat: a duplicate)
+                    with self.lock:
+                        self.seen[producer] = 0  # the new monitor's first value is the current one: skipped
                 channel.monitor(functools.partial(self.on_update, producer), self.request)
                 self.staleness[producer].renewed()
 
     def _on_update(self, producer: int, pv: pva.PvObject) -> None:
+        if self.track_ids:
+            try:
+                self.last_update[producer] = Delivered(pv[self.object_id_field], time.monotonic())
+            except Exception:  # noqa: BLE001 (pvaccess raises its own types: counted by the host)
+                self.last_update[producer] = None
         with self.lock:
             self.received[producer] += 1
             self.seen[producer] += 1
