@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from .helpers import send_start_signal
+from .namespaces import Network, Unavailable, as_host, namespace_tag
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(180)]
 
@@ -23,40 +24,18 @@ HOSTS = {"src": f"{SUBNET}.1", "cons": f"{SUBNET}.2", "col": f"{SUBNET}.3"}
 N_FRAMES = 200
 
 
-def ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True, text=True)
-
-
 @pytest.fixture
 def namespaces() -> Iterator[dict[str, str]]:
     """host -> namespace name; every namespace (and with it every link) is deleted afterwards."""
-    tag = f"pvf{os.getpid() % 100000}"
-    names = {host: f"{tag}-{host}" for host in HOSTS}
-    switch = f"{tag}-sw"
-    made: list[str] = []
+    network = Network(namespace_tag("pvf"), HOSTS)
     try:
-        for name in [switch, *names.values()]:
-            ip("netns", "add", name)
-            made.append(name)
-    except (OSError, subprocess.CalledProcessError) as ex:
-        for name in made:
-            subprocess.run(["ip", "netns", "del", name], capture_output=True)
-        reason = getattr(ex, "stderr", "") or str(ex)
-        pytest.skip(f"cannot create network namespaces here ({reason.strip()}): needs root and iproute2")
+        network.create()
+    except Unavailable as ex:
+        pytest.skip(str(ex))
     try:
-        ip("-n", switch, "link", "add", "br0", "type", "bridge")
-        ip("-n", switch, "link", "set", "br0", "up")
-        for index, (host, address) in enumerate(HOSTS.items()):
-            inside, outside = f"{tag}h{index}", f"{tag}s{index}"
-            ip("link", "add", inside, "netns", names[host], "type", "veth", "peer", "name", outside, "netns", switch)
-            ip("-n", switch, "link", "set", outside, "master", "br0", "up")
-            ip("-n", names[host], "addr", "add", f"{address}/24", "dev", inside)
-            ip("-n", names[host], "link", "set", inside, "up")
-            ip("-n", names[host], "link", "set", "lo", "up")
-        yield names
+        yield network.namespaces
     finally:
-        for name in made:
-            subprocess.run(["ip", "netns", "del", name], capture_output=True)
+        network.delete()
 
 
 def host_env() -> dict[str, str]:
@@ -69,7 +48,7 @@ def host_env() -> dict[str, str]:
 
 
 def in_namespace(namespace: str, *args: str) -> list[str]:
-    return ["ip", "netns", "exec", namespace, sys.executable, "-m", "pvaflow", *args]
+    return as_host(namespace, [sys.executable, "-m", "pvaflow", *args])
 
 
 def status(namespace: str, channel: str) -> dict | None:
@@ -106,7 +85,7 @@ def test_stream_crosses_three_network_namespaces(namespaces: dict[str, str], tmp
         source = subprocess.Popen(
             in_namespace(namespaces["src"], "sim-server", "-cn", "mh:image", "-nx", "64", "-ny", "64", "-fps", "50",
                          "-nf", str(N_FRAMES), "-cs", "10", "-sos", "-std", "60", "-shd", "2", "-rp", "0", "-dc"),
-            env=host_env(), stdout=logs["src"], stderr=subprocess.STDOUT)  # ip netns exec execs: the same pid
+            env=host_env(), stdout=logs["src"], stderr=subprocess.STDOUT)  # nsenter execs: the same pid
         processes.append(source)
         # the frames start once both consumers and the collector got their inputs' current values
         for consumer_id in (1, 2):

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from pvaflow.errors import ConfigError
-from pvaflow.pipeline.launcher import SlurmLauncher, default_launcher_name, epics_environment
-from pvaflow.pipeline.placement import Placement, parse_placement, place
+from pvaflow.pipeline.launcher import SlurmLauncher, default_launcher_name, epics_environment, sbatch_command
+from pvaflow.pipeline.placement import Placement, nodes_wanted, parse_placement, place
 from pvaflow.supervisor import LOCAL, Child
 
 NODES = ["n1", "n2", "n3"]
@@ -87,3 +87,20 @@ def test_epics_addresses_are_the_nodes_and_the_launcher_follows_the_allocation()
     environment = epics_environment(["localhost", "127.0.0.1"])
     assert environment["EPICS_PVA_ADDR_LIST"] == "127.0.0.1" and environment["EPICS_PVA_AUTO_ADDR_LIST"] == "NO"
     assert default_launcher_name({"SLURM_JOB_ID": "7"}) == "slurm" and default_launcher_name({}) == "local"
+
+
+def test_a_submitted_job_asks_for_the_nodes_the_placement_keys_need() -> None:
+    source = Stage("source", "sim-server")
+    assert nodes_wanted([source]) == (1, [])
+    assert nodes_wanted([source, Stage("work", "consumer", 2)]) == (2, []), "the source's node and one more"
+    work = Stage("work", "consumer", 8, parse_placement("work", {"nodes": 3, "tasks-per-node": 4}))
+    assert nodes_wanted([source, work]) == (3, [])
+    pinned = Stage("ordered", "collector", 1, parse_placement("ordered", {"node-list": ["n7", "n9"]}))
+    assert nodes_wanted([source, pinned]) == (2, ["n7", "n9"])
+
+
+def test_the_submitted_job_runs_the_same_pipeline_with_the_slurm_launcher() -> None:
+    command = sbatch_command(["run", "/data/p.toml", "--launcher", "slurm"], "p", 3, ["n7"], None)
+    assert command[:5] == ["sbatch", "--nodes=3", "--nodelist=n7", "--job-name=p", "--output=p-%j.out"]
+    assert command[5] == "--wrap" and command[6].startswith("exec ")
+    assert command[6].endswith("-m pvaflow run /data/p.toml --launcher slurm")

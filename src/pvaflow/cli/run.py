@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import shlex
+import subprocess
 import threading
 from pathlib import Path
 from typing import Any
@@ -17,12 +18,14 @@ from ..log import configure_logging
 from ..mirror import parse_channel_map
 from ..pipeline.launcher import (
     LAUNCHERS,
+    SLURM_SECONDS,
     SlurmLauncher,
     allocation_nodes,
     default_launcher_name,
     epics_environment,
+    sbatch_command,
 )
-from ..pipeline.placement import place
+from ..pipeline.placement import nodes_wanted, place
 from ..pipeline.runner import Runner
 from ..pipeline.spec import Stage, load_pipeline, select
 from ..pipeline.view import PipelineView
@@ -56,6 +59,15 @@ def add_parser(subparsers: Any, name: str) -> None:
                              "the allocation this runs in); default: slurm inside an allocation, else local")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the command each stage process would be started with (and its node), only")
+    parser.add_argument("--submit", action="store_true",
+                        help="submit the pipeline as a Slurm batch job (sbatch) and print its id: run from a "
+                             "login node; the job runs it with the slurm launcher")
+    parser.add_argument("--nodes", type=int, default=None, metavar="N",
+                        help="with --submit: nodes to ask for (default: what the placement keys need, 2 at "
+                             "least with a consumer stage)")
+    parser.add_argument("--output", default=None, metavar="FILE",
+                        help="with --submit: the job's output file (sbatch's %%j is the job id; default "
+                             "PIPELINE-NAME-%%j.out here)")
     parser.add_argument("--summary", type=Path, default=None, metavar="FILE",
                         help="also write the final figures (frames per stage, restarts) to FILE as JSON")
     parser.add_argument("-rt", "--runtime", type=SECONDS, default=None,
@@ -86,6 +98,30 @@ def make_launcher(name: str, job_name: str, stages: list[Stage]) -> tuple[Launch
     return SlurmLauncher(nodes, job_name, epics_environment(nodes)), place(stages, nodes)
 
 
+def submit(args: argparse.Namespace, job_name: str, stages: list[Stage]) -> int:
+    """``--submit``: sbatch the same run (paths made absolute: the job may start elsewhere) and print its id."""
+    count, node_list = nodes_wanted(stages)
+    if args.nodes is not None:
+        if args.nodes < max(1, len(node_list)):
+            raise ConfigError(f"--nodes {args.nodes}: the pipeline's node-list keys name {len(node_list)} node(s)")
+        count = args.nodes
+    forwarded = ["run", str(args.pipeline.resolve()), "--launcher", "slurm"]
+    for flag, value in (("--only", args.only), ("--runtime", args.runtime), ("--log-level", args.log_level),
+                        ("--summary", args.summary and args.summary.resolve()),
+                        ("--log-file", args.log_file and Path(args.log_file).resolve())):
+        if value is not None:
+            forwarded += [flag, str(value)]
+    command = sbatch_command(forwarded, job_name, count, node_list, args.output)
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=SLURM_SECONDS)
+    except (OSError, subprocess.SubprocessError) as ex:
+        raise ConfigError(f"--submit: cannot run sbatch ({ex}); is this a Slurm login node?") from ex
+    if result.returncode != 0:
+        raise ConfigError(f"--submit: sbatch refused the job: {result.stderr.strip() or result.stdout.strip()}")
+    print(result.stdout.strip())  # "Submitted batch job N", as sbatch says it
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     configure_logging(args.log_level or "info", args.log_file)
     if args.summary is not None:
@@ -101,6 +137,8 @@ def run(args: argparse.Namespace) -> int:
             for command in commands or [f"(external channel {stage.output})"]:
                 console.print(f"{stage.name}: {command}", soft_wrap=True, markup=False)
         return 0
+    if args.submit:
+        return submit(args, pipeline.settings.name, stages)
     launcher, placed = make_launcher(args.launcher or default_launcher_name(), pipeline.settings.name, stages)
     if args.dry_run:
         for stage in stages:

@@ -17,6 +17,7 @@ beacons reach those nodes and nothing else.
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -97,6 +98,15 @@ def epics_environment(nodes: Sequence[str]) -> dict[str, str]:
         "EPICS_PVAS_AUTO_BEACON_ADDR_LIST": "NO",
         "EPICS_PVAS_BEACON_ADDR_LIST": addresses,
     }
+
+
+def sbatch_command(run_command: Sequence[str], job_name: str, nodes: int, node_list: Sequence[str],
+                   output: str | None) -> list[str]:
+    """``sbatch`` submitting ``pvaflow run ...`` (``run_command``: its pvaflow arguments) as a job of ``nodes`` nodes,
+    these ones among them, its output to ``output`` (default ``<job name>-<job id>.out`` here)."""
+    return ["sbatch", f"--nodes={nodes}", *([f"--nodelist={','.join(node_list)}"] if node_list else []),
+            f"--job-name={job_name}", f"--output={output or f'{job_name}-%j.out'}",
+            "--wrap", "exec " + shlex.join(pvaflow_command(run_command))]
 
 
 def default_launcher_name(environ: dict[str, str] | None = None) -> str:

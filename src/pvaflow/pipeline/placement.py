@@ -115,3 +115,14 @@ def _spread(stage: PlacedStage, nodes: Sequence[str], source_node: str) -> list[
         raise ConfigError(f"stage {stage.name}: {count} processes do not fit {placement.tasks_per_node} per node "
                           f"on {len(pool)} node(s)")
     return [pool[index // placement.tasks_per_node] for index in range(count)]
+
+
+def nodes_wanted(stages: Sequence[PlacedStage]) -> tuple[int, list[str]]:
+    """What a job for these stages asks Slurm for (``pvaflow run --submit``): a node count and the nodes named
+    by ``node-list`` keys. The count is the most any stage's keys need, and 2 at least when a consumer stage
+    is spread by default (over every node but its source's: one more than the source's)."""
+    named = list(dict.fromkeys(name for stage in stages for name in stage.placement.node_list))
+    count = max([1, len(named), *(stage.placement.nodes or 0 for stage in stages)])
+    if any(stage.kind == "consumer" and stage.placement == Placement() for stage in stages):
+        count = max(count, 2)
+    return count, named
