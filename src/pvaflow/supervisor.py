@@ -63,6 +63,10 @@ class Launcher(Protocol):
 
     def signal(self, child: Child, signum: int) -> None: ...
 
+    def leave_failed_node(self, child: Child) -> str | None:
+        """Called when ``child`` ended: the node it ran on when that node failed (``child.node`` is then moved
+        to one that works, when the launcher has one), else None."""
+
 
 @dataclass(frozen=True)
 class LocalLauncher:
@@ -77,6 +81,9 @@ class LocalLauncher:
     def signal(self, child: Child, signum: int) -> None:
         if child.process is not None:
             child.process.send_signal(signum)
+
+    def leave_failed_node(self, child: Child) -> str | None:
+        return None  # this host runs the supervisor too
 
 
 LOCAL = LocalLauncher()
@@ -147,6 +154,7 @@ class Child:
     node: str | None = None  # where a cluster launcher runs it (pipeline.placement); None: here
     process: subprocess.Popen | None = None
     restarts: int = 0
+    failed_nodes: list[str] = field(default_factory=list)  # nodes that failed under it (a cluster launcher's)
     finished: bool = False  # exited by itself with code 0
     failed: bool = False  # died and was not restarted
 
@@ -209,7 +217,12 @@ class Supervisor:
             if child.process is None or child.finished or child.failed or child.alive:
                 continue
             code = child.process.returncode
-            if code == 0:
+            lost = self.launcher.leave_failed_node(child)
+            if lost is not None:  # whatever its exit code (srun may end with 0 then): it did not finish
+                child.failed_nodes.append(lost)
+                moved = f"; its next start is on {child.node}" if child.node != lost else ""
+                logger.error("%s: its node %s failed%s", child.name, lost, moved)
+            if code == 0 and lost is None:
                 child.finished = True
                 logger.info("%s finished", child.name)
                 exits.append(Exit(child, code, restarted=False))

@@ -101,6 +101,6 @@ def test_a_submitted_job_asks_for_the_nodes_the_placement_keys_need() -> None:
 
 def test_the_submitted_job_runs_the_same_pipeline_with_the_slurm_launcher() -> None:
     command = sbatch_command(["run", "/data/p.toml", "--launcher", "slurm"], "p", 3, ["n7"], None)
-    assert command[:5] == ["sbatch", "--nodes=3", "--nodelist=n7", "--job-name=p", "--output=p-%j.out"]
-    assert command[5] == "--wrap" and command[6].startswith("exec ")
-    assert command[6].endswith("-m pvaflow run /data/p.toml --launcher slurm")
+    assert command[:6] == ["sbatch", "--nodes=3", "--nodelist=n7", "--no-kill", "--job-name=p", "--output=p-%j.out"]
+    assert command[6] == "--wrap" and command[7].startswith("exec ")
+    assert command[7].endswith("-m pvaflow run /data/p.toml --launcher slurm")

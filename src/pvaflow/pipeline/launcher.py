@@ -41,6 +41,7 @@ class SlurmLauncher:
         self.job_name = job_name
         self.environment = environment or {}  # set for the runner and, through srun, every step
         self.step_names: dict[int, str] = {}  # id(child) -> its steps' name (kept over restarts)
+        self.nodes_used: dict[int, str] = {}  # id(child) -> the node its last step was started on
 
     def step_name(self, child: Child) -> str:
         if id(child) not in self.step_names:
@@ -49,7 +50,8 @@ class SlurmLauncher:
         return self.step_names[id(child)]
 
     def command(self, child: Child) -> list[str]:
-        return ["srun", "--nodes=1", "--ntasks=1", f"--nodelist={child.node or self.nodes[0]}", "--overlap",
+        node = self.nodes_used[id(child)] = child.node or self.nodes[0]
+        return ["srun", "--nodes=1", "--ntasks=1", f"--nodelist={node}", "--overlap",
                 "--quiet", f"--job-name={self.step_name(child)}", *pvaflow_command(child.command)]
 
     def signal(self, child: Child, signum: int) -> None:
@@ -61,6 +63,35 @@ class SlurmLauncher:
             subprocess.run(["scancel", f"--signal={name}", step], capture_output=True, timeout=SLURM_SECONDS)
         elif signum == signal.SIGINT and child.process is not None:
             child.process.terminate()
+
+
+    def leave_failed_node(self, child: Child) -> str | None:
+        """When Slurm says the child's node failed (down, not responding): that node, with the child moved to
+        the working node of the allocation that runs the fewest of the pipeline's processes (the batch node
+        last: it runs the runner)."""
+        node = self.nodes_used.get(id(child))
+        if node is None or node_works(node):
+            return None
+        working = [name for name in self.nodes if name != node and node_works(name)]
+        if working:
+            used = list(self.nodes_used.values())
+            child.node = min(working, key=lambda name: (used.count(name), name == self.nodes[0]))
+        return node
+
+
+FAILED_NODE_STATES = {"DOWN", "FAIL", "FAILING", "NOT_RESPONDING", "POWERED_DOWN", "POWER_DOWN"}
+
+
+def node_works(node: str) -> bool:
+    """Whether Slurm has the node up (``scontrol show node``: none of FAILED_NODE_STATES in its State); True
+    when scontrol cannot tell."""
+    try:
+        shown = subprocess.run(["scontrol", "show", "node", node, "--oneliner"], capture_output=True, text=True,
+                               timeout=SLURM_SECONDS).stdout
+    except (OSError, subprocess.SubprocessError):
+        return True
+    state = next((word.split("=", 1)[1] for word in shown.split() if word.startswith("State=")), "")
+    return not FAILED_NODE_STATES & set(state.split("+"))
 
 
 def step_id(name: str, job: str, environ: dict[str, str] | None = None) -> str | None:
@@ -103,8 +134,9 @@ def epics_environment(nodes: Sequence[str]) -> dict[str, str]:
 def sbatch_command(run_command: Sequence[str], job_name: str, nodes: int, node_list: Sequence[str],
                    output: str | None) -> list[str]:
     """``sbatch`` submitting ``pvaflow run ...`` (``run_command``: its pvaflow arguments) as a job of ``nodes`` nodes,
-    these ones among them, its output to ``output`` (default ``<job name>-<job id>.out`` here)."""
-    return ["sbatch", f"--nodes={nodes}", *([f"--nodelist={','.join(node_list)}"] if node_list else []),
+    these ones among them, its output to ``output`` (default ``<job name>-<job id>.out`` here). ``--no-kill``:
+    a node that fails does not end the job; the runner moves that node's processes to working ones."""
+    return ["sbatch", f"--nodes={nodes}", *([f"--nodelist={','.join(node_list)}"] if node_list else []), "--no-kill",
             f"--job-name={job_name}", f"--output={output or f'{job_name}-%j.out'}",
             "--wrap", "exec " + shlex.join(pvaflow_command(run_command))]
 

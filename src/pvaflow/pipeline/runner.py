@@ -54,6 +54,7 @@ class StageProcess:
     sections: dict[str, dict[str, float]] = field(default_factory=dict)  # numeric SECTIONS, this incarnation
     rate: float = 0.0
     ids: tuple[int, int] = (0, 0)  # first and last object id processed, this incarnation (0: none)
+    highest_id: int = 0  # the highest id it processed, over every incarnation
     resume_after: int | None = None  # the last id processed before it died, until its next first id
 
     @property
@@ -138,6 +139,11 @@ class StageState:
     @property
     def failed(self) -> bool:
         return any(process.failed for process in self.processes)
+
+    @property
+    def failed_nodes(self) -> list[str]:
+        """The nodes that failed under its processes (a cluster launcher's), in order."""
+        return [node for process in self.processes for node in process.child.failed_nodes]
 
     @property
     def finished(self) -> bool:
@@ -304,6 +310,7 @@ class Runner:
         if found is not None:
             process.counts, process.rate, process.sections = found.counts, found.rate, found.sections
             process.ids = found.ids
+            process.highest_id = max(process.highest_id, found.ids[1])
             process.count_restart_gap()
 
     def count_failed_losses(self) -> None:
@@ -334,6 +341,17 @@ class Runner:
         names = {stage.name for stage in self.pipeline.sinks()}
         sinks = [state for state in self.states if state.stage.name in names and state.stage.status]
         return sum(state.total("nProcessed") for state in sinks) if sinks else None
+
+    def frames_after_last_through(self) -> int | None:
+        """The ids the source sent after the highest one the last stage processed: lost on the way where no
+        stage could count them (a stage counts the ids missing before one it sees; one sent to a consumer whose
+        node failed is seen by none), or still on their way when the run was stopped. None: not known."""
+        names = {stage.name for stage in self.pipeline.sinks()}
+        highest = max((process.highest_id for state in self.states if state.stage.name in names
+                       for process in state.processes), default=0)
+        if self.counter is None or not self.counter.last_id or not highest:
+            return None
+        return max(0, self.counter.last_id - highest)
 
     # --- the run -----------------------------------------------------------------
     def sources_done(self) -> bool:
@@ -393,7 +411,10 @@ class Runner:
         return {
             "sourceFrames": self.source_frames(),
             "lastStageFrames": None if self.sink_frames() is None else int(self.sink_frames()),
+            "framesAfterLastThrough": self.frames_after_last_through(),
             "stages": {state.stage.name: {key: int(state.total(key)) for key in COUNTS} | {
-                "restarts": state.restarts, "failed": state.failed} | {name: state.section(name) for name in SECTIONS}
+                "restarts": state.restarts, "failed": state.failed,
+                "nodes": [process.child.node for process in state.processes],
+                "failedNodes": state.failed_nodes} | {name: state.section(name) for name in SECTIONS}
                 for state in self.states},
         }

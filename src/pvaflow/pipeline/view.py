@@ -16,6 +16,12 @@ def _count(state: StageState, key: str) -> str:
 
 
 def _process(state: StageState) -> str:
+    failed_nodes = state.failed_nodes
+    text = _running(state)
+    return f"{text}, node {', '.join(dict.fromkeys(failed_nodes))} failed" if failed_nodes else text
+
+
+def _running(state: StageState) -> str:
     if not state.processes:
         return "external"
     if state.failed:
@@ -28,19 +34,28 @@ def _process(state: StageState) -> str:
     return "running" if running else "stopped"
 
 
+def _nodes(state: StageState) -> str:
+    return ",".join(dict.fromkeys(process.child.node or "-" for process in state.processes)) or "-"
+
+
 def stage_table(runner: Runner, title: str) -> Table:
     table = Table(title=title)
-    for column in ("stage", "kind", "process", "restarts", "in", "processed", "out", "rate (Hz)", "queued",
-                   "missed", "errors"):
-        table.add_column(column, justify="left" if column in ("stage", "kind", "process") else "right")
+    placed = any(process.child.node for state in runner.states for process in state.processes)
+    columns = ("stage", "kind", *(("nodes",) if placed else ()), "process", "restarts", "in", "processed", "out",
+               "rate (Hz)", "queued", "missed", "errors")
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("stage", "kind", "nodes", "process") else "right")
     for state in runner.states:
-        table.add_row(state.stage.name, state.stage.kind, _process(state), str(state.restarts),
+        table.add_row(state.stage.name, state.stage.kind, *((_nodes(state),) if placed else ()), _process(state),
+                      str(state.restarts),
                       _count(state, "nReceived"), _count(state, "nProcessed"), _count(state, "nPublished"),
                       f"{state.rate:.1f}" if state.stage.status else "-", _count(state, "nQueued"),
                       _count(state, "nMissed"), _count(state, "nErrors"))
     source, sink = runner.source_frames(), runner.sink_frames()
+    after = runner.frames_after_last_through()
     table.caption = (f"source frames: {'-' if source is None else source}   "
-                     f"frames through the last stage: {'-' if sink is None else f'{sink:.0f}'}")
+                     f"frames through the last stage: {'-' if sink is None else f'{sink:.0f}'}"
+                     + (f"   sent after the last one through: {after}" if after else ""))
     return table
 
 
