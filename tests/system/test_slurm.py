@@ -309,6 +309,7 @@ def test_a_failed_node_shows_in_the_summary_and_its_consumer_moves_to_a_working_
     assert job_state(cluster, job) == "COMPLETED", log
     assert log.count("starting stage workers on n2:") == 2, log  # the first consumer, and the second moved
     assert "node n3 failed" in log.split("every stage monitors its input")[-1], "the final table shows it"
+    assert "did not stop" not in log, "the moved process's new step is the one stopped"
     summary = json.loads(summary_path.read_text())
     workers, ordered = summary["stages"]["workers"], summary["stages"]["ordered"]
     assert (workers["failedNodes"], workers["nodes"], workers["restarts"], workers["failed"]) == \

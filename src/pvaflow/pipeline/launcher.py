@@ -95,13 +95,16 @@ def node_works(node: str) -> bool:
 
 
 def step_id(name: str, job: str, environ: dict[str, str] | None = None) -> str | None:
-    """The id (job.step) of the running step called ``name`` of ``job`` (any job when empty)."""
+    """The id (job.step) of the newest running step called ``name`` of ``job`` (any job when empty): a process
+    restarted after its node failed has a new step of the same name, while Slurm may still list the old one."""
     try:
         listed = subprocess.run(["squeue", "--steps", "--noheader", "--format=%i %j", *(["--jobs", job] if job
                                  else [])], capture_output=True, text=True, timeout=SLURM_SECONDS, env=environ).stdout
     except (OSError, subprocess.SubprocessError):
         return None
-    return next((line.split()[0] for line in listed.splitlines() if line.split()[1:] == [name]), None)
+    steps = [line.split()[0] for line in listed.splitlines() if line.split()[1:] == [name]]
+    return max(steps, key=lambda step: int(step.rpartition(".")[2]) if step.rpartition(".")[2].isdigit() else -1,
+               default=None)
 
 
 def allocation_nodes(environ: dict[str, str] | None = None) -> list[str]:
