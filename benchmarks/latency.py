@@ -17,6 +17,7 @@ already published the frame. Rounds alternate which tool starts first. Loopback 
 
     .venv/bin/python benchmarks/latency.py                                 # every topology, both sizes
     .venv/bin/python benchmarks/latency.py --topologies consumer --sizes 512 --rounds 5
+    .venv/bin/python benchmarks/latency.py --topologies consumer,chain --tools pvaflow,pvapy,floor   # + pvaccess alone
 """
 
 from __future__ import annotations
@@ -64,6 +65,28 @@ with open(sys.argv[2], 'w') as out:
 """
 
 
+# the floor of a consumer stage: pvaccess alone, as a user would write it (no framework): a monitor whose callback
+# republishes each frame on a server of its own (the record made from the input's current value)
+REPUBLISHER = """
+import signal, sys, threading, pvaccess as pva
+source, output = sys.argv[1], sys.argv[2]
+server = pva.PvaServer()
+made = threading.Event()
+def on_update(pv):
+    if made.is_set():
+        server.update(output, pv)
+    else:
+        server.addRecord(output, pv.copy(), None)
+        made.set()
+channel = pva.Channel(source)
+channel.monitor(on_update, 'record[queueSize=%s]field()')
+done = threading.Event()
+signal.signal(signal.SIGINT, lambda *_: done.set())
+done.wait()
+channel.stopMonitor()
+"""
+
+
 @dataclass(frozen=True)
 class Stage:
     """One stage of a topology: its name, the channels it reads and those it publishes."""
@@ -74,6 +97,8 @@ class Stage:
 
 
 def consumer_command(tool: str, prefix: str, input_channel: str, extra: tuple[str, ...] = ()) -> list[str]:
+    if tool == "floor":
+        return [sys.executable, "-c", REPUBLISHER % SERVER_QUEUE, input_channel, f"{prefix}:1:output"]
     common = ["-ic", input_channel, "-oc", f"{prefix}:*:output", "-sc", f"{prefix}:*:status",
               "-sqs", SERVER_QUEUE, "-rp", "1000", "-dc", *extra]
     if tool == "pvaflow":
@@ -92,16 +117,17 @@ def collector_command(tool: str, prefix: str, producers: str) -> list[str]:
 
 def topology(tool: str, kind: str) -> tuple[list[list[str]], list[Stage], list[str]]:
     """(commands, stages, status channels) of one tool's topology, its channels prefixed by the tool."""
+    status = "output" if tool == "floor" else "status"  # the floor has no status channel: its output answers
     if kind == "consumer":
         prefix = f"lat:{tool}:c"
         return ([consumer_command(tool, prefix, SOURCE)], [Stage("consumer", (SOURCE,), (f"{prefix}:1:output",))],
-                [f"{prefix}:1:status"])
+                [f"{prefix}:1:{status}"])
     if kind == "chain":
         first, second = f"lat:{tool}:a", f"lat:{tool}:b"
         return ([consumer_command(tool, first, SOURCE), consumer_command(tool, second, f"{first}:1:output")],
                 [Stage("chain 1", (SOURCE,), (f"{first}:1:output",)),
                  Stage("chain 2", (f"{first}:1:output",), (f"{second}:1:output",))],
-                [f"{first}:1:status", f"{second}:1:status"])
+                [f"{first}:1:{status}", f"{second}:1:{status}"])
     producers, collector = f"lat:{tool}:p", f"lat:{tool}:k"
     outputs = (f"{producers}:1:output", f"{producers}:2:output")
     # a distributor group per tool: each tool's two consumers share every frame between them
@@ -175,10 +201,11 @@ def main() -> int:
     parser.add_argument("--topologies", default="consumer,chain,collector", help="comma-separated: %(default)s")
     parser.add_argument("--sizes", default="512,2048", help="frame sizes (512: 1,000 fps, 2048: 100 fps)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per topology and size (default 3)")
-    parser.add_argument("--tools", default="pvaflow,pvapy", help="comma-separated: %(default)s")
+    parser.add_argument("--tools", default="pvaflow,pvapy", help="comma-separated: %(default)s; also floor (pvaccess "
+                        "alone republishing each frame; consumer and chain topologies)")
     args = parser.parse_args()
     os.environ.update(loopback_env())
-    tools = [tool for tool in args.tools.split(",") if tool == "pvaflow" or pvapy_tool("pvapy-hpc-consumer")]
+    tools = [tool for tool in args.tools.split(",") if tool in ("pvaflow", "floor") or pvapy_tool("pvapy-hpc-consumer")]
     print(f"latency from the source's time stamp, ms: median over {args.rounds} rounds of each round's p50 / p99 / "
           f"max, at the stage's input and output; added = output - input ({SECONDS_PER_ROUND:g} s rounds, the tools "
           "at once on one source, their order alternating)")
@@ -188,7 +215,8 @@ def main() -> int:
         for size in (int(text) for text in args.sizes.split(",")):
             figures: dict[tuple[str, str], list[list[float]]] = {}
             for round_index in range(args.rounds):
-                order = tools if round_index % 2 == 0 else list(reversed(tools))
+                present = [tool for tool in tools if not (tool == "floor" and kind == "collector")]
+                order = present if round_index % 2 == 0 else list(reversed(present))
                 with tempfile.TemporaryDirectory() as workdir:
                     result = run_round(kind, size, order, Path(workdir))
                 for tool, stages in result.items():
