@@ -64,7 +64,6 @@ class SlurmLauncher:
         elif signum == signal.SIGINT and child.process is not None:
             child.process.terminate()
 
-
     def leave_failed_node(self, child: Child) -> str | None:
         """When Slurm says the child's node failed (down, not responding): that node, with the child moved to
         the working node of the allocation that runs the fewest of the pipeline's processes (the batch node

@@ -45,6 +45,16 @@ from .watchdog import EXIT_STUCK, ShutdownWatchdog, call_with_timeout, where
 
 logger = logging.getLogger(__name__)
 
+POLL_SECONDS = 0.05
+STOP_REPLY_GRACE = 1.0  # seconds the channels stay up after a stop command
+PROCESSOR_STOP_TIMEOUT = 10.0  # seconds processor.stop() may take at shutdown
+STATUS_PERIOD = 1.0  # seconds between status channel updates (or the report period if shorter)
+LOCK_WAIT = 1.0  # seconds the host thread waits for a process() call to end before it reports without it
+EXIT_PROCESSOR_ENDED = 1  # the processor raised SystemExit or KeyboardInterrupt
+# what the host catches from processor methods other than process(): sys.exit() or an interrupt raised in
+# configure() or getStats() is an error of that call, not the end of the consumer
+USER_ERRORS = (Exception, SystemExit, KeyboardInterrupt)
+
 
 def reconnect_value_skip(held_back: bool, object_id: Any, previous_id: Any, skips_initial: int) -> str | None:
     """Why the current value a reconnected or renewed monitor sends first is skipped, or None to process it.
@@ -55,16 +65,6 @@ def reconnect_value_skip(held_back: bool, object_id: Any, previous_id: Any, skip
     if held_back:
         return "a repeat of the last one handled" if object_id == previous_id else None
     return "the input's current value sent on reconnecting" if skips_initial > 0 else None
-
-POLL_SECONDS = 0.05
-STOP_REPLY_GRACE = 1.0  # seconds the channels stay up after a stop command
-PROCESSOR_STOP_TIMEOUT = 10.0  # seconds processor.stop() may take at shutdown
-STATUS_PERIOD = 1.0  # seconds between status channel updates (or the report period if shorter)
-LOCK_WAIT = 1.0  # seconds the host thread waits for a process() call to end before it reports without it
-EXIT_PROCESSOR_ENDED = 1  # the processor raised SystemExit or KeyboardInterrupt
-# what the host catches from processor methods other than process(): sys.exit() or an interrupt raised in
-# configure() or getStats() is an error of that call, not the end of the consumer
-USER_ERRORS = (Exception, SystemExit, KeyboardInterrupt)
 
 
 # scalar type of the id field -> the typed getter (about 3x faster than pv[field])
