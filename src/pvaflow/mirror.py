@@ -26,6 +26,7 @@ from .errors import ChannelError, ConfigError
 from .limits import MAX_PROCESSES, MAX_SERVER_QUEUE
 from .stream.client import PROVIDERS
 from .stream.names_served import NameCheck
+from .stream.stale_channel import StaleChannelCheck
 
 logger = logging.getLogger(__name__)
 
@@ -88,13 +89,33 @@ def parse_channel_map(text: str | None) -> tuple[MirrorEntry, ...]:
     return entries
 
 
+class FirstValue:
+    """What the stale-channel check reads of a mirror record's source channel (pvaccess does not show it):
+    connected once the record got the source's value."""
+
+    def __init__(self, received: bool) -> None:
+        self.received = received
+
+    def isConnected(self) -> bool:  # noqa: N802 (pvaccess's name)
+        return self.received
+
+
 class MirrorServer:
-    """A PvaMirrorServer with one record per entry, and per-channel rates between reports."""
+    """A PvaMirrorServer with one record per entry, and per-channel rates between reports.
+
+    A record whose source channel never delivers while a new channel finds the source is added again
+    (``watch``): pvAccess's channel may search in vain for good (seen once in a loaded test run: a mirror
+    started after its source got nothing in 20 s), as StaleChannelCheck says of an input that never connected.
+    Watched until the record gets its first value (PVA sources; the question asks for ``uniqueId``).
+    """
 
     def __init__(self, entries: tuple[MirrorEntry, ...]) -> None:
         self.entries = entries
         self.server = pva.PvaMirrorServer()
         self.last_counts: dict[str, tuple[float, int]] = {}
+        self.unreached = {entry.mirror: StaleChannelCheck(entry.source, PROVIDERS[entry.provider],
+                                                          f"{entry.source} (mirrored as {entry.mirror})", "uniqueId")
+                          for entry in entries if entry.provider == "pva"}
 
     def start(self) -> None:
         NameCheck([entry.mirror for entry in self.entries], "mirror").raise_if_served()
@@ -102,13 +123,32 @@ class MirrorServer:
         for entry in self.entries:
             logger.info("mirroring %s as %s (%s, queue %d, %d monitor(s), request '%s')", entry.source,
                         entry.mirror, entry.provider, entry.queue_size, entry.n_monitors, entry.request)
-            try:
-                self.server.addMirrorRecord(entry.mirror, entry.source, PROVIDERS[entry.provider],
-                                            entry.queue_size, entry.n_monitors, entry.request)
-            except Exception as ex:  # pvaccess raises its own types (InvalidRequest, PvaException)
-                raise ChannelError(f"cannot mirror {entry.source} as {entry.mirror}: {ex}") from ex
+            self._add(entry)
         now = time.monotonic()
         self.last_counts = {entry.mirror: (now, 0) for entry in self.entries}
+
+    def _add(self, entry: MirrorEntry) -> None:
+        try:
+            self.server.addMirrorRecord(entry.mirror, entry.source, PROVIDERS[entry.provider],
+                                        entry.queue_size, entry.n_monitors, entry.request)
+        except Exception as ex:  # pvaccess raises its own types (InvalidRequest, PvaException)
+            raise ChannelError(f"cannot mirror {entry.source} as {entry.mirror}: {ex}") from ex
+
+    def watch(self) -> None:
+        """Called often by the owner's loop: a record whose source never delivered, while a new channel finds
+        the source, is removed and added again (a new channel to the source)."""
+        for entry in self.entries:
+            check = self.unreached.get(entry.mirror)
+            if check is None:
+                continue
+            received = int(self.server.getMirrorRecordCounters(entry.mirror).get("nReceived", 0))
+            if received:
+                check.close()  # reached: reconnects are the mirror's own business from here on
+                del self.unreached[entry.mirror]
+            elif check.dead(FirstValue(False), 0, False):
+                self.server.removeMirrorRecord(entry.mirror)
+                self._add(entry)
+                check.renewed()
 
     def stats(self) -> dict[str, dict[str, Any]]:
         """Per mirror channel: source, updates received, overruns, and the update rate since the last call."""
@@ -129,4 +169,6 @@ class MirrorServer:
         return result
 
     def stop(self) -> None:
+        for check in self.unreached.values():
+            check.close()
         self.server.stop()

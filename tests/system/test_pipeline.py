@@ -172,6 +172,8 @@ def test_only_runs_two_halves_of_one_pipeline_that_find_each_other(start_process
     source = run_pipeline(start_process, pipeline, tmp_path / "source.json", "--only", "source")
     wait_until(lambda: get("distributed:ordered:status").toDict()["processorStats"]["nProcessed"] == 400,
                timeout=60, what="400 frames through the other runner's collector")
+    # ... and in that runner's own reading of the status (every 0.5 s), which its summary is made of
+    wait_until(lambda: "ordered[running processed=400 " in workers.output, what="the runner reading 400")
     # the source's runner would go on for the sim-server's shutdown delay: Ctrl-C ends both runners cleanly
     for runner in (source, workers):
         runner.process.send_signal(signal.SIGINT)

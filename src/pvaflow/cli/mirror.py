@@ -70,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         with live_view as live:
             while not stop.wait(POLL_SECONDS):
+                server.watch()
                 now = time.monotonic()
                 if args.runtime > 0 and now - started >= args.runtime:
                     break
