@@ -166,7 +166,11 @@ def test_killed_distributed_consumer_is_restarted_and_every_frame_accounted(star
 
 def test_only_runs_two_halves_of_one_pipeline_that_find_each_other(start_process, wait_for_channel,
                                                                    tmp_path: Path) -> None:
-    pipeline = EXAMPLES / "distributed.toml"
+    # with --only the source starts after start-delay (its readers run elsewhere): 15 s here, not the example's
+    # 6 s, which a loaded run once outlasted (the other half's consumers connected 0.6 s after the first frames)
+    pipeline = tmp_path / "distributed.toml"
+    pipeline.write_text((EXAMPLES / "distributed.toml").read_text().replace('name = "distributed"\n',
+                                                                           'name = "distributed"\nstart-delay = 15\n'))
     workers = run_pipeline(start_process, pipeline, tmp_path / "workers.json", "--only", "workers,ordered")
     wait_for_channel("distributed:ordered:status", workers)
     source = run_pipeline(start_process, pipeline, tmp_path / "source.json", "--only", "source")
