@@ -89,15 +89,12 @@ def parse_channel_map(text: str | None) -> tuple[MirrorEntry, ...]:
     return entries
 
 
-class FirstValue:
-    """What the stale-channel check reads of a mirror record's source channel (pvaccess does not show it):
-    connected once the record got the source's value."""
-
-    def __init__(self, received: bool) -> None:
-        self.received = received
+class NotReached:
+    """What the stale-channel check reads of the source channel of a mirror record that has no value yet
+    (pvaccess does not show the mirror's own channel): not connected."""
 
     def isConnected(self) -> bool:  # noqa: N802 (pvaccess's name)
-        return self.received
+        return False
 
 
 class MirrorServer:
@@ -145,7 +142,7 @@ class MirrorServer:
             if received:
                 check.close()  # reached: reconnects are the mirror's own business from here on
                 del self.unreached[entry.mirror]
-            elif check.dead(FirstValue(False), 0, False):
+            elif check.dead(NotReached(), 0, False):
                 self.server.removeMirrorRecord(entry.mirror)
                 self._add(entry)
                 check.renewed()
