@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pvaflow import ConfigError
-from pvaflow.cli.run import CHECKS, stage_parsers
+from pvaflow.cli.pipeline_file import CHECKS, stage_parsers
 from pvaflow.pipeline.runner import Runner, StageProcess, option
 from pvaflow.pipeline.spec import load_pipeline, select, stage_config, start_order
 from pvaflow.pipeline.stage_options import option_argv

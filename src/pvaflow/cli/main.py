@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from .. import __version__
 from ..errors import ConfigError, PvaflowError
 from ..memory import reuse_freed_buffers
-from . import collector, consumer, control, mirror, run, sim_server, status
+from . import collector, consumer, control, mirror, run, sim_server, status, view
 from .options import OneLineParser
 
 # subcommand name -> module with add_parser(subparsers) and run(args) -> int
@@ -21,6 +21,7 @@ SUBCOMMANDS = {
     "control": control,
     "mirror": mirror,
     "run": run,
+    "view": view,
     "sim-server": sim_server,
     "status": status,
 }

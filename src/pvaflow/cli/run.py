@@ -15,7 +15,6 @@ from rich.console import Console
 
 from ..errors import ConfigError
 from ..log import configure_logging
-from ..mirror import parse_channel_map
 from ..pipeline.launcher import (
     LAUNCHERS,
     SLURM_SECONDS,
@@ -27,20 +26,14 @@ from ..pipeline.launcher import (
 )
 from ..pipeline.placement import nodes_wanted, place
 from ..pipeline.runner import Runner
-from ..pipeline.spec import Stage, load_pipeline, select
+from ..pipeline.spec import Stage, select
 from ..pipeline.view import PipelineView
 from ..supervisor import LOCAL, Child, Launcher
-from . import collector, consumer, mirror, sim_server
+from ..view.stages import RunnerRows
 from .hosting import install_stop_handlers
-from .options import SECONDS, OneLineParser, add_log_options
-
-# stage kind -> the stand-alone command's module (its parser checks the stage's options)
-COMMANDS = {"sim-server": sim_server, "consumer": consumer, "collector": collector, "mirror": mirror}
-CHECKS = {
-    "consumer": consumer.check,
-    "collector": collector.check,
-    "mirror": lambda args: parse_channel_map(args.channel_map),
-}
+from .options import SECONDS, add_log_options
+from .pipeline_file import read_pipeline
+from .view import add_view_options, pipeline_server, start_view
 
 
 def add_parser(subparsers: Any, name: str) -> None:
@@ -72,15 +65,8 @@ def add_parser(subparsers: Any, name: str) -> None:
                         help="also write the final figures (frames per stage, restarts) to FILE as JSON")
     parser.add_argument("-rt", "--runtime", type=SECONDS, default=None,
                         help="seconds to run (overrides [pipeline] runtime; 0: until the pipeline drains)")
+    add_view_options(parser, "--view")
     add_log_options(parser)
-
-
-def stage_parsers() -> dict[str, OneLineParser]:
-    """A parser per stage kind, built by the commands themselves."""
-    subparsers = OneLineParser(prog="pvaflow").add_subparsers()
-    for kind, module in COMMANDS.items():
-        module.add_parser(subparsers, kind)
-    return {kind: subparsers.choices[kind] for kind in COMMANDS}
 
 
 def check_writable(path: Path) -> None:
@@ -126,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     configure_logging(args.log_level or "info", args.log_file)
     if args.summary is not None:
         check_writable(args.summary)
-    pipeline = load_pipeline(args.pipeline, stage_parsers(), CHECKS)
+    pipeline = read_pipeline(args.pipeline)
     stages = select(pipeline, args.only)
     console = Console(highlight=False)
     if not console.is_terminal:
@@ -138,6 +124,9 @@ def run(args: argparse.Namespace) -> int:
                 console.print(f"{stage.name}: {command}", soft_wrap=True, markup=False)
         return 0
     if args.submit:
+        if args.view is not None:
+            raise ConfigError("--view with --submit: the job runs on a compute node; watch it from here with "
+                              f"pvaflow view --pipeline {args.pipeline}")
         return submit(args, pipeline.settings.name, stages)
     launcher, placed = make_launcher(args.launcher or default_launcher_name(), pipeline.settings.name, stages)
     if args.dry_run:
@@ -155,7 +144,15 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     install_stop_handlers(stop)
     runner = Runner(pipeline, stages, PipelineView(console, pipeline.settings.name), launcher, placed)
-    code = runner.run(stop)
+    viewer = None
+    if args.view is not None:
+        viewer = pipeline_server(args, pipeline.settings.name, stages, RunnerRows(runner), args.view)
+        start_view(viewer)
+    try:
+        code = runner.run(stop)
+    finally:
+        if viewer is not None:
+            viewer.stop()
     if args.summary is not None:
         args.summary.write_text(json.dumps(runner.summary(), indent=2) + "\n")
     return code

@@ -15,7 +15,7 @@ def _count(state: StageState, key: str) -> str:
     return f"{state.total(key):.0f}" if state.stage.status else "-"
 
 
-def _process(state: StageState) -> str:
+def process_text(state: StageState) -> str:
     failed_nodes = state.failed_nodes
     text = _running(state)
     return f"{text}, node {', '.join(dict.fromkeys(failed_nodes))} failed" if failed_nodes else text
@@ -46,7 +46,7 @@ def stage_table(runner: Runner, title: str) -> Table:
     for column in columns:
         table.add_column(column, justify="left" if column in ("stage", "kind", "nodes", "process") else "right")
     for state in runner.states:
-        table.add_row(state.stage.name, state.stage.kind, *((_nodes(state),) if placed else ()), _process(state),
+        table.add_row(state.stage.name, state.stage.kind, *((_nodes(state),) if placed else ()), process_text(state),
                       str(state.restarts),
                       _count(state, "nReceived"), _count(state, "nProcessed"), _count(state, "nPublished"),
                       f"{state.rate:.1f}" if state.stage.status else "-", _count(state, "nQueued"),
@@ -87,5 +87,5 @@ def plain_line(runner: Runner) -> str:
     for state in runner.states:
         counts = (f" processed={state.total('nProcessed'):.0f} missed={state.total('nMissed'):.0f} "
                   f"errors={state.total('nErrors'):.0f}" if state.stage.status else "")
-        parts.append(f"{state.stage.name}[{_process(state)}{counts}]")
+        parts.append(f"{state.stage.name}[{process_text(state)}{counts}]")
     return f"pipeline {runner.settings.name}: source={runner.source_frames()} " + " ".join(parts)

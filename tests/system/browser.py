@@ -1,0 +1,82 @@
+"""A real browser for the viewer's tests: Debian's headless Chromium driven by Selenium through chromedriver.
+
+The tests that use it skip, saying why, where Chromium, chromedriver or Selenium is missing (.ci/run installs
+the Debian packages chromium and chromium-driver). Chromium runs with its background networking off: the
+page is on loopback and nothing else is reached.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = ("chromium", "chromium-browser")
+CHROMEDRIVER = "chromedriver"
+FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic",
+         "--disable-default-apps", "--window-size=1280,1000", "--force-device-scale-factor=1")
+URL_LINE = re.compile(r"pvaflow view: serving (http://\S+)")
+
+
+def chromium_and_driver() -> tuple[str, str]:
+    """Paths of Chromium and chromedriver; skips the test, saying what is missing."""
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        pytest.skip("selenium is not installed (pip install -e '.[test]')")
+    chromium = next((path for name in CHROMIUM if (path := shutil.which(name))), None)
+    driver = shutil.which(CHROMEDRIVER)
+    if chromium is None or driver is None:
+        pytest.skip("no Chromium and chromedriver here (Debian packages chromium and chromium-driver; .ci/run "
+                    "installs them)")
+    return chromium, driver
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Any]:
+    """A headless Chromium with an empty profile, quit after the test."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    chromium, driver_path = chromium_and_driver()
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
+    driver = webdriver.Chrome(service=Service(driver_path, log_output=str(tmp_path / "chromedriver.log")),
+                              options=options)
+    driver.set_script_timeout(20)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def served_url(child, timeout: float = 30.0) -> str:
+    """The page's URL, from the line the viewer (or runner) prints when it listens."""
+    deadline = time.monotonic() + timeout
+    while (match := URL_LINE.search(child.output)) is None:
+        child.check_running()
+        if time.monotonic() > deadline:
+            pytest.fail(f"no 'serving' line in {timeout} s:\n{child.output}")
+        time.sleep(0.05)
+    return match.group(1)
+
+
+def page_value(driver, script: str, predicate, timeout: float = 30.0, what: str = "page condition") -> Any:
+    """``return <script>`` run in the page until ``predicate`` holds for its value; that value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = driver.execute_script(f"return {script}")
+        if predicate(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not met within {timeout} s (last value: {value!r})")
+        time.sleep(0.1)

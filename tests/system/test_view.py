@@ -1,0 +1,184 @@
+"""pvaflow view in a real browser (headless Chromium): live frames drawn with the right pixels, a status
+panel whose control form reaches the consumer, and the pipeline page of pvaflow run --view and of
+pvaflow view --pipeline."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
+
+from .browser import browser, page_value, served_url  # noqa: F401 (browser: a fixture)
+from .helpers import wait_until
+
+pytestmark = [pytest.mark.system, pytest.mark.timeout(150)]
+
+CHANNEL = "view:image"
+ANY_PORT = ("--bind", "127.0.0.1:0")
+
+
+def sim_server(start_process, *extra: str):
+    return start_process("sim-server", "-cn", CHANNEL, "-std", "0", "-rp", "0", "-dc", *extra)
+
+
+def panel(driver, channel: str):
+    return driver.find_element(By.CSS_SELECTOR, f'article[data-channel="{channel}"]')
+
+
+def set_field(element, text: str) -> None:
+    element.clear()
+    element.send_keys(text)
+    element.send_keys("\t")  # leaving the field fires its change event
+
+
+def test_page_draws_each_frame_with_its_exact_pixels(start_process, wait_for_channel, browser, tmp_path) -> None:
+    # three different gradients, sent in turn: id n carries frames[(n - 1) % 3]
+    columns = np.arange(256)
+    frames = np.stack([np.tile((columns + 80 * k) % 256, (16, 1)) for k in range(3)]).astype(np.uint8)
+    np.save(tmp_path / "gradients.npy", frames)
+    server = sim_server(start_process, "-if", str(tmp_path / "gradients.npy"), "-fps", "8", "-rt", "120")
+    wait_for_channel(CHANNEL, server)
+    viewer = start_process("view", CHANNEL, *ANY_PORT, "--display-rate", "30")
+    url = served_url(viewer)
+    browser.get(url)
+    shown = f"window.pvaflowView.frames[{json.dumps(CHANNEL)}]"
+    page_value(browser, shown, lambda frame: frame and frame["drawn"] >= 1, what="a first frame drawn")
+
+    # contrast fixed at 0..255: each level is drawn as itself
+    element = panel(browser, CHANNEL)
+    Select(element.find_element(By.CSS_SELECTOR, ".contrast")).select_by_value("fixed")
+    set_field(element.find_element(By.CSS_SELECTOR, ".low"), "0")
+    set_field(element.find_element(By.CSS_SELECTOR, ".high"), "255")
+    page_value(browser, shown, lambda frame: frame["low"] == 0 and frame["high"] == 255 and frame["step"] == 1,
+               what="frames drawn at contrast 0..255")
+
+    xs = [0, 1, 37, 128, 200, 255]
+    reads: list[tuple[int, list[list[int]]]] = []
+    while len(reads) < 6:  # the page draws every frame: 30 Hz display, 8 Hz source
+        last = reads[-1][0] if reads else 0
+        image_id, pixels = page_value(
+            browser, f"[{shown}.id, {json.dumps(xs)}.map(x => window.pvaflowView.pixel({json.dumps(CHANNEL)}, x, 7))]",
+            lambda value, last=last: value[0] > last, what="a newer frame drawn")
+        reads.append((image_id, pixels))
+    for image_id, pixels in reads:
+        expected = frames[(image_id - 1) % 3, 7, xs]
+        assert pixels == [[int(v), int(v), int(v), 255] for v in expected], (image_id, pixels)
+    assert len({(image_id - 1) % 3 for image_id, _ in reads}) == 3, "the image changes with the frames"
+    text = element.find_element(By.CSS_SELECTOR, ".size").text
+    assert text == "256 x 16 MONO" and element.find_element(By.CSS_SELECTOR, ".dtype").text == "uint8"
+
+    # read-only: no control form, and the control endpoint refuses
+    request = urllib.request.Request(url + "control", data=b'{"channel": "x", "command": "stop"}', method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 403
+
+
+def test_status_panel_shows_live_counts_and_its_control_form_reaches_the_consumer(
+        start_process, wait_for_channel, browser) -> None:
+    status, control = "view:consumer:status", "view:consumer:control"
+    server = sim_server(start_process, "-nx", "64", "-ny", "64", "-fps", "20", "-rt", "120")
+    wait_for_channel(CHANNEL, server)
+    consumer = start_process("consumer", "-ic", CHANNEL, "-sc", status, "-cc", control, "-rp", "0", "-dc")
+    wait_for_channel(status, consumer)
+    viewer = start_process("view", status, *ANY_PORT, "--allow-control")
+    browser.get(served_url(viewer))
+    processed = (f"(document.querySelector('article[data-channel=\"{status}\"] table[data-section=processorStats] "
+                 "td[data-key=nProcessed]') || {}).textContent")
+    first = int(page_value(browser, processed, lambda text: text and int(text) > 0, what="nProcessed shown"))
+    page_value(browser, processed, lambda text: int(text) > first, what="nProcessed going up")
+
+    form = panel(browser, status).find_element(By.CSS_SELECTOR, "form.control")
+    assert form.is_displayed() and form.find_element(By.CSS_SELECTOR, ".control-channel").text == control
+    Select(form.find_element(By.CSS_SELECTOR, ".command")).select_by_value("configure")
+    set_field(form.find_element(By.CSS_SELECTOR, ".args"), '{"level": 50}')
+    form.find_element(By.CSS_SELECTOR, ".send").click()
+    reply = "document.querySelector('form.control .reply').textContent"
+    assert page_value(browser, reply, lambda text: "waiting" not in text) == "Configuration successful"
+
+    Select(form.find_element(By.CSS_SELECTOR, ".command")).select_by_value("stop")
+    form.find_element(By.CSS_SELECTOR, ".send").click()
+    browser.switch_to.alert.accept()  # stop asks first
+    assert page_value(browser, reply, lambda text: "waiting" not in text) == "Stop flag set"
+    assert consumer.wait(30) == 0, consumer.output
+
+
+PIPELINE = """
+    [pipeline]
+    name = "watched"
+
+    [stages.source]
+    kind = "sim-server"
+    n-x-pixels = 128
+    n-y-pixels = 96
+    frame-rate = 20
+    runtime = 300
+
+    [stages.workers]
+    kind = "consumer"
+    reads = "source"
+    n-consumers = 2
+    distributor-updates = "1"
+    distributor-trigger = "uniqueId"
+
+    [stages.ordered]
+    kind = "collector"
+    reads = "workers"
+"""
+
+
+def stage_rows(driver) -> dict[str, dict[str, str]]:
+    return driver.execute_script("""
+        const rows = {};
+        for (const row of document.querySelectorAll('#stages tbody tr')) {
+            rows[row.dataset.stage] = {};
+            for (const cell of row.cells) if (cell.dataset.key) rows[row.dataset.stage][cell.dataset.key] = cell.textContent;
+        }
+        return rows;""")
+
+
+def processed(driver, stage: str) -> int:
+    value = stage_rows(driver).get(stage, {}).get("processed", "-")
+    return int(float(value)) if value not in ("-", "") else 0
+
+
+def test_pipeline_page_lists_every_stage_with_live_counters(start_process, browser, tmp_path) -> None:
+    path = tmp_path / "watched.toml"
+    path.write_text(textwrap.dedent(PIPELINE))
+    runner = start_process("run", str(path), "--view", "127.0.0.1:0")
+    browser.get(served_url(runner, 60))
+    page_value(browser, "Object.keys(window.pvaflowView.pipeline ? window.pvaflowView.pipeline.rows : {}).length",
+               lambda count: count == 3, what="three stage rows")
+    order = "Array.from(document.querySelectorAll('#stages tbody tr')).map(row => row.dataset.stage)"
+    assert browser.execute_script(f"return {order}") == ["source", "workers", "ordered"]
+    wait_until(lambda: processed(browser, "workers") > 0 and processed(browser, "ordered") > 0, 60,
+               "frames processed by both stages")
+    before = processed(browser, "ordered")
+    wait_until(lambda: processed(browser, "ordered") > before, 30, "the collector's count going up")
+    rows = stage_rows(browser)
+    assert rows["workers"]["state"] == "2/2 running" and rows["ordered"]["state"] == "running"
+    assert rows["source"]["kind"] == "sim-server" and rows["ordered"]["missed"] == "0"
+    page_value(browser, "window.pvaflowView.pipeline.history.workers || []",
+               lambda points: any(rate > 0 for _, rate in points), what="a rate history of the workers")
+
+    # one click to a stage's output as an image
+    browser.find_element(By.CSS_SELECTOR, 'tr[data-stage="ordered"] button[data-channel="watched:ordered:output"]').click()
+    page_value(browser, "window.pvaflowView.frames['watched:ordered:output']",
+               lambda frame: frame and frame["drawn"] >= 2, what="the collector's output drawn")
+
+    # the same pipeline seen without the runner: from its status channels
+    viewer = start_process("view", "--pipeline", str(path), *ANY_PORT)
+    browser.get(served_url(viewer))
+    page_value(browser, "window.pvaflowView.pipeline && window.pvaflowView.pipeline.rows.map(r => r.state)",
+               lambda states: states == ["no status yet", "reporting", "reporting"] or
+               states == ["external", "reporting", "reporting"], what="the stages reporting")
+    before = processed(browser, "workers")
+    wait_until(lambda: processed(browser, "workers") > before, 30, "the workers' count going up")
