@@ -4,21 +4,23 @@ pvaflow view --pipeline."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import textwrap
+import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import numpy as np
 import pytest
-from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select
 
-from .browser import browser, page_value, served_url  # noqa: F401 (browser: a fixture)
+from .browser import page_value, served_url
 from .helpers import wait_until
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(150)]
+
+By = pytest.importorskip("selenium.webdriver.common.by", reason="selenium is not installed").By
+Select = pytest.importorskip("selenium.webdriver.support.ui", reason="selenium is not installed").Select
 
 CHANNEL = "view:image"
 ANY_PORT = ("--bind", "127.0.0.1:0")
@@ -140,7 +142,9 @@ def stage_rows(driver) -> dict[str, dict[str, str]]:
         const rows = {};
         for (const row of document.querySelectorAll('#stages tbody tr')) {
             rows[row.dataset.stage] = {};
-            for (const cell of row.cells) if (cell.dataset.key) rows[row.dataset.stage][cell.dataset.key] = cell.textContent;
+            for (const cell of row.cells) {
+                if (cell.dataset.key) rows[row.dataset.stage][cell.dataset.key] = cell.textContent;
+            }
         }
         return rows;""")
 
@@ -170,7 +174,8 @@ def test_pipeline_page_lists_every_stage_with_live_counters(start_process, brows
                lambda points: any(rate > 0 for _, rate in points), what="a rate history of the workers")
 
     # one click to a stage's output as an image
-    browser.find_element(By.CSS_SELECTOR, 'tr[data-stage="ordered"] button[data-channel="watched:ordered:output"]').click()
+    output = 'tr[data-stage="ordered"] button[data-channel="watched:ordered:output"]'
+    browser.find_element(By.CSS_SELECTOR, output).click()
     page_value(browser, "window.pvaflowView.frames['watched:ordered:output']",
                lambda frame: frame and frame["drawn"] >= 2, what="the collector's output drawn")
 
@@ -182,3 +187,48 @@ def test_pipeline_page_lists_every_stage_with_live_counters(start_process, brows
                states == ["external", "reporting", "reporting"], what="the stages reporting")
     before = processed(browser, "workers")
     wait_until(lambda: processed(browser, "workers") > before, 30, "the workers' count going up")
+
+
+async def frames_without_ready(url: str) -> tuple[list[dict], list[dict], list[dict]]:
+    """Over the viewer's WebSocket: (frames sent up to 2 s after the first while the tab never says ready,
+    frames in 2 s after one ready, the error replies)."""
+    import aiohttp
+
+    async def collect(socket, seconds: float, until_frame: bool = False) -> list[dict]:
+        messages: list[dict] = []
+        deadline = time.monotonic() + seconds
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                message = json.loads((await asyncio.wait_for(socket.receive(), remaining)).data)
+            except asyncio.TimeoutError:
+                break
+            messages.append(message)
+            if until_frame and message["type"] == "frame":
+                break
+        return messages
+
+    async with aiohttp.ClientSession() as session, session.ws_connect(url + "ws") as socket:
+        await socket.send_str("not json")
+        await socket.send_json({"type": "subscribe", "channel": CHANNEL, "display": {"colormap": "rainbow"}})
+        await socket.send_json({"type": "subscribe", "channel": "not:shown"})
+        await socket.send_json({"type": "subscribe", "channel": CHANNEL})
+        first = await collect(socket, 30.0, until_frame=True)
+        first += await collect(socket, 2.0)
+        await socket.send_json({"type": "ready", "channel": CHANNEL})
+        second = await collect(socket, 2.0)
+    frames = [[message for message in messages if message["type"] == "frame"] for messages in (first, second)]
+    return frames[0], frames[1], [message for message in first if message["type"] == "error"]
+
+
+def test_a_tab_gets_no_new_frame_before_it_drew_the_last(start_process, wait_for_channel) -> None:
+    server = sim_server(start_process, "-nx", "32", "-ny", "32", "-fps", "50", "-rt", "120")
+    wait_for_channel(CHANNEL, server)
+    viewer = start_process("view", CHANNEL, *ANY_PORT, "--display-rate", "20")
+    before, after, errors = asyncio.run(frames_without_ready(served_url(viewer)))
+    assert len(before) == 1, "one frame, then none until the tab is ready: 20 Hz display of a 50 Hz source"
+    assert len(after) == 1 and after[0]["id"] > before[0]["id"]
+    assert [error["message"] for error in errors] == [
+        "not JSON: not json",
+        "display: colormap 'rainbow' is not one of gray, viridis, inferno, hot",
+        "not:shown is not shown by this viewer",
+    ]

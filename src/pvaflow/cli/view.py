@@ -29,7 +29,7 @@ def parse_bind(text: str) -> tuple[str, int]:
     host, port = text, default_port
     if text.startswith("["):
         host, _, rest = text[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else default_port
+        port = rest[1:] if rest.startswith(":") else (rest or default_port)
     elif text.count(":") == 1:
         host, port = text.split(":")
     if not port.isdigit() or not 0 <= int(port) <= 65535:

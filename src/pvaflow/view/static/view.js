@@ -183,8 +183,7 @@ function frame(message) {
     const context = canvas.getContext("2d");
     context.imageSmoothingEnabled = false;
     context.drawImage(picture, 0, 0);
-    const shownWidth = panel.zoom === "fit" ? "100%" : `${message.nx * Number(panel.zoom)}px`;
-    canvas.style.width = shownWidth;
+    canvas.style.width = `${shownWidth(panel, element, message, picture)}px`;
     const drawn = (view.frames[message.channel] || {drawn: 0}).drawn + 1;
     view.frames[message.channel] = {id: message.id, drawn, step: message.image.step,
       low: message.image.low, high: message.image.high};
@@ -201,6 +200,14 @@ function frame(message) {
   counts(element, message);
   element.querySelector(".message").textContent = "";
   drawHistogram(element.querySelector("canvas.histogram"), message.histogram, message.image);
+}
+
+// fit: the whole frame in the panel's width and 70% of the window's height; else frame pixels times zoom
+function shownWidth(panel, element, message, picture) {
+  if (panel.zoom !== "fit") return message.nx * Number(panel.zoom);
+  const box = element.querySelector(".picture");
+  const byHeight = window.innerHeight * 0.7 * picture.width / picture.height;
+  return Math.max(16, Math.floor(Math.min(box.clientWidth, byHeight)));
 }
 
 function format(value) {
@@ -246,6 +253,11 @@ function channelCounts(message) {
     if (panel.element) counts(panel.element, message);
     return;
   }
+  if (message.kind === null) {
+    const element = panelElement(panel, "status");
+    element.querySelector(".message").textContent = "no value yet: is the channel served?";
+    return;
+  }
   if (message.kind === "other") {
     const element = panelElement(panel, "status");
     element.querySelector(".message").textContent =
@@ -255,6 +267,7 @@ function channelCounts(message) {
 
 function statusPanel(panel, message) {
   const element = panelElement(panel, "status");
+  element.querySelector(".message").textContent = "";
   const sections = element.querySelector(".sections");
   sections.textContent = "";
   const scalars = {};
