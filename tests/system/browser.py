@@ -1,4 +1,5 @@
-"""A real browser for the viewer's tests: Debian's headless Chromium driven by Selenium through chromedriver.
+"""A real browser for the viewer's tests, benchmark and screenshots: Debian's headless Chromium driven by
+Selenium through chromedriver.
 
 The tests that use it skip, saying why, where Chromium, chromedriver or Selenium is missing (.ci/run installs
 the Debian packages chromium and chromium-driver). Chromium runs with its background networking off: the
@@ -20,39 +21,49 @@ CHROMIUM = ("chromium", "chromium-browser")
 CHROMEDRIVER = "chromedriver"
 FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic",
-         "--disable-default-apps", "--window-size=1280,1000", "--force-device-scale-factor=1")
+         "--disable-default-apps", "--force-device-scale-factor=1")
 URL_LINE = re.compile(r"pvaflow view: serving (http://\S+)")
 
 
-def chromium_and_driver() -> tuple[str, str]:
-    """Paths of Chromium and chromedriver; skips the test, saying what is missing."""
+def chromium_and_driver() -> tuple[str, str] | str:
+    """Paths of Chromium and chromedriver, or what is missing."""
     try:
         import selenium  # noqa: F401
     except ImportError:
-        pytest.skip("selenium is not installed (pip install -e '.[test]')")
+        return "selenium is not installed (pip install -e '.[test]')"
     chromium = next((path for name in CHROMIUM if (path := shutil.which(name))), None)
     driver = shutil.which(CHROMEDRIVER)
     if chromium is None or driver is None:
-        pytest.skip("no Chromium and chromedriver here (Debian packages chromium and chromium-driver; .ci/run "
-                    "installs them)")
+        return ("no Chromium and chromedriver here (Debian packages chromium and chromium-driver; .ci/run "
+                "installs them)")
     return chromium, driver
+
+
+def start_chromium(profile: Path, log: Path, width: int = 1280, height: int = 1000) -> Any:
+    """A headless Chromium with an empty profile in ``profile``, driven by Selenium (RuntimeError: missing)."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    found = chromium_and_driver()
+    if isinstance(found, str):
+        raise RuntimeError(found)
+    chromium, driver_path = found
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in (*FLAGS, f"--window-size={width},{height}", f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(driver_path, log_output=str(log)), options=options)
+    driver.set_script_timeout(20)
+    return driver
 
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[Any]:
-    """A headless Chromium with an empty profile, quit after the test."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    chromium, driver_path = chromium_and_driver()
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
-    driver = webdriver.Chrome(service=Service(driver_path, log_output=str(tmp_path / "chromedriver.log")),
-                              options=options)
-    driver.set_script_timeout(20)
+    """A headless Chromium, quit after the test; the test skips, saying why, where there is none."""
+    found = chromium_and_driver()
+    if isinstance(found, str):
+        pytest.skip(found)
+    driver = start_chromium(tmp_path / "chromium-profile", tmp_path / "chromedriver.log")
     try:
         yield driver
     finally:

@@ -211,8 +211,9 @@ function shownWidth(panel, element, message, picture) {
 }
 
 function format(value) {
-  return Math.abs(value) >= 1e5 || (value !== 0 && Math.abs(value) < 1e-2) ? value.toExponential(2)
-    : String(Math.round(value * 100) / 100);
+  if (Number.isInteger(value)) return String(value);
+  if (Math.abs(value) >= 1e5) return value.toFixed(3);  // times in seconds since the epoch, large sums
+  return value !== 0 && Math.abs(value) < 1e-2 ? value.toExponential(2) : String(Math.round(value * 100) / 100);
 }
 
 function counts(element, message) {
