@@ -20,8 +20,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the tests' browser launcher
 
-from pvaflow.loopback import loopback_env, server_env  # noqa: E402
 from tests.system.browser import URL_LINE, start_chromium  # noqa: E402
+
+from pvaflow.loopback import loopback_env, server_env  # noqa: E402
 
 os.environ.update(loopback_env())
 

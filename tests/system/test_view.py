@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from .browser import page_value, served_url
-from .helpers import wait_until
+from .helpers import send_start_signal, wait_until
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(150)]
 
@@ -227,8 +227,45 @@ def test_a_tab_gets_no_new_frame_before_it_drew_the_last(start_process, wait_for
     before, after, errors = asyncio.run(frames_without_ready(served_url(viewer)))
     assert len(before) == 1, "one frame, then none until the tab is ready: 20 Hz display of a 50 Hz source"
     assert len(after) == 1 and after[0]["id"] > before[0]["id"]
+    # frames are fetched, not monitored: each id from the first fetched on is either fetched or skipped
+    assert (before[0]["received"], before[0]["missed"], after[0]["received"]) == (1, None, 2)
+    assert after[0]["received"] + after[0]["skipped"] == after[0]["id"] - before[0]["id"] + 1
     assert [error["message"] for error in errors] == [
         "not JSON: not json",
         "display: colormap 'rainbow' is not one of gray, viridis, inferno, hot",
         "not:shown is not shown by this viewer",
     ]
+
+
+async def counts_until(url: str, start, predicate, timeout: float = 60.0) -> dict:
+    """Subscribe over the WebSocket; call ``start()`` once the viewer counts a first update; the first
+    'channel' message whose counts satisfy ``predicate``."""
+    import aiohttp
+
+    deadline, started, message = time.monotonic() + timeout, False, None
+    async with aiohttp.ClientSession() as session, session.ws_connect(url + "ws") as socket:
+        await socket.send_json({"type": "subscribe", "channel": CHANNEL})
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                received = json.loads((await asyncio.wait_for(socket.receive(), remaining)).data)
+            except asyncio.TimeoutError:
+                break
+            if received["type"] != "channel" or received["kind"] != "image":
+                continue
+            message = received
+            if not started and message["received"] >= 1:
+                start()
+                started = True
+            elif started and predicate(message):
+                return message
+    raise AssertionError(f"counts not reached within {timeout} s (last: {message})")
+
+
+def test_every_frame_counts_each_id(start_process, wait_for_channel) -> None:
+    server = sim_server(start_process, "-nx", "32", "-ny", "32", "-fps", "100", "-nf", "100", "-cs", "10", "-sos",
+                        "-std", "60")  # -sos holds the first frame up to the start delay
+    wait_for_channel(CHANNEL, server)
+    viewer = start_process("view", CHANNEL, *ANY_PORT, "--every-frame")
+    message = asyncio.run(counts_until(served_url(viewer), lambda: send_start_signal(server.process),
+                                       lambda counts: counts["received"] >= 101))
+    assert (message["received"], message["missed"]) == (101, 0), "the initial value and 100 frames"

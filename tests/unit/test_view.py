@@ -20,6 +20,7 @@ from pvaflow.view.render import (
     COLORMAPS,
     HISTOGRAM_BINS,
     LOOKUP_TABLES,
+    SAMPLE,
     Display,
     display_settings,
     render,
@@ -28,7 +29,7 @@ from pvaflow.view.render import (
 from pvaflow.view.server import ViewServer, ViewSettings, control_channel
 from pvaflow.view.session import picture
 from pvaflow.view.stages import RateHistory
-from pvaflow.view.watch import IMAGE, OTHER, STATUS, RateMeter, kind_of
+from pvaflow.view.watch import IMAGE, OTHER, STATUS, ChannelWatch, RateMeter, kind_of
 
 
 def decoded(data: bytes) -> np.ndarray:
@@ -55,6 +56,13 @@ def test_automatic_contrast_is_between_the_percentiles() -> None:
     assert (flat.low, flat.high) == (7, 8)
 
 
+def test_the_histogram_of_a_big_frame_is_of_a_sample_over_the_whole_range() -> None:
+    image = np.zeros((1024, 1024), dtype=np.uint16)
+    image[5, 5] = 60_000  # one hot pixel, off the sample's grid: still the top of the range
+    shown = render(image, Display())
+    assert shown.histogram_range == (0, 60_000) and sum(shown.histogram) == pytest.approx(SAMPLE, rel=0.01)
+
+
 def test_wide_frames_are_downscaled_to_the_canvas() -> None:
     image = np.zeros((300, 2048), dtype=np.uint8)
     shown = render(image, Display(width=1000))
@@ -78,7 +86,7 @@ def test_every_ntndarray_dtype_renders_with_its_histogram(dtype: np.dtype) -> No
     image = (np.arange(64 * 32) % 100).astype(dtype).reshape(32, 64)
     shown = render(image, Display(contrast="fixed", low=0, high=99))
     assert decoded(shown.data)[0, :3].tolist() == [0, 3, 5]
-    assert len(shown.histogram) == HISTOGRAM_BINS and sum(shown.histogram) == image.size
+    assert len(shown.histogram) == HISTOGRAM_BINS and sum(shown.histogram) == image.size  # under SAMPLE values
     assert shown.histogram_range == (0, 99)
 
 
@@ -140,6 +148,14 @@ def test_rate_meter_counts_over_the_last_two_seconds() -> None:
     assert meter.rate(1.0, 10) == 10.0
     assert meter.rate(2.0, 30) == 15.0
     assert meter.rate(4.0, 30) == 0.0  # nothing for two seconds
+
+
+def test_every_frame_counts_gaps_in_ids_as_missed() -> None:
+    watch = ChannelWatch("unit:ids", every_frame=True)
+    for image_id in (5, 6, 9, 10, 3, 4):  # 7 and 8 lost; then the source started again
+        watch.on_id(pva.PvObject({"uniqueId": pva.INT}, {"uniqueId": image_id}))
+    counts = watch.counts()
+    assert (counts.received, counts.missed, counts.skipped) == (6, 2, 0)
 
 
 def test_rate_history_keeps_ten_minutes_of_stages_with_a_rate() -> None:

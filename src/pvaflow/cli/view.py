@@ -52,6 +52,10 @@ def add_view_options(parser: argparse.ArgumentParser, bind_flag: str) -> None:
                        help="let the page send configure, reset_stats, get_stats and stop to the stages")
     group.add_argument("--display-rate", type=bounded(float, 0.1, MAX_DISPLAY_RATE), default=10.0, metavar="HZ",
                        help="frames a second sent to each browser at most (default 10)")
+    group.add_argument("--every-frame", action="store_true",
+                       help="count every frame of the image channels (received, missed): a monitor of their ids, "
+                            "which costs the stage serving each channel an update per frame; without it, frames "
+                            "are fetched at the display rate only")
     group.add_argument("--colormap", choices=COLORMAPS, default="gray", help="first colour map (default gray)")
     group.add_argument("--image-format", choices=tuple(FORMATS), default="png",
                        help="how frames are sent to the browser (default png: exact values)")
@@ -75,8 +79,10 @@ def add_parser(subparsers: Any, name: str) -> None:
 
 def view_settings(args: argparse.Namespace, channels: list[str], title: str, bind: tuple[str, int],
                   controls: dict[str, str] | None = None) -> ViewSettings:
-    return ViewSettings(channels, title, bind[0], bind[1], args.display_rate, args.allow_control,
-                        Display(colormap=args.colormap, format=args.image_format), controls or {})
+    return ViewSettings(channels, title, bind=bind[0], port=bind[1], display_rate=args.display_rate,
+                        allow_control=args.allow_control, display=Display(colormap=args.colormap,
+                                                                          format=args.image_format),
+                        every_frame=args.every_frame, controls=controls or {})
 
 
 def pipeline_server(args: argparse.Namespace, name: str, stages: list[Stage], rows: StageRows,

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 HISTOGRAM_BINS = 64
-PERCENTILE_SAMPLE = 262_144  # values the automatic contrast looks at (a strided sample of bigger frames)
+SAMPLE = 65_536  # values the automatic contrast and the histogram look at (a strided sample of bigger frames)
 MAX_WIDTH = 4096  # pixels across the browser may ask for
 FORMATS = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 CONTRASTS = ("auto", "fixed")
@@ -112,13 +112,17 @@ def downscaled(image: np.ndarray, width: int) -> tuple[np.ndarray, int]:
     return (image[::step, ::step] if step > 1 else image), step
 
 
+def sample(values: np.ndarray) -> np.ndarray:
+    """About SAMPLE of ``values``, evenly strided (all of them when fewer)."""
+    flat = values.ravel()
+    return flat[::max(1, flat.size // SAMPLE)]
+
+
 def contrast_limits(values: np.ndarray, display: Display) -> tuple[float, float]:
-    """The values shown black and white: fixed, or the display's percentiles of (a sample of) ``values``."""
+    """The values shown black and white: fixed, or the display's percentiles of ``values``."""
     if display.contrast == "fixed":
         return display.low, display.high
-    flat = values.ravel()
-    sample = flat[::max(1, flat.size // PERCENTILE_SAMPLE)]
-    low, high = (float(v) for v in np.percentile(sample, (display.low_percentile, display.high_percentile)))
+    low, high = (float(v) for v in np.percentile(values, (display.low_percentile, display.high_percentile)))
     return (low, high) if high > low else (low, low + 1.0)
 
 
@@ -128,14 +132,12 @@ def scaled(values: np.ndarray, low: float, high: float) -> np.ndarray:
     return np.clip(np.rint(levels), 0, 255).astype(np.uint8)
 
 
-def histogram(values: np.ndarray) -> tuple[list[int], tuple[float, float]]:
-    """Counts of ``values`` in HISTOGRAM_BINS equal bins from their minimum to their maximum."""
-    flat = values.ravel()
-    if flat.size == 0:
-        return [0] * HISTOGRAM_BINS, (0.0, 0.0)
-    low, high = float(flat.min()), float(flat.max())
-    counts, _ = np.histogram(flat, bins=HISTOGRAM_BINS, range=(low, high if high > low else low + 1.0))
-    return counts.tolist(), (low, high)
+def histogram(values: np.ndarray, value_range: tuple[float, float]) -> list[int]:
+    """Counts of ``values`` in HISTOGRAM_BINS equal bins over ``value_range`` (a frame's histogram is drawn
+    from a sample of it: its shape, not exact counts; its range is the whole frame's)."""
+    low, high = value_range
+    counts, _ = np.histogram(values, bins=HISTOGRAM_BINS, range=(low, high if high > low else low + 1.0))
+    return counts.tolist()
 
 
 def coloured(levels: np.ndarray, colormap: str) -> np.ndarray:
@@ -157,9 +159,11 @@ def encode(pixels: np.ndarray, image_format: str) -> bytes:
 def render(image: np.ndarray, display: Display) -> Rendered:
     """``image`` ((ny, nx) mono or (ny, nx, 3) RGB, any numeric dtype) as the browser shows it."""
     shown, step = downscaled(image, display.width)
-    low, high = contrast_limits(shown, display)
+    values = sample(shown)
+    low, high = contrast_limits(values, display)
     levels = scaled(shown, low, high)
     pixels = levels if shown.ndim == 3 else coloured(levels, display.colormap)
-    counts, value_range = histogram(shown)
+    value_range = (float(shown.min()), float(shown.max())) if shown.size else (0.0, 0.0)
+    counts = histogram(values, value_range)
     return Rendered(encode(np.ascontiguousarray(pixels), display.format), FORMATS[display.format],
                     shown.shape[1], shown.shape[0], step, low, high, counts, value_range)

@@ -31,6 +31,7 @@ STATIC = {"index.html": "text/html", "view.js": "text/javascript", "view.css": "
 START_SECONDS = 10.0
 STOP_SECONDS = 5.0
 CONTROL_SECONDS = 10.0
+DISCOVER_SECONDS = 0.5  # a channel not yet answering is asked again after this
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ class ViewSettings:
     display_rate: float = 10.0
     allow_control: bool = False
     display: Display = Display()
+    every_frame: bool = False  # count every frame of an image channel (a monitor of its ids)
     controls: dict[str, str] = field(default_factory=dict)  # status channel -> its control channel
 
 
@@ -101,14 +103,13 @@ class ViewServer:
                 watch.stop()
 
     def watch_for(self, name: str) -> ChannelWatch | None:
-        """The watch of an allowed channel (started when first asked for); None for any other name."""
+        """The watch of an allowed channel (made when first asked for); None for any other name."""
         if name not in self.allowed:
             return None
         with self.watch_lock:
             watch = self.watches.get(name)
             if watch is None:
-                watch = self.watches[name] = ChannelWatch(name)
-                watch.start()
+                watch = self.watches[name] = ChannelWatch(name, self.settings.every_frame)
             return watch
 
     # --- the loop's thread ---
@@ -137,9 +138,21 @@ class ViewServer:
             host, port = runner.addresses[0][:2]
             self.url = f"http://{host if ':' not in host else f'[{host}]'}:{port}/"
             self.listening.set()
+            discovering = asyncio.ensure_future(self._discover_channels())
             await self.stopping.wait()
+            discovering.cancel()
         finally:
             await runner.cleanup()
+
+    async def _discover_channels(self) -> None:
+        """Read each new channel's first value (what it is), until it answers; on the loop's other threads."""
+        loop = asyncio.get_running_loop()
+        while True:
+            with self.watch_lock:
+                waiting = [watch for watch in self.watches.values() if watch.kind is None]
+            if waiting:
+                await asyncio.gather(*(loop.run_in_executor(None, watch.discover) for watch in waiting))
+            await asyncio.sleep(DISCOVER_SECONDS)
 
     async def _close_sockets(self, _: web.Application) -> None:
         for socket in list(self.sockets):

@@ -35,7 +35,6 @@ class Shown:
     display: Display
     ready: bool = True  # the tab drew what it was sent last
     sent_id: int | None = None
-    sent_count: int = -1  # the watch's received count when last sent (a repeated id is still a new frame)
 
 
 @dataclass
@@ -59,6 +58,27 @@ def picture(pv: pva.PvObject, display: Display) -> Picture:
                 "colorMode": COLOR_MODE_NAMES.get(frame.color_mode, str(frame.color_mode)),
                 "compressed": pv["codec.name"] or None}
     return Picture(frame.image_id, geometry, render(np.asarray(shown), display))
+
+
+class FrameNotShown(FrameFormatError):
+    """A frame the viewer could not decode or draw, and its id."""
+
+    def __init__(self, image_id: int, reason: str) -> None:
+        super().__init__(f"frame {image_id} not shown: {reason}")
+        self.image_id = image_id
+
+
+def fetched_picture(watch: ChannelWatch, display: Display, sent_id: int | None) -> Picture | None:
+    """The channel's current frame, fetched, decoded and rendered (on the viewer's render thread); None when
+    it is the frame ``sent_id`` (a tab has it)."""
+    frame = watch.fetch()
+    image_id = frame["uniqueId"]
+    if image_id == sent_id:
+        return None
+    try:
+        return picture(frame, display)
+    except (FrameFormatError, ValueError, TypeError, KeyError) as ex:
+        raise FrameNotShown(image_id, str(ex)) from ex
 
 
 def frame_message(channel: str, shot: Picture, counts: dict[str, Any]) -> dict[str, Any]:
@@ -118,25 +138,30 @@ class Session:
             await asyncio.sleep(max(0.0, self.frame_seconds - (time.monotonic() - started)))
 
     async def send_frame(self, channel: str) -> None:
+        """The channel's current frame, if the tab is ready and the channel has a frame not yet sent."""
         shown, watch = self.shown.get(channel), self.watch_for(channel)
         if shown is None or watch is None or not shown.ready or watch.kind != IMAGE:
             return
-        latest, counts = watch.snapshot()
-        if latest is None or counts.received == shown.sent_count:
-            return
-        shown.sent_count = counts.received
         try:
-            shot = await asyncio.get_running_loop().run_in_executor(self.executor, picture, latest, shown.display)
-        except (FrameFormatError, ValueError, TypeError, KeyError) as ex:
-            self.errors[channel] = self.errors.get(channel, 0) + 1
-            logger.warning("%s: frame not shown: %s", channel, ex)
-            await self.send({"type": "error", "channel": channel, "message": f"frame not shown: {ex}"})
+            shot = await asyncio.get_running_loop().run_in_executor(self.executor, fetched_picture, watch,
+                                                                    shown.display, shown.sent_id)
+        except pva.PvaException as ex:
+            logger.info("%s: no frame fetched: %s", channel, ex)
             return
+        except FrameNotShown as ex:
+            shown.sent_id = ex.image_id  # counted once, not fetched again
+            self.errors[channel] = self.errors.get(channel, 0) + 1
+            logger.warning("%s: %s", channel, ex)
+            await self.send({"type": "error", "channel": channel, "message": str(ex)})
+            return
+        if shot is None:
+            return  # the tab has it
         shown.ready, shown.sent_id = False, shot.image_id
-        await self.send(frame_message(channel, shot, self.counts(channel, counts)))
+        await self.send(frame_message(channel, shot, self.counts(channel, watch.counts())))
 
     def counts(self, channel: str, counts: Any) -> dict[str, Any]:
-        return {"received": counts.received, "missed": counts.missed, "rate": round(counts.rate, 1),
+        return {"received": counts.received, "missed": counts.missed, "skipped": counts.skipped,
+                "rate": round(counts.rate, 1),
                 "errors": self.errors.get(channel, 0)}
 
     async def send_counts(self) -> None:
@@ -145,8 +170,8 @@ class Session:
             watch = self.watch_for(channel)
             if watch is None:
                 continue
-            _, counts = watch.snapshot()
-            message = {"type": "channel", "channel": channel, "kind": watch.kind, **self.counts(channel, counts)}
+            message = {"type": "channel", "channel": channel, "kind": watch.kind,
+                       **self.counts(channel, watch.counts())}
             if watch.kind == STATUS:
                 message["status"] = watch.status()
             elif watch.kind not in (None, IMAGE):

@@ -217,10 +217,12 @@ function format(value) {
 }
 
 function counts(element, message) {
-  for (const name of ["rate", "received", "missed", "errors"]) {
+  for (const name of ["rate", "received", "missed", "skipped", "errors"]) {
     const cell = element.querySelector(`.${name}`);
-    if (cell) cell.textContent = message[name];
+    if (cell) cell.textContent = message[name] === null ? "-" : message[name];
   }
+  const label = element.querySelector(".received-label");
+  if (label) label.textContent = message.missed === null ? "fetched" : "received";
 }
 
 function drawHistogram(canvas, histogram, image) {
