@@ -183,8 +183,7 @@ def test_pipeline_page_lists_every_stage_with_live_counters(start_process, brows
     viewer = start_process("view", "--pipeline", str(path), *ANY_PORT)
     browser.get(served_url(viewer))
     page_value(browser, "window.pvaflowView.pipeline && window.pvaflowView.pipeline.rows.map(r => r.state)",
-               lambda states: states == ["no status yet", "reporting", "reporting"] or
-               states == ["external", "reporting", "reporting"], what="the stages reporting")
+               lambda states: states == ["no status channel", "reporting", "reporting"], what="the stages reporting")
     before = processed(browser, "workers")
     wait_until(lambda: processed(browser, "workers") > before, 30, "the workers' count going up")
 

@@ -7,6 +7,8 @@ import argparse
 import io
 import re
 import socket
+import subprocess
+import sys
 
 import numpy as np
 import pvaccess as pva
@@ -26,8 +28,9 @@ from pvaflow.view.render import (
     render,
     scaled,
 )
-from pvaflow.view.server import ViewServer, ViewSettings, control_channel
+from pvaflow.view.server import ViewServer, control_channel
 from pvaflow.view.session import picture
+from pvaflow.view.settings import ViewSettings
 from pvaflow.view.stages import RateHistory
 from pvaflow.view.watch import IMAGE, OTHER, STATUS, ChannelWatch, RateMeter, kind_of
 
@@ -193,3 +196,20 @@ def test_a_viewer_that_cannot_listen_says_where() -> None:
         server = ViewServer(ViewSettings([], port=port))
         with pytest.raises(ConfigError, match=f"--bind 127.0.0.1:{port}: cannot listen there"):
             server.start()
+
+
+def test_without_the_view_extra_the_viewer_names_what_to_install() -> None:
+    blocked = """
+import sys
+class Block:
+    def find_spec(self, name, path, target=None):
+        if name.split('.')[0] in ('aiohttp', 'PIL'):
+            raise ImportError(name=name.split('.')[0])
+sys.meta_path.insert(0, Block())
+from pvaflow.cli.main import main
+sys.exit(main(['view', 'unit:image']))
+"""
+    result = subprocess.run([sys.executable, "-c", blocked], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("pvaflow view: error: the web view needs aiohttp, which is not installed: "
+                                     "pip install 'pvaflow[view]'")

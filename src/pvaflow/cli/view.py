@@ -7,17 +7,20 @@ import argparse
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from ..log import configure_logging
 from ..pipeline.spec import Stage
 from ..view.render import COLORMAPS, FORMATS, Display
-from ..view.server import ViewServer, ViewSettings
+from ..view.settings import ViewSettings
 from ..view.stages import StageRows, WatchedRows, output_channels
 from .hosting import install_stop_handlers
 from .options import add_log_options, bounded
 from .pipeline_file import read_pipeline
+
+if TYPE_CHECKING:
+    from ..view.server import ViewServer
 
 DEFAULT_BIND = "127.0.0.1:8800"
 MAX_DISPLAY_RATE = 60.0
@@ -85,6 +88,16 @@ def view_settings(args: argparse.Namespace, channels: list[str], title: str, bin
                         every_frame=args.every_frame, controls=controls or {})
 
 
+def new_server(settings: ViewSettings, stages: StageRows | None = None,
+               pipeline_channels: list[str] | None = None) -> ViewServer:
+    """The viewer's web server; ConfigError naming the package when the view extra is not installed."""
+    try:
+        from ..view.server import ViewServer
+    except ImportError as ex:
+        raise ConfigError(f"the web view needs {ex.name}, which is not installed: pip install 'pvaflow[view]'") from ex
+    return ViewServer(settings, stages, pipeline_channels)
+
+
 def pipeline_server(args: argparse.Namespace, name: str, stages: list[Stage], rows: StageRows,
                     bind: tuple[str, int], channels: list[str] | None = None) -> ViewServer:
     """A viewer of a pipeline's stages: their outputs and status channels can be opened from the page."""
@@ -92,7 +105,7 @@ def pipeline_server(args: argparse.Namespace, name: str, stages: list[Stage], ro
                                                                                  strict=False)}
     shown = [channel for stage in stages for channel in (*output_channels(stage), *stage.status)]
     settings = view_settings(args, channels or [], f"pipeline {name}", bind, controls)
-    return ViewServer(settings, rows, shown)
+    return new_server(settings, rows, shown)
 
 
 def start_view(server: ViewServer) -> None:
@@ -111,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         rows = WatchedRows(stages)
         server = pipeline_server(args, pipeline.settings.name, stages, rows, args.bind, args.channels)
     else:
-        server = ViewServer(view_settings(args, args.channels, "pvaflow view", args.bind))
+        server = new_server(view_settings(args, args.channels, "pvaflow view", args.bind))
     stop = threading.Event()
     install_stop_handlers(stop)
     try:

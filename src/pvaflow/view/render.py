@@ -13,7 +13,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 HISTOGRAM_BINS = 64
 SAMPLE = 65_536  # values the automatic contrast and the histogram look at (a strided sample of bigger frames)
@@ -147,6 +146,8 @@ def coloured(levels: np.ndarray, colormap: str) -> np.ndarray:
 
 def encode(pixels: np.ndarray, image_format: str) -> bytes:
     """``pixels`` (uint8, (ny, nx) or (ny, nx, 3)) as a PNG, JPEG or WebP file."""
+    from PIL import Image  # the view extra's; imported here so that the options need no Pillow
+
     buffer = io.BytesIO()
     picture = Image.fromarray(pixels)
     if image_format == "png":

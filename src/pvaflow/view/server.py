@@ -13,7 +13,6 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
@@ -22,8 +21,8 @@ from aiohttp import WSMsgType, web
 from ..errors import ChannelError, ConfigError
 from ..stream.client import send_command
 from ..stream.control import COMMANDS, CONFIGURE
-from .render import Display
 from .session import Session
+from .settings import ViewSettings
 from .stages import RateHistory, StageRows
 from .watch import ChannelWatch
 
@@ -36,25 +35,21 @@ DISCOVER_SECONDS = 0.5  # a channel not yet answering is asked again after this
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class ViewSettings:
-    """What ``pvaflow view`` (or ``run --view``) was asked to show, and where."""
-
-    channels: list[str]
-    title: str = "pvaflow view"
-    bind: str = "127.0.0.1"
-    port: int = 8800
-    display_rate: float = 10.0
-    allow_control: bool = False
-    display: Display = Display()
-    every_frame: bool = False  # count every frame of an image channel (a monitor of its ids)
-    controls: dict[str, str] = field(default_factory=dict)  # status channel -> its control channel
-
-
 def control_channel(status_channel: str) -> str | None:
     """The control channel beside a status channel named ``...:status`` (the runner's and pvaPy's habit)."""
     prefix, _, suffix = status_channel.rpartition(":")
     return f"{prefix}:control" if prefix and suffix == "status" else None
+
+
+def log_end(sender: asyncio.Future) -> None:
+    """A tab's sender ended: closed with the tab (cancelled, or its connection gone), or by a fault (logged)."""
+    if sender.cancelled():
+        return
+    failure = sender.exception()
+    if isinstance(failure, (ConnectionError, RuntimeError)):  # the tab went away while it was being sent to
+        logger.debug("a tab went away: %s", failure)
+    elif failure is not None:
+        logger.error("a tab's updates stopped", exc_info=failure)
 
 
 class ViewServer:
@@ -204,6 +199,7 @@ class ViewServer:
                           self.settings.display)
         await send(self.hello())
         sender = asyncio.ensure_future(session.run(slow_update))
+        sender.add_done_callback(log_end)
         try:
             async for message in socket:
                 if message.type != WSMsgType.TEXT:

@@ -76,7 +76,7 @@ class WatchedRows:
                     self._note_start(name, value)
             counts = status_counts(values)
             if not stage.status:
-                state = "external"
+                state = "external" if stage.kind == "channel" else "no status channel"
             elif not values:
                 state = "no status yet"
             else:
