@@ -307,31 +307,41 @@ function showError(message) {
 
 // --- the pipeline ---
 
+const ROW_KEYS = ["name", "kind", "state", "restarts", "rate", "received", "processed", "published", "queued",
+  "missed", "errors"];
+
 function pipeline(message) {
   view.pipeline = message;
   const body = document.querySelector("#stages tbody");
-  body.textContent = "";
-  for (const row of message.rows) {
-    const line = body.insertRow();
-    line.dataset.stage = row.name;
-    const c = row.counts;
-    const cells = [row.name, row.kind + (row.nodes ? ` (${row.nodes})` : ""), row.state, row.restarts,
-      row.rate === null ? "-" : row.rate.toFixed(1),
-      ...["received", "processed", "published", "queued", "missed", "errors"].map((key) => c ? c[key] : "-")];
-    cells.forEach((value, i) => {
-      const cell = line.insertCell();
-      cell.textContent = value;
-      cell.dataset.key = ["name", "kind", "state", "restarts", "rate", "received", "processed", "published",
-        "queued", "missed", "errors"][i];
-      if (i === 2 && /FAILED|failed/.test(value)) cell.classList.add("failed");
-    });
-    const channels = line.insertCell();
-    for (const output of row.outputs) channels.appendChild(button(`image ${short(output)}`, output,
-      () => openPanel(output)));
-    for (const status of row.status) channels.appendChild(button(`status ${short(status)}`, status,
-      () => openPanel(status)));
+  const names = message.rows.map((row) => row.name).join("\n");
+  if (body.dataset.stages !== names) {  // the rows are made once; later updates change their cells only
+    body.textContent = "";
+    body.dataset.stages = names;
+    for (const row of message.rows) stageRow(body, row);
   }
+  message.rows.forEach((row, index) => {
+    const c = row.counts;
+    const values = [row.name, row.kind + (row.nodes ? ` (${row.nodes})` : ""), row.state, row.restarts,
+      row.rate === null ? "-" : row.rate.toFixed(1),
+      ...ROW_KEYS.slice(5).map((key) => c ? c[key] : "-")];
+    const cells = body.rows[index].cells;
+    values.forEach((value, i) => {
+      if (cells[i].textContent !== String(value)) cells[i].textContent = value;
+    });
+    cells[2].classList.toggle("failed", /FAILED|failed/.test(row.state));
+  });
   drawRates(message.history);
+}
+
+function stageRow(body, row) {
+  const line = body.insertRow();
+  line.dataset.stage = row.name;
+  for (const key of ROW_KEYS) line.insertCell().dataset.key = key;
+  const channels = line.insertCell();
+  for (const output of row.outputs) channels.appendChild(button(`image ${short(output)}`, output,
+    () => openPanel(output)));
+  for (const status of row.status) channels.appendChild(button(`status ${short(status)}`, status,
+    () => openPanel(status)));
 }
 
 function short(channel) { return channel.split(":").slice(-2).join(":"); }
