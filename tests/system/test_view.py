@@ -76,6 +76,14 @@ def test_page_draws_each_frame_with_its_exact_pixels(start_process, wait_for_cha
     text = element.find_element(By.CSS_SELECTOR, ".size").text
     assert text == "256 x 16 MONO" and element.find_element(By.CSS_SELECTOR, ".dtype").text == "uint8"
 
+    # a colour map: level 0 drawn as viridis's first colour; zoom 2x: each frame pixel two screen pixels wide
+    Select(element.find_element(By.CSS_SELECTOR, ".colormap")).select_by_value("viridis")
+    Select(element.find_element(By.CSS_SELECTOR, ".zoom")).select_by_value("2")
+    page_value(browser, f"[{shown}.id, window.pvaflowView.pixel({json.dumps(CHANNEL)}, 176, 7), "
+                        "document.querySelector('canvas.image').style.width]",
+               lambda value: value[0] % 3 == 2 and value[1] == [0x44, 0x01, 0x54, 255] and value[2] == "512px",
+               what="a frames[1] (level 0 at x = 176) drawn in viridis at zoom 2x")
+
     # read-only: no control form, and the control endpoint refuses
     request = urllib.request.Request(url + "control", data=b'{"channel": "x", "command": "stop"}', method="POST",
                                      headers={"Content-Type": "application/json"})
@@ -178,6 +186,13 @@ def test_pipeline_page_lists_every_stage_with_live_counters(start_process, brows
     browser.find_element(By.CSS_SELECTOR, output).click()
     page_value(browser, "window.pvaflowView.frames['watched:ordered:output']",
                lambda frame: frame and frame["drawn"] >= 2, what="the collector's output drawn")
+
+    # a collector's status as a panel, one click away
+    status = 'tr[data-stage="ordered"] button[data-channel="watched:ordered:status"]'
+    browser.find_element(By.CSS_SELECTOR, status).click()
+    page_value(browser, "document.querySelectorAll('article[data-channel=\"watched:ordered:status\"] "
+                        "table[data-section=collectorStats] td').length", lambda count: count > 0,
+               what="the collector's status panel")
 
     # the same pipeline seen without the runner: from its status channels
     viewer = start_process("view", "--pipeline", str(path), *ANY_PORT)
