@@ -26,7 +26,7 @@ soak: $(STAMP)
 	$(PY) -m pytest -m soak -s tests/soak
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests examples benchmarks
+	$(VENV)/bin/ruff check src tests examples benchmarks scripts
 	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)
