@@ -115,6 +115,12 @@ def test_sys_exit_at_import_of_a_processor_file_is_one_line(tmp_path) -> None:
     (["control", "x", "stop", "-t", "-1"], "argument -t/--timeout: must be > 0"),
     (["run", "p.toml", "-rt", "-5"], "argument -rt/--runtime: must be 0 to"),
     (["mirror", "-cm", "(m,s,pva,0,100000)"], "number of monitors must be 1 to 1000, not 100000"),
+    (["view", "x", "--bind", "127.0.0.1:99999"], "'127.0.0.1:99999' is not HOST[:PORT]"),
+    (["view", "x", "--display-rate", "0"], "argument --display-rate: must be 0.1 to 60"),
+    (["view"], "name at least one CHANNEL or --pipeline FILE"),
+    (["view", "--pipeline", "/nonexistent/p.toml"], "/nonexistent/p.toml"),
+    (["run", "examples/pipelines/distributed.toml", "--submit", "--view"],
+     "--view with --submit: the job runs on a compute node"),
 ])
 def test_other_tools_refuse_values_that_would_hang_or_overflow(args: list[str], message: str) -> None:
     result = run_cli(*args)
