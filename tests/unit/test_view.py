@@ -17,7 +17,7 @@ from PIL import Image
 
 from pvaflow import codecs, ntnd
 from pvaflow.cli.view import parse_bind
-from pvaflow.errors import ConfigError
+from pvaflow.errors import ConfigError, FrameFormatError
 from pvaflow.view.render import (
     COLORMAPS,
     HISTOGRAM_BINS,
@@ -107,6 +107,14 @@ def test_colour_frames_are_drawn_in_their_colours(mode: int) -> None:
     np.testing.assert_array_equal(decoded(shot.rendered.data), image)
     assert shot.image_id == 5 and shot.geometry["colorMode"] == ntnd.COLOR_MODE_NAMES[mode]
     assert (shot.geometry["nx"], shot.geometry["ny"], shot.geometry["nz"]) == (6, 4, 3)
+
+
+def test_a_record_without_an_image_has_nothing_to_draw_and_a_bad_frame_is_named() -> None:
+    assert picture(pva.NtNdArray(), Display()) is None
+    frame = ntnd.generate(3, np.zeros((4, 4), dtype=np.uint8))
+    frame["dimension"] = ntnd.dimensions(5, 4)
+    with pytest.raises(FrameFormatError, match=re.escape("dimension sizes [5, 4] need 20 values, value has 16")):
+        picture(frame, Display())
 
 
 def test_compressed_frames_are_drawn_decompressed() -> None:

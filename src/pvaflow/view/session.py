@@ -15,7 +15,6 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pvaccess as pva
 
 from ..errors import FrameFormatError
@@ -46,18 +45,16 @@ class Picture:
     rendered: Rendered
 
 
-def picture(pv: pva.PvObject, display: Display) -> Picture:
-    """Decode and render an NTNDArray (runs on the viewer's render thread)."""
+def picture(pv: pva.PvObject, display: Display) -> Picture | None:
+    """Decode and render an NTNDArray (runs on the viewer's render thread); None for a record that has no
+    image yet (no dimensions)."""
     frame = reshape(pv)
     if frame.image is None:
-        raise FrameFormatError("the array has no dimensions (no image yet)")
-    shown = frame.image if frame.image.ndim == 2 else frame.image[:, :, :3]
-    if shown.ndim == 3 and shown.shape[2] != 3:
-        raise FrameFormatError(f"cannot show an image of shape {frame.image.shape}")
+        return None
     geometry = {"nx": frame.nx, "ny": frame.ny, "nz": frame.nz, "dtype": str(frame.image.dtype),
                 "colorMode": COLOR_MODE_NAMES.get(frame.color_mode, str(frame.color_mode)),
                 "compressed": pv["codec.name"] or None}
-    return Picture(frame.image_id, geometry, render(np.asarray(shown), display))
+    return Picture(frame.image_id, geometry, render(frame.image, display))
 
 
 class FrameNotShown(FrameFormatError):
