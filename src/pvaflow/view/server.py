@@ -117,7 +117,7 @@ class ViewServer:
             self.failure = ex
             self.listening.set()
         finally:
-            self.loop.run_until_complete(self.loop.shutdown_default_executor())  # the control requests' threads
+            self.loop.run_until_complete(self.loop.shutdown_default_executor())  # control requests, first reads
             self.loop.close()
 
     async def _serve(self) -> None:
