@@ -112,6 +112,7 @@ def test_killed_stage_is_restarted_and_the_run_ends_cleanly(start_process, wait_
     # the frames of both incarnations are counted, and those sent while it was down are counted missed
     assert before < summary["lastStageFrames"] < 240
     assert summary["lastStageFrames"] + work["nMissed"] == summary["sourceFrames"] == 240
+    assert work["nPublished"] == work["nProcessed"], "passthrough: one output per frame processed, as counted"
     assert "were lost while it restarted (counted missed)" in runner.output
     assert summary["lastStageFrames"] >= 240 - 120, "restarted within a few seconds (20 fps)"
 
