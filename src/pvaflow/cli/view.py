@@ -102,7 +102,7 @@ def pipeline_server(args: argparse.Namespace, name: str, stages: list[Stage], ro
                     bind: tuple[str, int], channels: list[str] | None = None) -> ViewServer:
     """A viewer of a pipeline's stages: their outputs and status channels can be opened from the page."""
     controls = {status: control for stage in stages for status, control in zip(stage.status, stage.control,
-                                                                                 strict=False)}
+                                                                                 strict=True)}
     shown = [channel for stage in stages for channel in (*output_channels(stage), *stage.status)]
     settings = view_settings(args, channels or [], f"pipeline {name}", bind, controls)
     return new_server(settings, rows, shown)
