@@ -57,17 +57,14 @@ function hello(message) {
 function openPanel(channel) {
   let panel = view.panels.get(channel);
   if (!panel) {
-    panel = {channel, kind: null, element: null, display: {colormap: message_display("colormap"),
-      contrast: message_display("contrast"), low_percentile: message_display("low_percentile"),
-      high_percentile: message_display("high_percentile"), low: message_display("low"),
-      high: message_display("high")}, zoom: "fit"};
+    const {colormap, contrast, low_percentile, high_percentile, low, high} = view.hello.display;  // the defaults
+    panel = {channel, kind: null, element: null, zoom: "fit",
+      display: {colormap, contrast, low_percentile, high_percentile, low, high}};
     view.panels.set(channel, panel);
   }
   subscribe(panel);
   return panel;
 }
-
-function message_display(key) { return view.hello.display[key]; }
 
 function closePanel(channel) {
   const panel = view.panels.get(channel);
