@@ -34,7 +34,7 @@ def _running(state: StageState) -> str:
     return "running" if running else "stopped"
 
 
-def _nodes(state: StageState) -> str:
+def nodes_text(state: StageState) -> str:
     return ",".join(dict.fromkeys(process.child.node or "-" for process in state.processes)) or "-"
 
 
@@ -46,8 +46,8 @@ def stage_table(runner: Runner, title: str) -> Table:
     for column in columns:
         table.add_column(column, justify="left" if column in ("stage", "kind", "nodes", "process") else "right")
     for state in runner.states:
-        table.add_row(state.stage.name, state.stage.kind, *((_nodes(state),) if placed else ()), process_text(state),
-                      str(state.restarts),
+        table.add_row(state.stage.name, state.stage.kind, *((nodes_text(state),) if placed else ()),
+                      process_text(state), str(state.restarts),
                       _count(state, "nReceived"), _count(state, "nProcessed"), _count(state, "nPublished"),
                       f"{state.rate:.1f}" if state.stage.status else "-", _count(state, "nQueued"),
                       _count(state, "nMissed"), _count(state, "nErrors"))

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from ..pipeline.runner import Runner
 from ..pipeline.spec import Stage
 from ..pipeline.status_watch import StatusWatch, status_counts
-from ..pipeline.view import process_text
+from ..pipeline.view import nodes_text, process_text
 
 COUNT_NAMES = {"received": "nReceived", "processed": "nProcessed", "published": "nPublished",
                "queued": "nQueued", "missed": "nMissed", "errors": "nErrors"}
@@ -44,9 +44,9 @@ class RunnerRows:
         rows = []
         for state in self.runner.states:
             counts = {key: state.total(key) for key in COUNT_NAMES.values()} if state.stage.status else None
-            nodes = ",".join(dict.fromkeys(process.child.node for process in state.processes if process.child.node))
+            nodes = nodes_text(state)
             rows.append(_row(state.stage, process_text(state), state.restarts, counts,
-                             state.rate if state.stage.status else None, nodes))
+                             state.rate if state.stage.status else None, "" if nodes == "-" else nodes))
         return rows
 
 
