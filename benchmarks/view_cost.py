@@ -30,7 +30,7 @@ import pvaccess as pva
 from harness import start, stop, tree_cpu, wait_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' browser launcher
-from tests.system.browser import URL_LINE, start_chromium  # noqa: E402
+from tests.system.browser import page_value, start_chromium, url_from  # noqa: E402
 
 from pvaflow.loopback import loopback_env, server_env  # noqa: E402
 
@@ -91,21 +91,16 @@ def viewer_window(condition: str, seconds: float, pids: dict[str, int], work: Pa
                               stderr=subprocess.STDOUT)
     driver = None
     try:
-        deadline = time.monotonic() + 30
-        while not (match := URL_LINE.search(log.read_text())):
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the viewer did not start:\n{log.read_text()}")
-            time.sleep(0.1)
+        url = url_from(log.read_text)
         profile = Path(tempfile.mkdtemp(dir=work))  # a new profile: the last Chromium may still hold its own
         driver = start_chromium(profile, work / "chromedriver.log")
-        driver.get(match.group(1))
+        driver.get(url)
         image = CONDITIONS[condition][0]
 
         def drawn() -> int:
             return driver.execute_script(f"return (window.pvaflowView.frames['{image}'] || {{drawn: 0}}).drawn")
 
-        while drawn() < 3:
-            time.sleep(0.1)
+        page_value(driver, f"(window.pvaflowView.frames['{image}'] || {{drawn: 0}}).drawn", lambda n: n >= 3)
         time.sleep(WARM_SECONDS)
         return measure(condition, seconds, pids | {"viewer": viewer.pid, "browser": driver.service.process.pid},
                        drawn)

@@ -20,7 +20,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the tests' browser launcher
 
-from tests.system.browser import URL_LINE, start_chromium  # noqa: E402
+from tests.system.browser import page_value, start_chromium, url_from  # noqa: E402
 
 from pvaflow.loopback import loopback_env, server_env  # noqa: E402
 
@@ -71,23 +71,6 @@ def start(*args: str, cwd: Path, log: Path) -> subprocess.Popen:
                             stdout=log.open("w"), stderr=subprocess.STDOUT)
 
 
-def url_of(log: Path, timeout: float = 60) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if match := URL_LINE.search(log.read_text()):
-            return match.group(1)
-        time.sleep(0.1)
-    raise RuntimeError(f"no URL in {log}:\n{log.read_text()}")
-
-
-def until(driver, script: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not driver.execute_script(f"return {script}"):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"not true within {timeout} s: {script}")
-        time.sleep(0.2)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images")
@@ -103,19 +86,20 @@ def main() -> int:
         viewer = None
         driver = start_chromium(work / "profile", work / "chromedriver.log", 1400, 1250)
         try:
-            driver.get(url_of(work / "run.log"))
-            until(driver, "window.pvaflowView.pipeline && window.pvaflowView.pipeline.rows[2].counts && "
-                          "window.pvaflowView.pipeline.rows[2].counts.processed > 0")
+            driver.get(url_from((work / "run.log").read_text, 60))
+            page_value(driver, "window.pvaflowView.pipeline && window.pvaflowView.pipeline.rows[2].counts && "
+                       "window.pvaflowView.pipeline.rows[2].counts.processed > 0", bool, 60)
             time.sleep(args.history)  # the rate plot fills
             driver.find_element("css selector", 'button[data-channel="beamline:ordered:output"]').click()
-            until(driver, "(window.pvaflowView.frames['beamline:ordered:output'] || {drawn: 0}).drawn >= 3")
+            page_value(driver, "(window.pvaflowView.frames['beamline:ordered:output'] || {drawn: 0}).drawn",
+                       lambda drawn: drawn >= 3)
             driver.save_screenshot(str(args.out / "view-pipeline.png"))
 
             viewer = start("view", "beamline:detector:image", "beamline:workers:1:status", "--bind", "127.0.0.1:0",
                            "--allow-control", "--colormap", "viridis", cwd=work, log=work / "view.log")
-            driver.get(url_of(work / "view.log"))
-            until(driver, "(window.pvaflowView.frames['beamline:detector:image'] || {drawn: 0}).drawn >= 3 && "
-                          "document.querySelector('table[data-section=processorStats]')")
+            driver.get(url_from((work / "view.log").read_text, 60))
+            page_value(driver, "(window.pvaflowView.frames['beamline:detector:image'] || {drawn: 0}).drawn >= 3 && "
+                       "!!document.querySelector('table[data-section=processorStats]')", bool)
             time.sleep(2)
             driver.save_screenshot(str(args.out / "view-image.png"))
         finally:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -70,15 +70,21 @@ def browser(tmp_path: Path) -> Iterator[Any]:
         driver.quit()
 
 
-def served_url(child, timeout: float = 30.0) -> str:
-    """The page's URL, from the line the viewer (or runner) prints when it listens."""
+def url_from(read_output: Callable[[], str], timeout: float = 30.0, check: Callable[[], None] = lambda: None) -> str:
+    """The page's URL, from the line the viewer (or runner) prints when it listens; ``read_output`` gives
+    its output so far, ``check`` raises if it ended. AssertionError after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
-    while (match := URL_LINE.search(child.output)) is None:
-        child.check_running()
+    while (match := URL_LINE.search(read_output())) is None:
+        check()
         if time.monotonic() > deadline:
-            pytest.fail(f"no 'serving' line in {timeout} s:\n{child.output}")
+            raise AssertionError(f"no 'serving' line in {timeout} s:\n{read_output()}")
         time.sleep(0.05)
     return match.group(1)
+
+
+def served_url(child, timeout: float = 30.0) -> str:
+    """The URL a child process of the tests serves (the test fails at once if the child exits)."""
+    return url_from(lambda: child.output, timeout, child.check_running)
 
 
 def page_value(driver, script: str, predicate, timeout: float = 30.0, what: str = "page condition") -> Any:

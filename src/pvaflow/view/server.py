@@ -21,7 +21,7 @@ from aiohttp import WSMsgType, web
 from ..errors import ChannelError, ConfigError
 from ..stream.client import send_command
 from ..stream.control import COMMANDS, CONFIGURE
-from .session import Session
+from .session import SLOW_SECONDS, Session
 from .settings import ViewSettings
 from .stages import RateHistory, StageRows
 from .watch import ChannelWatch
@@ -60,6 +60,7 @@ class ViewServer:
         self.settings = settings
         self.stages = stages
         self.history = RateHistory()
+        self.pipeline_made: tuple[float, dict[str, Any] | None] = (0.0, None)  # the loop's thread only
         # the channels a tab may ask for: those named, and the pipeline's outputs and status channels
         self.allowed = list(dict.fromkeys([*settings.channels, *(pipeline_channels or [])]))
         self.controls = {name: control for name in self.allowed
@@ -174,12 +175,18 @@ class ViewServer:
                 "display": vars(self.settings.display)}
 
     def pipeline_message(self) -> dict[str, Any] | None:
+        """The pipeline's rows and rate history, made once a second however many tabs ask (each tab asks
+        once a second: the history gets one sample a second, not one per tab)."""
         if self.stages is None:
             return None
         now = time.monotonic()
-        rows = self.stages.rows()
-        self.history.add(now, rows)
-        return {"type": "pipeline", "rows": rows, "history": self.history.series(now)}
+        made, message = self.pipeline_made
+        if message is None or now - made >= SLOW_SECONDS * 0.9:
+            rows = self.stages.rows()
+            self.history.add(now, rows)
+            message = {"type": "pipeline", "rows": rows, "history": self.history.series(now)}
+            self.pipeline_made = (now, message)
+        return message
 
     async def socket(self, request: web.Request) -> web.WebSocketResponse:
         socket = web.WebSocketResponse(heartbeat=30)

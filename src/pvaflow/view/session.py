@@ -20,7 +20,7 @@ import pvaccess as pva
 from ..errors import FrameFormatError
 from ..ntnd import COLOR_MODE_NAMES, reshape
 from .render import Display, Rendered, display_settings, render
-from .watch import IMAGE, STATUS, ChannelWatch
+from .watch import IMAGE, STATUS, ChannelWatch, Counts
 
 SLOW_SECONDS = 1.0  # status, pipeline rows and counts of channels without a new frame
 
@@ -156,7 +156,7 @@ class Session:
         shown.ready, shown.sent_id = False, shot.image_id
         await self.send(frame_message(channel, shot, self.counts(channel, watch.counts())))
 
-    def counts(self, channel: str, counts: Any) -> dict[str, Any]:
+    def counts(self, channel: str, counts: Counts) -> dict[str, Any]:
         return {"received": counts.received, "missed": counts.missed, "skipped": counts.skipped,
                 "rate": round(counts.rate, 1),
                 "errors": self.errors.get(channel, 0)}
