@@ -135,3 +135,18 @@ def test_attributes_are_added_replaced_and_read_back() -> None:
     assert ntnd.reshape(nt).color_mode == ntnd.COLOR_MODE_MONO
     with pytest.raises(TypeError, match="'Bad': list values are not supported"):
         ntnd.set_attributes(nt, {"Bad": [1]})
+
+
+def test_attributes_kept_keep_every_field_they_had() -> None:
+    """Kept attributes are written back without the fields holding defaults: what is read back is unchanged."""
+    nt = ntnd.generate(1, np.zeros((2, 3), dtype=np.uint8))
+    detector_attribute = {"name": "Gain", "value": ({"value": 2.5}, {"value": pva.DOUBLE}), "tags": ["t"],
+                          "descriptor": "gain of the amplifier", "alarm": {"severity": 1, "status": 2, "message": "m"},
+                          "timeStamp": {"secondsPastEpoch": 5, "nanoseconds": 6, "userTag": 7}, "sourceType": 1,
+                          "source": "DET:Gain"}
+    nt["attribute"] = nt["attribute"] + [detector_attribute]
+    before = nt["attribute"]
+    ntnd.set_attributes(nt, {"Motor": np.float64(1.5), "Count": np.int32(3).item(), "Flag": np.bool_(True).item()})
+    after = nt["attribute"]
+    assert after[:2] == before
+    assert ntnd.attribute_values(nt) == {"ColorMode": 0, "Gain": 2.5, "Motor": 1.5, "Count": 3, "Flag": True}

@@ -20,8 +20,7 @@ import collections
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import pvaccess as pva
 
@@ -37,13 +36,15 @@ TIMESTAMP_FIELDS = ("timeStamp", "dataTimeStamp")
 ATTRIBUTE_TYPES = (bool, int, float, str)
 
 
-@dataclass
-class Match:
+class Match(NamedTuple):
     """What one frame found in one channel."""
 
     value: Any = None
     found: bool = False
     n_discarded: int = 0
+
+
+NO_MATCH = Match()
 
 
 class MetadataMatcher:
@@ -58,26 +59,28 @@ class MetadataMatcher:
 
     def match(self, frame_time: float) -> Match:
         """Take the update nearest to ``frame_time`` within the tolerance; drop the older ones."""
-        result = Match()
         pending = self.pending
-        while pending and pending[0][0] < frame_time - self.tolerance:
+        if not pending:
+            return NO_MATCH
+        n_discarded = 0
+        earliest = frame_time - self.tolerance
+        while pending and pending[0][0] < earliest:
             pending.popleft()
-            result.n_discarded += 1
+            n_discarded += 1
         best_index = -1
         best_distance = self.tolerance
+        latest = frame_time + self.tolerance
         for index, (stamp, _) in enumerate(pending):
-            if stamp > frame_time + self.tolerance:
+            if stamp > latest:
                 break
             distance = abs(stamp - frame_time)
             if distance <= best_distance:
                 best_index, best_distance = index, distance
-        if best_index >= 0:
-            for _ in range(best_index):  # older than the match: no later frame is nearer to them
-                pending.popleft()
-                result.n_discarded += 1
-            result.value = pending.popleft()[1]
-            result.found = True
-        return result
+        if best_index < 0:
+            return Match(n_discarded=n_discarded)
+        for _ in range(best_index):  # older than the match: no later frame is nearer to them
+            pending.popleft()
+        return Match(pending.popleft()[1], True, n_discarded + best_index)
 
 
 def queued_updates(queue: Any) -> Iterator[Any]:
@@ -150,14 +153,17 @@ class AdMetadataProcessor(CountedStats, AdImageProcessor):
         queue = self.metadataQueueMap[name]
         take_all = getattr(queue, "take_all", None)  # pvaflow's queues hand over all at once
         updates = take_all() if take_all is not None else list(queued_updates(queue))
+        if not updates:
+            return
         self.nMetadataReceived += len(updates)
+        offset, add = self.offset, matcher.add
         for update in updates:
             try:
                 fields = update.toDict()  # one conversion for value and time stamp
                 value = fields["value"]
                 if not isinstance(value, ATTRIBUTE_TYPES):
                     raise TypeError(f"{type(value).__name__} values cannot be attributes")
-                stamp = ntnd.seconds(fields["timeStamp"]) + self.offset
+                stamp = ntnd.seconds(fields["timeStamp"]) + offset
             except Exception as ex:  # noqa: BLE001 (any malformed update: counted, the frame goes on)
                 self.nMetadataInvalid += 1
                 if name not in self.invalid_kinds:
@@ -165,7 +171,7 @@ class AdMetadataProcessor(CountedStats, AdImageProcessor):
                     self.logger.error("metadata channel %s: unusable update (%s: %s); further ones are counted only",
                                       name, type(ex).__name__, ex)
                 continue
-            matcher.add(stamp, value)
+            add(stamp, value)
 
     def process(self, pvObject: pva.PvObject) -> pva.PvObject:  # noqa: N803
         started = time.perf_counter()
