@@ -38,21 +38,10 @@ def install_stop_handlers(stop: threading.Event, force: threading.Event | None =
     signal.signal(signal.SIGTERM, lambda *_: set_later(stop))
 
 
-# How long the collector's host thread may hold the GIL while monitor callbacks wait for
-# it. Python's default, 5 ms, lets a busy host admit about one callback per 5 ms; the
-# collector then falls behind its producers and pvAccess drops updates (it kept up to
-# about 1,000 fps instead of 2,000 in benchmarks/collector_rate.py). Consumers keep the
-# default: with 0.5 ms a file writer saving 8 MB frames lost half its speed to GIL
-# hand-overs (benchmarks/file_write.py).
-COLLECTOR_GIL_SWITCH_INTERVAL = 0.0005
-
-
 def run_stage(config: HostConfig, disable_curses: bool, stop: threading.Event,
               force: threading.Event | None = None) -> int:
     """Build the stage, run it until stopped, print the final report; the exit code (1: the processor ended
     the run with SystemExit or KeyboardInterrupt)."""
-    if config.role == "collector":
-        sys.setswitchinterval(COLLECTOR_GIL_SWITCH_INTERVAL)  # this process hosts one stage: the setting is ours
     console = Console(highlight=False)
     title = f"{config.role} {config.host_id}: {config.input_channel}"
     use_live = config.report_period > 0 and console.is_terminal and not disable_curses
