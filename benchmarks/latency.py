@@ -217,6 +217,7 @@ def run_round(kind: str, size: int, tools: list[str], workdir: Path
             for stage in stages:
                 for name in stage.outputs:
                     measure_client(name)
+        time.sleep(1.0)  # a client's monitor subscribes after it printed "monitoring"
         sim.send_signal(signal.SIGUSR1)
         sim.wait(SECONDS_PER_ROUND * 4 + 30)
         time.sleep(1.0)  # the last frames reach the last clients
