@@ -16,6 +16,11 @@ frames are split (``-du 1``) while each consumer receives every metadata update.
 - ``floor``: no framework: one Python process with pvaccess alone that monitors the frames and the six
   channels into pvaccess queues (C++) and takes every frame and update out of them, nothing else (no
   matching, no output). What receiving the metadata costs on this machine, beside the source.
+- ``floor-attach``: the same client doing the least work that gives the consumer's result: each update
+  converted once (``toDict``), each frame given its six values as attributes (its own attributes kept, in
+  pvaccess's cheapest form: one list of dictionaries) and published on an output record, without time stamp
+  matching (the latest update of each channel), counters or checks. What writing the attributes and
+  publishing cost through pvaccess: the floor for any Python processor attaching metadata.
 
 A run passes when every published frame was processed within DRAIN_SECONDS (5 s: the accumulation timeout, the
 status channel's refresh and 3 s of backlog) of the last one, none was missed
@@ -50,8 +55,9 @@ SOURCE = "bench:md:image"
 METADATA = ",".join(f"pva://bench:md:m{n}" for n in range(1, 7))
 STATUS = "bench:md:c:*:status"
 OUTPUT = "bench:md:c:*:out"
+FLOOR_OUTPUT = "bench:md:floor:out"
 PVAPY_PROCESSOR = Path(__file__).resolve().parent.parent / "tests/system/workflows/hpcAdMetadataProcessorExample.py"
-VARIANTS = ("pvaflow", "pvapy", "pvapy-get", "plain", "floor")
+VARIANTS = ("pvaflow", "pvapy", "pvapy-get", "plain", "floor", "floor-attach")
 RATES = {512: "500,1000,2000,3000,3500,4000,5000,6000", 2048: "25,50,100,150,200,250,300,400"}
 SERVER_QUEUE = {512: "2000", 2048: "200"}
 # Done this long after the last frame at most: the last partial batch waits out the accumulation timeout (1 s),
@@ -125,8 +131,8 @@ def measure(variant: str, size: int, n_consumers: int, rate: float, runtime: flo
     sim = start([sys.executable, "-m", "pvaflow", "sim-server", "-cn", SOURCE, "-nx", str(size), "-ny", str(size),
                  "-dt", "uint8", "-fps", str(rate), "-nf", str(sent), "-cs", "100", "-mpv", METADATA, "-sos",
                  "-std", "60", "-shd", "1", "-rp", "0", "-dc"])
-    if variant == "floor":
-        return measure_floor(sim, sent, runtime, size)
+    if variant.startswith("floor"):
+        return measure_floor(variant, sim, sent, runtime, size)
     consumers = None
     try:
         wait_for(SOURCE)
@@ -153,12 +159,13 @@ def measure(variant: str, size: int, n_consumers: int, rate: float, runtime: flo
     )
 
 
-def measure_floor(sim: subprocess.Popen, sent: int, runtime: float, size: int) -> Run:
-    """The ``floor`` variant: this file run with ``--floor-client`` reads the stream, reports in JSON."""
+def measure_floor(variant: str, sim: subprocess.Popen, sent: int, runtime: float, size: int) -> Run:
+    """The ``floor`` variants: this file run with ``--floor-client`` reads the stream, reports in JSON."""
     client = None
     try:
         wait_for(SOURCE)
-        client = subprocess.Popen([sys.executable, __file__, "--floor-client", str(sent), str(runtime), str(size)],
+        client = subprocess.Popen([sys.executable, __file__, "--floor-client", str(sent), str(runtime), str(size),
+                                   variant],
                                   env=server_env(dict(os.environ)), stdout=subprocess.PIPE, text=True)
         if client.stdout is None or client.stdout.readline().strip() != "ready":
             raise RuntimeError("the floor client did not start")
@@ -169,12 +176,15 @@ def measure_floor(sim: subprocess.Popen, sent: int, runtime: float, size: int) -
             if process is not None:
                 stop(process)
     complete = result["metadata"] >= 6 * result["frames"]  # every frame's six updates taken out
-    return Run("floor", sent, processed=result["frames"], missed=sent - result["frames"], overruns=result["overruns"],
+    return Run(variant, sent, processed=result["frames"], missed=sent - result["frames"], overruns=result["overruns"],
                missing_metadata=0 if complete else result["frames"], drain=result["drain"])
 
 
-def floor_client(expected: int, runtime: float, size: int) -> None:
-    """Monitor the frames and the six channels into pvaccess queues; take everything out; print the counts."""
+def floor_client(expected: int, runtime: float, size: int, attach: bool) -> None:
+    """Monitor the frames and the six channels into pvaccess queues; take everything out (with ``attach``: add
+    the latest values to each frame as attributes and publish it); print the counts."""
+    server = pva.PvaServer() if attach else None
+    latest: dict[str, object] = {}
     frames = pva.PvObjectQueue()
     image = pva.Channel(SOURCE)
     image.qMonitor(frames, f"record[queueSize={SERVER_QUEUE[size]}]field()")
@@ -189,16 +199,25 @@ def floor_client(expected: int, runtime: float, size: int) -> None:
     published_by = None
     while n_frames < expected and (published_by is None or time.monotonic() < published_by + DRAIN_SECONDS + 2.0):
         try:
-            frames.get(0.5)
+            frame = frames.get(0.5)
         except pva.QueueEmpty:
             continue
         if published_by is None:
             published_by = time.monotonic() + runtime
         n_frames += 1
-        for _, queue in metadata.values():
-            for _ in range(queue.getCounters()["nQueued"]):  # (a get on an empty queue costs 0.2 ms and more)
-                queue.get()
+        for name, (_, queue) in metadata.items():
+            for _ in range(len(queue)):  # (a get on an empty queue costs 0.2 ms and more)
+                update = queue.get()
                 n_metadata += 1
+                if attach:
+                    latest[name] = update.toDict()["value"]
+        if server is not None:
+            kept = [{"name": attribute["name"], "value": attribute["value"]} for attribute in frame["attribute"]]
+            frame["attribute"] = kept + [{"name": name, "value": ({"value": value}, {"value": pva.DOUBLE})}
+                                         for name, value in latest.items()]
+            if n_frames == 1:
+                server.addRecord(FLOOR_OUTPUT, frame.copy(), None)
+            server.update(FLOOR_OUTPUT, frame)
     drain = max(0.0, time.monotonic() - published_by) if published_by is not None else float("inf")
     overruns = sum(channel.getMonitorCounters().get("nOverruns", 0) for channel in
                    [image, *(channel for channel, _ in metadata.values())])
@@ -206,9 +225,9 @@ def floor_client(expected: int, runtime: float, size: int) -> None:
 
 
 def main() -> int:
-    if len(sys.argv) == 5 and sys.argv[1] == "--floor-client":  # the parent's loopback environment is inherited
+    if len(sys.argv) == 6 and sys.argv[1] == "--floor-client":  # the parent's loopback environment is inherited
         signal.signal(signal.SIGINT, signal.SIG_DFL)  # stopped by the parent once it has the counts
-        floor_client(int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]))
+        floor_client(int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "floor-attach")
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="512,2048", help="frame sizes (NxN)")
@@ -225,7 +244,7 @@ def main() -> int:
     print(f"six metadata channels, -ao 10, {args.runtime:g} s of frames per run, {args.rounds} rounds")
     for size in (int(s) for s in args.sizes.split(",")):
         for n_consumers in (int(n) for n in args.consumers.split(",")):
-            in_run = [variant for variant in variants if variant != "floor" or n_consumers == 1]  # one reader
+            in_run = [variant for variant in variants if not variant.startswith("floor") or n_consumers == 1]
             best: dict[str, list[float]] = {variant: [] for variant in in_run}
             for round_number in range(1, args.rounds + 1):
                 climbing = set(in_run)

@@ -10,7 +10,7 @@ import pvaccess as pva
 import pytest
 
 from pvaflow import AdMetadataProcessor, ConfigError, ntnd
-from pvaflow.processors.ad_metadata import MetadataMatcher
+from pvaflow.processors.ad_metadata import MISSING, MetadataMatcher
 from pvaflow.stream.config import CollectorOptions, ConsumerOptions, collector_config, consumer_config
 from pvaflow.stream.metadata_channels import MetadataQueue
 from pvaflow.stream.metadata_spec import MetadataSpec, metadata_queue_size, parse_metadata_channels
@@ -70,23 +70,62 @@ def test_matcher_takes_the_nearest_update_within_tolerance() -> None:
     matcher = MetadataMatcher(tolerance=0.010)
     for stamp, value in [(0.980, "old"), (0.995, "a"), (0.999, "b"), (1.004, "c"), (1.050, "future")]:
         matcher.add(stamp, value)
-    match = matcher.match(1.000)
-    assert (match.found, match.value, match.n_discarded) == (True, "b", 2)  # "old" too old, "a" passed over
+    assert matcher.match(1.000) == "b"
+    assert matcher.n_discarded == 2  # "old" too old, "a" passed over
     assert [value for _, value in matcher.pending] == ["c", "future"]
 
 
 def test_matcher_keeps_future_updates_and_reports_a_miss() -> None:
     matcher = MetadataMatcher(tolerance=0.001)
     matcher.add(2.0, "next frame's")
-    match = matcher.match(1.0)
-    assert not match.found and match.n_discarded == 0
-    assert matcher.match(2.0005).value == "next frame's"
+    assert matcher.match(1.0) is MISSING and matcher.n_discarded == 0
+    assert matcher.match(2.0005) == "next frame's"
 
 
 def test_matcher_with_zero_tolerance_needs_equal_stamps() -> None:
     matcher = MetadataMatcher(tolerance=0.0)
     matcher.add(1.5, "x")
-    assert matcher.match(1.5).found
+    assert matcher.match(1.5) == "x"
+
+
+def test_matcher_discards_what_came_before_a_clock_that_went_back() -> None:
+    matcher = MetadataMatcher(tolerance=0.001)
+    matcher.add(5.0, "before the restart")
+    matcher.add(6.0, "before the restart")
+    matcher.add(1.0, "after")  # the channel's time went back: the two above can no longer be placed
+    assert matcher.n_discarded == 2
+    assert matcher.match(1.0) == "after"
+
+
+def test_matcher_keeps_matching_after_many_updates() -> None:
+    """The consumed updates are cut from the lists now and then: long streams keep matching in order."""
+    matcher = MetadataMatcher(tolerance=0.0001)
+    for index in range(3 * MetadataMatcher.COMPACT_AT):
+        matcher.add(index * 0.001, index)
+        if index % 2 == 0:  # every other update finds a frame
+            assert matcher.match(index * 0.001) == index
+    assert matcher.n_discarded == 3 * MetadataMatcher.COMPACT_AT // 2 - 1  # the odd ones but the last
+    assert len(matcher.stamps) <= 2 * MetadataMatcher.COMPACT_AT
+
+
+def test_a_batch_of_frames_reads_each_queue_once() -> None:
+    """Once an update later than a frame's window is pending, the next frames match without reading the queue
+    (later arrivals cannot be nearer); a frame with nothing pending after its window reads it again."""
+    processor = make_processor({"timestampTolerance": 0.002}, channels=("x",))
+    queue = processor.metadataQueueMap["x"]
+    for index in range(3):
+        queue.put(update(10.0 + index, 100.0 + index))
+    processor.process(frame(1, 100.0))
+    assert queue.getCounters()["nDelivered"] == 3
+    queue.put(update(13.0, 103.0))
+    processor.process(frame(2, 101.0))  # the update at 102 is pending: the queue is not read
+    assert queue.getCounters()["nDelivered"] == 3
+    processor.process(frame(3, 102.0))  # nothing pending after its window: read
+    assert queue.getCounters()["nDelivered"] == 4
+    processor.process(frame(4, 103.0))
+    assert [metadata_attributes(pv) for pv in processor.published] == [{"x": 10.0}, {"x": 11.0}, {"x": 12.0},
+                                                                       {"x": 13.0}]
+    assert processor.getStats()["nMetadataDiscarded"] == 0
 
 
 def metadata_attributes(pv: pva.PvObject) -> dict:

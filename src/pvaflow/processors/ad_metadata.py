@@ -7,6 +7,11 @@ attribute named after the channel. Updates older than the frame minus the
 tolerance can match no later frame (frames arrive in time order) and are
 discarded; newer ones wait for later frames. Metadata that arrives after its
 frame is matched when frames are accumulated first (``--accumulate-objects``).
+A channel's queue is read only when a frame could still match an update not
+read yet: once an update later than the frame plus the tolerance is pending,
+later arrivals (a channel's updates come in time order) cannot be nearer. With
+accumulated frames, the first of a batch reads the queues and the rest match
+what it read.
 
 Config keys: ``timestampTolerance`` (seconds, default 0.001),
 ``metadataTimestampOffset`` (seconds added to metadata time stamps, for a
@@ -16,11 +21,11 @@ source whose clock is off; default 0), ``frameTimestampField``
 
 from __future__ import annotations
 
-import collections
+import bisect
 import logging
 import time
-from collections.abc import Iterator
-from typing import Any, ClassVar, NamedTuple
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar
 
 import pvaccess as pva
 
@@ -36,51 +41,75 @@ TIMESTAMP_FIELDS = ("timeStamp", "dataTimeStamp")
 ATTRIBUTE_TYPES = (bool, int, float, str)
 
 
-class Match(NamedTuple):
-    """What one frame found in one channel."""
-
-    value: Any = None
-    found: bool = False
-    n_discarded: int = 0
-
-
-NO_MATCH = Match()
+MISSING = object()  # what MetadataMatcher.match returns when no update is in the frame's window
 
 
 class MetadataMatcher:
-    """The pending updates of one channel, matched to frames by time stamp (no PVA here)."""
+    """The pending updates of one channel, matched to frames by time stamp (no PVA here).
+
+    Stamps are kept in two lists in arrival order, a channel's updates coming in time order; the frame's
+    window is found by bisection, so a frame costs the same whether one update or hundreds are pending. An
+    update stamped earlier than the one before it (the channel's clock went back: a restarted IOC) makes the
+    pending ones unusable: they are discarded, and matching goes on from it. ``n_discarded`` counts the
+    updates that matched no frame.
+    """
+
+    COMPACT_AT = 1024  # updates consumed before the lists are cut down
 
     def __init__(self, tolerance: float) -> None:
         self.tolerance = tolerance
-        self.pending: collections.deque[tuple[float, Any]] = collections.deque()
+        self.stamps: list[float] = []
+        self.values: list[Any] = []
+        self.first = 0  # index of the first pending update
+        self.n_discarded = 0
+
+    @property
+    def pending(self) -> list[tuple[float, Any]]:
+        """The pending updates as (stamp, value), oldest first."""
+        return list(zip(self.stamps[self.first:], self.values[self.first:], strict=True))
 
     def add(self, stamp: float, value: Any) -> None:
-        self.pending.append((stamp, value))
+        stamps = self.stamps
+        if len(stamps) > self.first and stamp < stamps[-1]:
+            self.n_discarded += len(stamps) - self.first
+            self._consume(len(stamps))
+        stamps.append(stamp)
+        self.values.append(value)
 
-    def match(self, frame_time: float) -> Match:
-        """Take the update nearest to ``frame_time`` within the tolerance; drop the older ones."""
-        pending = self.pending
-        if not pending:
-            return NO_MATCH
-        n_discarded = 0
-        earliest = frame_time - self.tolerance
-        while pending and pending[0][0] < earliest:
-            pending.popleft()
-            n_discarded += 1
-        best_index = -1
-        best_distance = self.tolerance
-        latest = frame_time + self.tolerance
-        for index, (stamp, _) in enumerate(pending):
-            if stamp > latest:
-                break
-            distance = abs(stamp - frame_time)
-            if distance <= best_distance:
-                best_index, best_distance = index, distance
-        if best_index < 0:
-            return Match(n_discarded=n_discarded)
-        for _ in range(best_index):  # older than the match: no later frame is nearer to them
-            pending.popleft()
-        return Match(pending.popleft()[1], True, n_discarded + best_index)
+    def may_match_later_updates(self, frame_time: float) -> bool:
+        """Whether an update not added yet could match ``frame_time`` (none pending is later than its window)."""
+        stamps = self.stamps
+        return len(stamps) == self.first or stamps[-1] <= frame_time + self.tolerance
+
+    def match(self, frame_time: float) -> Any:
+        """Take the value of the update nearest to ``frame_time`` within the tolerance (on a tie, the later), or
+        MISSING; drop the older ones."""
+        stamps, first, tolerance = self.stamps, self.first, self.tolerance
+        if len(stamps) == first:
+            return MISSING
+        in_window = bisect.bisect_left(stamps, frame_time - tolerance, first)
+        after = bisect.bisect_right(stamps, frame_time, in_window)  # stamps[after - 1] <= frame_time < stamps[after]
+        best = -1
+        if after < len(stamps) and stamps[after] - frame_time <= tolerance:
+            best = after
+        if after > in_window and (best < 0 or frame_time - stamps[after - 1] < stamps[best] - frame_time):
+            best = after - 1
+        if best < 0:
+            self.n_discarded += in_window - first
+            self._consume(in_window)
+            return MISSING
+        value = self.values[best]
+        self.n_discarded += best - first  # older than the match: no later frame is nearer to them
+        self._consume(best + 1)
+        return value
+
+    def _consume(self, end: int) -> None:
+        """The updates before index ``end`` are done with."""
+        self.first = end
+        if end >= self.COMPACT_AT and end * 2 >= len(self.stamps):
+            del self.stamps[:end]
+            del self.values[:end]
+            self.first = 0
 
 
 def queued_updates(queue: Any) -> Iterator[Any]:
@@ -91,6 +120,13 @@ def queued_updates(queue: Any) -> Iterator[Any]:
             yield queue.get()
         except pva.QueueEmpty:
             return
+
+
+def queue_reader(queue: Any) -> Callable[[], list[Any]]:
+    """A function that takes every update queued in ``queue`` at once: pvaflow's queues have ``take_all``; a
+    ``pvaccess.PvObjectQueue`` (or another queue read like one) is read update by update."""
+    take_all = getattr(queue, "take_all", None)
+    return take_all if take_all is not None else lambda: list(queued_updates(queue))
 
 
 def _tolerance(config: dict[str, Any], current: float) -> float:
@@ -112,10 +148,10 @@ class AdMetadataProcessor(CountedStats, AdImageProcessor):
         "nFramesMissingMetadata": pva.UINT,
         "nMetadataReceived": pva.UINT,
         "nMetadataProcessed": pva.UINT,
-        "nMetadataDiscarded": pva.UINT,
         "nMetadataInvalid": pva.UINT,
         "processingTime": pva.DOUBLE,
     }
+    DISCARDED = "nMetadataDiscarded"  # counted by the matchers
 
     def __init__(self, configDict: dict[str, Any] | None = None) -> None:  # noqa: N803
         super().__init__(configDict)
@@ -123,6 +159,8 @@ class AdMetadataProcessor(CountedStats, AdImageProcessor):
         self.offset = 0.0
         self.frame_field = "timeStamp"
         self.matchers: dict[str, MetadataMatcher] = {}
+        # channel -> (its queue, a function that takes every update queued in it)
+        self.readers: dict[str, tuple[Any, Callable[[], list[Any]]]] = {}
         self.invalid_kinds: set[str] = set()
         self.apply(self.configDict)
         self.resetStats()
@@ -142,17 +180,31 @@ class AdMetadataProcessor(CountedStats, AdImageProcessor):
 
     def start(self) -> None:
         self.matchers = {name: MetadataMatcher(self.tolerance) for name in self.metadataQueueMap}
+        self.readers = {name: (queue, queue_reader(queue)) for name, queue in self.metadataQueueMap.items()}
         if not self.matchers:
             self.logger.warning("no metadata channels (--metadata-channels): frames pass unchanged")
 
     def configure(self, configDict: dict[str, Any]) -> None:  # noqa: N803
         self.apply(configDict)
 
+    def reset_derived(self) -> None:
+        for matcher in self.matchers.values():
+            matcher.n_discarded = 0
+
+    def derived_stats(self) -> dict[str, Any]:
+        return {self.DISCARDED: sum(matcher.n_discarded for matcher in self.matchers.values())}
+
+    def derived_types(self) -> dict[str, Any]:
+        return {self.DISCARDED: pva.UINT}
+
     def _drain(self, name: str, matcher: MetadataMatcher) -> None:
         """Move every queued update of channel ``name`` to its matcher."""
         queue = self.metadataQueueMap[name]
-        take_all = getattr(queue, "take_all", None)  # pvaflow's queues hand over all at once
-        updates = take_all() if take_all is not None else list(queued_updates(queue))
+        read_from, reader = self.readers.get(name, (None, None))
+        if read_from is not queue:  # a queue put into metadataQueueMap after start()
+            reader = queue_reader(queue)
+            self.readers[name] = (queue, reader)
+        updates = reader()
         if not updates:
             return
         self.nMetadataReceived += len(updates)
@@ -178,12 +230,12 @@ class AdMetadataProcessor(CountedStats, AdImageProcessor):
         frame_time = ntnd.seconds(pvObject[self.frame_field])
         values: dict[str, Any] = {}
         for name, matcher in self.matchers.items():
-            self._drain(name, matcher)
-            match = matcher.match(frame_time)
-            self.nMetadataDiscarded += match.n_discarded
-            if match.found:
-                values[name] = match.value
-                self.nMetadataProcessed += 1
+            if matcher.may_match_later_updates(frame_time):
+                self._drain(name, matcher)
+            value = matcher.match(frame_time)
+            if value is not MISSING:
+                values[name] = value
+        self.nMetadataProcessed += len(values)
         if len(values) < len(self.matchers):
             self.nFramesMissingMetadata += 1
         if values:
