@@ -75,6 +75,8 @@ class MissedObjects:
         """Account for ``object_id``; returns how many objects were missed before it."""
         last = self.last_id
         self.last_id = object_id
+        if self.period == 1 and last is not None and object_id == last + 1 and self.anchor is not None:
+            return 0  # every id expected and this one is the next: the usual case, answered at once
         if last is None or self.anchor is None or object_id <= last:
             self.anchor = object_id  # first object, a repeat, or ids restarted
             if last is None or object_id == last:

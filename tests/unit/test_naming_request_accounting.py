@@ -107,6 +107,7 @@ def run(ids: list[int], offset: int = 1, updates: int = 1) -> tuple[list[int], i
     [
         ([1, 2, 3, 4], 1, 1, [0, 0, 0, 0], 0),
         ([1, 2, 5, 6], 1, 1, [0, 0, 2, 0], 2),
+        ([7, 8, 9, 11, 12, 12, 13], 1, 1, [0, 0, 0, 1, 0, 0, 0], 1),  # the next id (quick path) between gaps, a repeat
         ([1, 3, 5, 9], 2, 1, [0, 0, 0, 1], 1),  # consumer 1 of 2: missed 7
         ([2, 6, 14], 4, 1, [0, 0, 1], 1),  # consumer 2 of 4: missed 10
         # 4 consumers x 3 updates (offset 10): consumer 1 expects 1,2,3,13,14,15,25,...
