@@ -123,7 +123,11 @@ def wait_until_monitoring(n_consumers: int) -> None:
 
 
 def processed_total(n_consumers: int) -> int:
-    return sum(status(consumer)["processorStats"]["nProcessed"] for consumer in range(1, n_consumers + 1))
+    """Frames processed by every consumer; -1 while a status channel does not answer (an overloaded machine)."""
+    try:
+        return sum(status(consumer)["processorStats"]["nProcessed"] for consumer in range(1, n_consumers + 1))
+    except pva.PvaException:
+        return -1
 
 
 def measure(variant: str, size: int, n_consumers: int, rate: float, runtime: float) -> Run:
@@ -144,7 +148,11 @@ def measure(variant: str, size: int, n_consumers: int, rate: float, runtime: flo
         while processed_total(n_consumers) < sent and time.monotonic() < published_by + DRAIN_SECONDS + 2.0:
             time.sleep(0.2)
         drain = max(0.0, time.monotonic() - published_by)
-        stats = [status(consumer) for consumer in range(1, n_consumers + 1)]
+        try:
+            stats = [status(consumer) for consumer in range(1, n_consumers + 1)]
+        except pva.PvaException as ex:  # the run fails: nothing known
+            print(f"status channel did not answer: {ex}", flush=True)
+            return Run(variant, sent, processed=0, missed=sent, overruns=0, missing_metadata=0, drain=drain)
     finally:
         for process in (consumers, sim):
             if process is not None:
