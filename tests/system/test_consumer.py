@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from .helpers import Recorder, control, get, start_frames, wait_for_initial_value, wait_until
+from .helpers import Recorder, assert_ids_received, control, get, start_frames, wait_for_initial_value, wait_until
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(120)]
 
@@ -49,8 +49,8 @@ def test_frames_in_equal_frames_out(start_process, wait_for_channel, tmp_path) -
     start_frames(server, "c:1:status")
     assert server.wait(40) == 0
     ids = output.wait_for(40)
+    assert_ids_received(output, ids, list(range(1, 41)))
     frames = output.stop()
-    assert ids == list(range(1, 41))
     for image_id, image, _ in frames:
         np.testing.assert_array_equal(image, stack[image_id - 1])
     wait_until(lambda: stats("c:1:status")["processorStats"]["nProcessed"] == 40, what="status shows 40")
