@@ -24,7 +24,7 @@ from __future__ import annotations
 import bisect
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import pvaccess as pva
@@ -122,11 +122,11 @@ def queued_updates(queue: Any) -> Iterator[Any]:
             return
 
 
-def queue_reader(queue: Any) -> Callable[[], list[Any]]:
-    """A function that takes every update queued in ``queue`` at once: pvaflow's queues have ``take_all``; a
+def take_all(queue: Any) -> list[Any]:
+    """Every update queued in ``queue``: pvaflow's queues hand them over at once (``take_all``); a
     ``pvaccess.PvObjectQueue`` (or another queue read like one) is read update by update."""
-    take_all = getattr(queue, "take_all", None)
-    return take_all if take_all is not None else lambda: list(queued_updates(queue))
+    take = getattr(queue, "take_all", None)
+    return take() if take is not None else list(queued_updates(queue))
 
 
 def _tolerance(config: dict[str, Any], current: float) -> float:
@@ -159,8 +159,6 @@ class AdMetadataProcessor(CountedStats, AdImageProcessor):
         self.offset = 0.0
         self.frame_field = "timeStamp"
         self.matchers: dict[str, MetadataMatcher] = {}
-        # channel -> (its queue, a function that takes every update queued in it)
-        self.readers: dict[str, tuple[Any, Callable[[], list[Any]]]] = {}
         self.invalid_kinds: set[str] = set()
         self.apply(self.configDict)
         self.resetStats()
@@ -180,7 +178,6 @@ class AdMetadataProcessor(CountedStats, AdImageProcessor):
 
     def start(self) -> None:
         self.matchers = {name: MetadataMatcher(self.tolerance) for name in self.metadataQueueMap}
-        self.readers = {name: (queue, queue_reader(queue)) for name, queue in self.metadataQueueMap.items()}
         if not self.matchers:
             self.logger.warning("no metadata channels (--metadata-channels): frames pass unchanged")
 
@@ -199,12 +196,7 @@ class AdMetadataProcessor(CountedStats, AdImageProcessor):
 
     def _drain(self, name: str, matcher: MetadataMatcher) -> None:
         """Move every queued update of channel ``name`` to its matcher."""
-        queue = self.metadataQueueMap[name]
-        read_from, reader = self.readers.get(name, (None, None))
-        if read_from is not queue:  # a queue put into metadataQueueMap after start()
-            reader = queue_reader(queue)
-            self.readers[name] = (queue, reader)
-        updates = reader()
+        updates = take_all(self.metadataQueueMap[name])
         if not updates:
             return
         self.nMetadataReceived += len(updates)
