@@ -145,7 +145,7 @@ class MirrorServer:
             elif check.dead(NotReached(), 0, False):
                 self.server.removeMirrorRecord(entry.mirror)
                 self._add(entry)
-                check.renewed()
+                check.renewed(0)
 
     def stats(self) -> dict[str, dict[str, Any]]:
         """Per mirror channel: source, updates received, overruns, and the update rate since the last call."""

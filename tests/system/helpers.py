@@ -66,7 +66,7 @@ class Recorder:
             self.channel.stopMonitor()
             self.channel = pva.Channel(self.channel.getName())
             self._monitor()
-            self.staleness.renewed()
+            self.staleness.renewed(0)  # the new channel's monitor counts from 0
         with self.lock:
             return [frame[0] for frame in self.frames]
 

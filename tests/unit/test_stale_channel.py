@@ -48,12 +48,14 @@ class AnsweredCheck(StaleChannelCheck):
 
 
 def looks(check: AnsweredCheck, channel: FakeChannel, now: list[float], seconds: float, step: float = 0.1,
-          delivered: Delivered | None = None) -> bool:
-    """Call dead() every ``step`` seconds for ``seconds``; True once it says the channel must be replaced."""
+          delivered: Delivered | None = None, received: int | None = None) -> bool:
+    """Call dead() every ``step`` seconds for ``seconds``; True once it says the channel must be replaced.
+    ``received``: the monitor's count; by default 1 once connected (a PVA monitor sends the current value first)."""
     end = now[0] + seconds
     while now[0] < end:
         now[0] += step
-        if check.dead(channel, 0, channel.connected_once, delivered):
+        count = received if received is not None else int(channel.connected_once)
+        if check.dead(channel, count, channel.connected_once, delivered):
             return True
     return False
 
@@ -68,7 +70,7 @@ def test_a_channel_that_never_connected_is_renewed_soon_after_the_record_appears
     assert looks(check, channel, now, 3.0)
     # one look to ask, the answer NEVER_CONNECTED_WAIT_SECONDS old at a later look
     assert now[0] - appeared <= 2 * NEVER_CONNECTED_LOOK_SECONDS + NEVER_CONNECTED_WAIT_SECONDS + 0.1
-    check.renewed()
+    check.renewed(0)
     assert check.n_renewals == 0, "a channel that never connected was not stale"
 
 
@@ -100,7 +102,7 @@ def test_a_channel_that_was_connected_needs_two_answers_while_disconnected() -> 
     lost = now[0]
     assert looks(check, channel, now, 10.0)
     assert now[0] - lost >= 2 * QUIET_SECONDS  # as before: two answers, looks 2 s apart
-    check.renewed()
+    check.renewed(0)
     assert check.n_renewals == 1
 
 
@@ -121,7 +123,7 @@ def test_an_input_that_connected_between_two_looks_is_stale_when_renewed_not_new
     channel = FakeChannel(connected=True)
     channel.connected = False  # connected and gone again before the check looked: the receiver saw it
     assert looks(check, channel, now, 10.0)
-    check.renewed()
+    check.renewed(0)
     assert check.n_renewals == 1, "the input had connected: its renewal is a stale channel's, counted"
 
 
@@ -133,7 +135,7 @@ def test_a_monitor_holding_back_an_update_while_its_owner_is_idle_is_renewed() -
     idle = Delivered(9960, now[0])
     assert looks(check, channel, now, 3 * QUIET_SECONDS + 0.5, delivered=idle)
     assert check.held_back
-    check.renewed()
+    check.renewed(0)
     assert check.n_renewals == 1
 
 
@@ -162,3 +164,25 @@ def test_a_record_id_below_the_last_delivered_is_no_held_back_update() -> None:
     check = AnsweredCheck(lambda: now[0])
     check.record_id = 0
     assert not looks(check, FakeChannel(connected=True), now, 10.0, delivered=Delivered(385, now[0]))
+
+
+def test_a_connected_channel_whose_monitor_delivers_nothing_is_renewed() -> None:
+    now = [0.0]
+    check = AnsweredCheck(lambda: now[0])
+    channel = FakeChannel(connected=True)
+    check.record_id = 0  # the record exists (a paused source): its current value should have come at once
+    assert looks(check, channel, now, 4 * QUIET_SECONDS + 0.5, received=0)
+    check.renewed(0)
+    assert check.n_renewals == 1
+
+
+def test_a_renewed_channel_is_silent_until_its_count_moves_past_the_carried_one() -> None:
+    now = [0.0]
+    check = AnsweredCheck(lambda: now[0])
+    channel = FakeChannel(connected=True)
+    check.record_id = 7
+    assert not looks(check, channel, now, 10.0, received=7), "delivering: a paused source is left alone"
+    check.renewed(7)  # the receiver's count goes on from the old channel's
+    assert not looks(check, channel, now, 10.0, received=8), "the new monitor delivered the current value"
+    check.renewed(8)
+    assert looks(check, channel, now, 4 * QUIET_SECONDS + 0.5, received=8), "the new monitor delivered nothing"

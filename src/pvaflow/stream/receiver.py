@@ -178,7 +178,7 @@ class MonitorReceiver(QueuedInput):
             self.channel = pva.Channel(self.channel_name, self.provider)
             self.connection.renew(self.channel, live=self.staleness.held_back)
             self.start(self.on_object)
-            self.staleness.renewed()
+            self.staleness.renewed(self.carried["nReceived"])  # the new monitor counts from 0
             if self.connection.connected_once:  # else its first value is the one skipped at start
                 self.initial_in = self.queued()  # the channel's current value, as on reconnecting
                 self.initial_held_back = self.staleness.held_back
@@ -305,7 +305,7 @@ class CollectingReceiver:
                     with self.lock:
                         self.seen[producer] = 0  # the new monitor's first value is the current one: skipped
                 channel.monitor(functools.partial(self.on_update, producer), self.request)
-                self.staleness[producer].renewed()
+                check.renewed(self.received[producer])
 
     def _on_update(self, producer: int, pv: pva.PvObject) -> None:
         if self.track_ids:
