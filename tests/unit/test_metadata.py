@@ -10,7 +10,7 @@ import pvaccess as pva
 import pytest
 
 from pvaflow import AdMetadataProcessor, ConfigError, ntnd
-from pvaflow.processors.ad_metadata import MISSING, MetadataMatcher
+from pvaflow.processors.ad_metadata import MISSING, SCALAR_GETTERS, MetadataMatcher, read_any, reader_for
 from pvaflow.stream.config import CollectorOptions, ConsumerOptions, collector_config, consumer_config
 from pvaflow.stream.metadata_channels import MetadataQueue
 from pvaflow.stream.metadata_spec import MetadataSpec, metadata_queue_size, parse_metadata_channels
@@ -186,6 +186,28 @@ def test_unusable_updates_are_counted_not_raised() -> None:
     stats = processor.getStats()
     assert stats["nMetadataInvalid"] == 2 and stats["nFramesMissingMetadata"] == 1
     assert len(processor.published) == 1
+
+
+@pytest.mark.parametrize("scalar_type", list(SCALAR_GETTERS), ids=str)
+def test_a_scalar_update_is_read_as_to_dict_reads_it(scalar_type) -> None:
+    scalar = pva.PvObject({"value": scalar_type, "timeStamp": pva.PvTimeStamp()},
+                          {"timeStamp": ntnd.time_stamp(100.25)})
+    assert reader_for(scalar)(scalar) == read_any(scalar)
+    assert reader_for(scalar) is not read_any, "a scalar is read with pvaccess's typed getter"
+
+
+def test_a_channel_whose_structure_changes_is_read_as_each_update_is_structured() -> None:
+    processor = make_processor({"timestampTolerance": 0.002}, channels=("x",))
+    queue = processor.metadataQueueMap["x"]
+    queue.put(update(1.5, 100.0))
+    queue.put(pva.PvObject({"value": pva.STRING, "timeStamp": pva.PvTimeStamp()},
+                           {"value": "open", "timeStamp": ntnd.time_stamp(101.0)}))
+    queue.put(pva.PvObject({"value": pva.INT}, {"value": 3}))  # no time stamp: unusable, counted
+    queue.put(update(2.5, 102.0))
+    for index in range(3):
+        processor.process(frame(index + 1, 100.0 + index))
+    assert [metadata_attributes(pv) for pv in processor.published] == [{"x": 1.5}, {"x": "open"}, {"x": 2.5}]
+    assert processor.getStats()["nMetadataInvalid"] == 1
 
 
 def test_metadata_offset_and_runtime_tolerance_change() -> None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import bisect
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 import pvaccess as pva
@@ -42,6 +42,42 @@ ATTRIBUTE_TYPES = (bool, int, float, str)
 
 
 MISSING = object()  # what MetadataMatcher.match returns when no update is in the frame's window
+
+# pvaccess's typed getter of each scalar type (all give an attribute's Python type, as toDict() does)
+SCALAR_GETTERS = {
+    pva.BOOLEAN: pva.PvObject.getBoolean, pva.BYTE: pva.PvObject.getByte, pva.UBYTE: pva.PvObject.getUByte,
+    pva.SHORT: pva.PvObject.getShort, pva.USHORT: pva.PvObject.getUShort, pva.INT: pva.PvObject.getInt,
+    pva.UINT: pva.PvObject.getUInt, pva.LONG: pva.PvObject.getLong, pva.ULONG: pva.PvObject.getULong,
+    pva.FLOAT: pva.PvObject.getFloat, pva.DOUBLE: pva.PvObject.getDouble, pva.STRING: pva.PvObject.getString,
+}
+UpdateReader = Callable[[pva.PvObject], tuple[Any, float]]
+
+
+def read_any(update: pva.PvObject) -> tuple[Any, float]:
+    """(value, time stamp in seconds) of an update of any structure; TypeError if the value cannot be an
+    attribute."""
+    fields = update.toDict()  # one conversion for value and time stamp
+    value = fields["value"]
+    if not isinstance(value, ATTRIBUTE_TYPES):
+        raise TypeError(f"{type(value).__name__} values cannot be attributes")
+    return value, ntnd.seconds(fields["timeStamp"])
+
+
+def reader_for(update: pva.PvObject) -> UpdateReader:
+    """How to read (value, time stamp in seconds) from updates structured as ``update``: with the typed getters
+    where its value is a scalar (1.1 us an update here, against 4.4 us for toDict() of an NTScalar), else
+    read_any. A typed getter raises on an update of another structure."""
+    value_type = update.getStructureDict().get("value")
+    get_value = SCALAR_GETTERS.get(value_type) if isinstance(value_type, pva.ScalarType) else None
+    if get_value is None:
+        return read_any
+    get_long, get_int = pva.PvObject.getLong, pva.PvObject.getInt
+
+    def read_scalar(update: pva.PvObject) -> tuple[Any, float]:
+        return (get_value(update, "value"),
+                get_long(update, "timeStamp.secondsPastEpoch") + get_int(update, "timeStamp.nanoseconds") * 1e-9)
+
+    return read_scalar
 
 
 class MetadataMatcher:
@@ -159,6 +195,7 @@ class AdMetadataProcessor(CountedStats, AdImageProcessor):
         self.offset = 0.0
         self.frame_field = "timeStamp"
         self.matchers: dict[str, MetadataMatcher] = {}
+        self.readers: dict[str, UpdateReader] = {}  # per channel, made from its first update's structure
         self.invalid_kinds: set[str] = set()
         self.apply(self.configDict)
         self.resetStats()
@@ -178,6 +215,7 @@ class AdMetadataProcessor(CountedStats, AdImageProcessor):
 
     def start(self) -> None:
         self.matchers = {name: MetadataMatcher(self.tolerance) for name in self.metadataQueueMap}
+        self.readers = {}
         if not self.matchers:
             self.logger.warning("no metadata channels (--metadata-channels): frames pass unchanged")
 
@@ -201,13 +239,14 @@ class AdMetadataProcessor(CountedStats, AdImageProcessor):
             return
         self.nMetadataReceived += len(updates)
         offset, add = self.offset, matcher.add
+        read = self.readers.get(name) or reader_for(updates[0])
         for update in updates:
             try:
-                fields = update.toDict()  # one conversion for value and time stamp
-                value = fields["value"]
-                if not isinstance(value, ATTRIBUTE_TYPES):
-                    raise TypeError(f"{type(value).__name__} values cannot be attributes")
-                stamp = ntnd.seconds(fields["timeStamp"]) + offset
+                try:
+                    value, stamp = read(update)
+                except Exception:  # noqa: BLE001 (the channel's structure changed: read it as this update's)
+                    read = reader_for(update)
+                    value, stamp = read(update)
             except Exception as ex:  # noqa: BLE001 (any malformed update: counted, the frame goes on)
                 self.nMetadataInvalid += 1
                 if name not in self.invalid_kinds:
@@ -215,7 +254,8 @@ class AdMetadataProcessor(CountedStats, AdImageProcessor):
                     self.logger.error("metadata channel %s: unusable update (%s: %s); further ones are counted only",
                                       name, type(ex).__name__, ex)
                 continue
-            add(stamp, value)
+            add(stamp + offset, value)
+        self.readers[name] = read
 
     def process(self, pvObject: pva.PvObject) -> pva.PvObject:  # noqa: N803
         started = time.perf_counter()
