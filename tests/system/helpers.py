@@ -90,7 +90,10 @@ def assert_ids_received(recorder: Recorder, ids: list[int], expected: list[int])
     of ``expected`` it saw, in order, up to the last. The stage's own counters say whether it published them all.
     """
     if recorder.staleness.n_renewals == 0:
-        assert ids == expected
+        missing = sorted(set(expected) - set(ids))
+        assert ids == expected, (f"the recorder of {recorder.channel.getName()} missed {missing}, got "
+                                 f"{sorted(set(ids) - set(expected))} unexpected, in order: {ids == sorted(ids)}; "
+                                 f"its monitor: {recorder.channel.getMonitorCounters()}")
     else:
         seen = set(ids)
         assert ids == [object_id for object_id in expected if object_id in seen] and ids[-1:] == expected[-1:]

@@ -186,3 +186,13 @@ def test_a_renewed_channel_is_silent_until_its_count_moves_past_the_carried_one(
     assert not looks(check, channel, now, 10.0, received=8), "the new monitor delivered the current value"
     check.renewed(8)
     assert looks(check, channel, now, 4 * QUIET_SECONDS + 0.5, received=8), "the new monitor delivered nothing"
+
+
+def test_a_statistics_reset_after_the_first_value_leaves_a_delivering_channel_alone() -> None:
+    now = [0.0]
+    check = AnsweredCheck(lambda: now[0])
+    channel = FakeChannel(connected=True)
+    check.record_id = 3
+    check.counts_reset(1)  # reset before any look saw the current value that came on connecting
+    assert not looks(check, channel, now, 10.0, received=0), "a paused source, counts reset: left alone"
+    assert check.n_renewals == 0

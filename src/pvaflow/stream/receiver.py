@@ -214,11 +214,12 @@ class MonitorReceiver(QueuedInput):
         }
 
     def reset_stats(self) -> None:
+        received = self.monitor_counts()["nReceived"]
         self.channel.resetMonitorCounters()
         self.carried = dict.fromkeys(self.carried, 0)
         self.connection.n_reconnects = 0
         if self.staleness is not None:
-            self.staleness.n_renewals = 0
+            self.staleness.counts_reset(received)
         self.reset_queue_stats()
 
 
@@ -270,6 +271,7 @@ class CollectingReceiver:
         self.lock = threading.Lock()  # counters written by monitor threads
         # updates per connection: the first skip_initial of each connection are its current value
         self.seen = {producer: 0 for producer in channel_names}
+        self.received = {producer: 0 for producer in channel_names}  # updates per producer, since a reset
         self.first_initial: pva.PvObject | None = None  # types the output before anything is collected
         self.last_object_time = 0.0  # time.monotonic() when objects were last drained
         self.connections = {producer: ConnectionWatch(channel, f"producer {producer} ({channel_names[producer]})")
@@ -421,12 +423,12 @@ class CollectingReceiver:
 
     def reset_stats(self) -> None:
         with self.lock:
+            for producer, check in self.staleness.items():
+                check.counts_reset(self.received[producer])
             self.received = {producer: 0 for producer in self.channel_names}
             self.rejected = {producer: 0 for producer in self.channel_names}
             for connection in self.connections.values():
                 connection.n_reconnects = 0
-            for check in self.staleness.values():
-                check.n_renewals = 0
             self.carried_overruns = {producer: 0 for producer in self.channel_names}
             self.skipped = {producer: 0 for producer in self.channel_names}
             self.delivered = {producer: 0 for producer in self.channel_names}

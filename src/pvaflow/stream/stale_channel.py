@@ -166,6 +166,13 @@ class StaleChannelCheck:
         self.next_look = self.clock() + self.quiet_seconds
         self._new_episode()
 
+    def counts_reset(self, received: int) -> None:
+        """The owner's counts start again from 0 (a statistics reset); ``received``: its count just before."""
+        if received != self.received_at_start:
+            self.silent = False
+        self.received_at_start = 0
+        self.n_renewals = 0
+
     def close(self) -> None:
         self.closed.set()
         self.asked.set()
