@@ -25,8 +25,15 @@ def sim(start_process, wait_for_channel, *extra: str):
     return server
 
 
+# A monitor queue on the source's server for the tests that check which frames come through: with the server's
+# default (2), a consumer a loaded machine stalls for 40 ms at 50 fps loses frames (counted overruns; seen in a
+# loaded full run: two ids missing at the output). Loss under load is tested where it is the subject.
+SERVER_QUEUE = ("-sqs", "100")
+
+
 def consumer(start_process, wait_for_channel, *extra: str, status: str = "c:*:status"):
-    child = start_process("consumer", "-ic", SOURCE, "-sc", status, "-dc", *extra)
+    queue = () if "-sqs" in extra else SERVER_QUEUE
+    child = start_process("consumer", "-ic", SOURCE, "-sc", status, "-dc", *queue, *extra)
     if "-nc" not in extra:
         wait_for_channel(status.replace("*", "1"), child)
     return child
@@ -87,7 +94,7 @@ def test_consumers_of_one_set_get_the_same_frames(start_process, wait_for_channe
     server = sim(start_process, wait_for_channel, "-nx", "8", "-ny", "8", "-nf", "30", "-cs", "5", "-fps", "60")
     children = {consumer_id: start_process("consumer", "-ic", SOURCE, "-id", consumer_id, "-sc", "c:*:status",
                                            "-oc", "c:*:out", "-dg", "g", "-ds", set_name, "-du", "1", "-nds", "2",
-                                           "-dc")
+                                           "-dc", *SERVER_QUEUE)
                 for set_name, consumer_id in (("A", "1"), ("A", "2"), ("B", "3"))}
     for consumer_id, child in children.items():
         wait_for_channel(f"c:{consumer_id}:status", child)
@@ -273,7 +280,7 @@ def test_distributor_works_on_a_consumer_output(start_process, wait_for_channel)
     server = sim(start_process, wait_for_channel, "-nx", "8", "-ny", "8", "-nf", "40", "-cs", "5", "-fps", "40")
     consumer(start_process, wait_for_channel, "-oc", "stage1:out", status="stage1:status")
     stage2 = start_process("consumer", "-ic", "stage1:out", "-sc", "stage2:*:status", "-oc", "stage2:*:out",
-                           "-nc", "2", "-du", "1", "-dc")
+                           "-nc", "2", "-du", "1", "-dc", *SERVER_QUEUE)
     for consumer_id in (1, 2):
         wait_for_channel(f"stage2:{consumer_id}:status", stage2)
     outputs = [Recorder(f"stage2:{consumer_id}:out") for consumer_id in (1, 2)]
