@@ -22,6 +22,10 @@ frames are split (``-du 1``) while each consumer receives every metadata update.
   matching (the latest update of each channel), counters or checks. What writing the attributes and
   publishing cost through pvaccess: the floor for any Python processor attaching metadata.
 
+With 2 consumers the floors are two such clients, the frames split between them by the distributor
+(``updates:1``, as the consumers' ``-du 1``) and every update sent to each. A floor's drain is measured to its
+last frame; a consumer's, through its status channel, includes the accumulation timeout and the status refresh.
+
 A run passes when every published frame was processed within DRAIN_SECONDS (5 s: the accumulation timeout, the
 status channel's refresh and 3 s of backlog) of the last one, none was missed
 or overran a queue, and every frame got all six values (``nFramesMissingMetadata`` 0). Rates are tried
@@ -136,7 +140,7 @@ def measure(variant: str, size: int, n_consumers: int, rate: float, runtime: flo
                  "-dt", "uint8", "-fps", str(rate), "-nf", str(sent), "-cs", "100", "-mpv", METADATA, "-sos",
                  "-std", "60", "-shd", "1", "-rp", "0", "-dc"])
     if variant.startswith("floor"):
-        return measure_floor(variant, sim, sent, runtime, size)
+        return measure_floor(variant, sim, sent, runtime, size, n_consumers)
     consumers = None
     try:
         wait_for(SOURCE)
@@ -167,35 +171,43 @@ def measure(variant: str, size: int, n_consumers: int, rate: float, runtime: flo
     )
 
 
-def measure_floor(variant: str, sim: subprocess.Popen, sent: int, runtime: float, size: int) -> Run:
-    """The ``floor`` variants: this file run with ``--floor-client`` reads the stream, reports in JSON."""
-    client = None
+def measure_floor(variant: str, sim: subprocess.Popen, sent: int, runtime: float, size: int,
+                  n_consumers: int) -> Run:
+    """The ``floor`` variants: this file run with ``--floor-client`` reads the stream, reports in JSON; with more
+    than one client the frames are split among them by the distributor, as the consumers' (``-du 1``)."""
+    clients: list[subprocess.Popen] = []
     try:
         wait_for(SOURCE)
-        client = subprocess.Popen([sys.executable, __file__, "--floor-client", str(sent), str(runtime), str(size),
-                                   variant],
-                                  env=server_env(dict(os.environ)), stdout=subprocess.PIPE, text=True)
-        if client.stdout is None or client.stdout.readline().strip() != "ready":
-            raise RuntimeError("the floor client did not start")
+        for _ in range(n_consumers):
+            clients.append(subprocess.Popen(
+                [sys.executable, __file__, "--floor-client", str(sent), str(runtime), str(size), variant,
+                 str(n_consumers)], env=server_env(dict(os.environ)), stdout=subprocess.PIPE, text=True))
+        for client in clients:
+            if client.stdout is None or client.stdout.readline().strip() != "ready":
+                raise RuntimeError("a floor client did not start")
         sim.send_signal(signal.SIGUSR1)
-        result = json.loads(client.stdout.readline())
+        results = [json.loads(client.stdout.readline()) for client in clients if client.stdout is not None]
     finally:
-        for process in (client, sim):
-            if process is not None:
-                stop(process)
-    complete = result["metadata"] >= 6 * result["frames"]  # every frame's six updates taken out
-    return Run(variant, sent, processed=result["frames"], missed=sent - result["frames"], overruns=result["overruns"],
-               missing_metadata=0 if complete else result["frames"], drain=result["drain"])
+        for process in (*clients, sim):
+            stop(process)
+    frames = sum(result["frames"] for result in results)
+    complete = all(result["metadata"] >= 6 * result["frames"] for result in results)  # six updates a frame taken
+    return Run(variant, sent, processed=frames, missed=sent - frames,
+               overruns=sum(result["overruns"] for result in results),
+               missing_metadata=0 if complete else frames, drain=max(result["drain"] for result in results))
 
 
-def floor_client(expected: int, runtime: float, size: int, attach: bool) -> None:
+def floor_client(expected: int, runtime: float, size: int, attach: bool, n_clients: int) -> None:
     """Monitor the frames and the six channels into pvaccess queues; take everything out (with ``attach``: add
-    the latest values to each frame as attributes and publish it); print the counts."""
+    the latest values to each frame as attributes and publish it); print the counts. With ``n_clients`` > 1
+    this client gets its share of the frames (the distributor's ``updates:1``, as ``-du 1``) and every update,
+    and is done once its frames stop coming after the source's last."""
     server = pva.PvaServer() if attach else None
     latest: dict[str, object] = {}
     frames = pva.PvObjectQueue()
     image = pva.Channel(SOURCE)
-    image.qMonitor(frames, f"record[queueSize={SERVER_QUEUE[size]}]field()")
+    share = "_[pydistributor=updates:1]" if n_clients > 1 else ""
+    image.qMonitor(frames, f"record[queueSize={SERVER_QUEUE[size]}]field({share})")
     metadata = {name: (pva.Channel(name.removeprefix("pva://")), pva.PvObjectQueue()) for name in METADATA.split(",")}
     for channel, queue in metadata.values():
         channel.qMonitor(queue, f"record[queueSize={SERVER_QUEUE[size]}]field()")
@@ -204,14 +216,17 @@ def floor_client(expected: int, runtime: float, size: int, attach: bool) -> None
         queue.get(READY_SECONDS)
     print("ready", flush=True)
     n_frames = n_metadata = 0
-    published_by = None
+    published_by = last_frame = None
     while n_frames < expected and (published_by is None or time.monotonic() < published_by + DRAIN_SECONDS + 2.0):
         try:
             frame = frames.get(0.5)
         except pva.QueueEmpty:
+            if n_clients > 1 and last_frame is not None and time.monotonic() > max(published_by, last_frame) + 1.0:
+                break  # the share of this client has come
             continue
+        last_frame = time.monotonic()
         if published_by is None:
-            published_by = time.monotonic() + runtime
+            published_by = last_frame + runtime
         n_frames += 1
         for name, (_, queue) in metadata.items():
             for _ in range(len(queue)):  # (a get on an empty queue costs 0.2 ms and more)
@@ -226,16 +241,17 @@ def floor_client(expected: int, runtime: float, size: int, attach: bool) -> None
             if n_frames == 1:
                 server.addRecord(FLOOR_OUTPUT, frame.copy(), None)
             server.update(FLOOR_OUTPUT, frame)
-    drain = max(0.0, time.monotonic() - published_by) if published_by is not None else float("inf")
+    drain = max(0.0, last_frame - published_by) if published_by is not None and last_frame else float("inf")
     overruns = sum(channel.getMonitorCounters().get("nOverruns", 0) for channel in
                    [image, *(channel for channel, _ in metadata.values())])
     print(json.dumps({"frames": n_frames, "metadata": n_metadata, "overruns": overruns, "drain": drain}), flush=True)
 
 
 def main() -> int:
-    if len(sys.argv) == 6 and sys.argv[1] == "--floor-client":  # the parent's loopback environment is inherited
+    if len(sys.argv) == 7 and sys.argv[1] == "--floor-client":  # the parent's loopback environment is inherited
         signal.signal(signal.SIGINT, signal.SIG_DFL)  # stopped by the parent once it has the counts
-        floor_client(int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "floor-attach")
+        floor_client(int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "floor-attach",
+                     int(sys.argv[6]))
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="512,2048", help="frame sizes (NxN)")
@@ -252,13 +268,12 @@ def main() -> int:
     print(f"six metadata channels, -ao 10, {args.runtime:g} s of frames per run, {args.rounds} rounds")
     for size in (int(s) for s in args.sizes.split(",")):
         for n_consumers in (int(n) for n in args.consumers.split(",")):
-            in_run = [variant for variant in variants if not variant.startswith("floor") or n_consumers == 1]
-            best: dict[str, list[float]] = {variant: [] for variant in in_run}
+            best: dict[str, list[float]] = {variant: [] for variant in variants}
             for round_number in range(1, args.rounds + 1):
-                climbing = set(in_run)
-                passed: dict[str, float] = dict.fromkeys(in_run, 0.0)
+                climbing = set(variants)
+                passed: dict[str, float] = dict.fromkeys(variants, 0.0)
                 for rate in (float(r) for r in rates[size].split(",")):
-                    for variant in [v for v in in_run if v in climbing]:  # variants take turns at each rate
+                    for variant in [v for v in variants if v in climbing]:  # variants take turns at each rate
                         run = measure(variant, size, n_consumers, rate, args.runtime)
                         print(f"{size}x{size} {n_consumers} consumer(s) round {round_number} {variant:8} "
                               f"{rate:6g} fps: sent {run.sent} processed {run.processed} missed {run.missed} "
@@ -270,10 +285,10 @@ def main() -> int:
                             climbing.discard(variant)
                     if not climbing:
                         break
-                for variant in in_run:
+                for variant in variants:
                     best[variant].append(passed[variant])
             summary = ", ".join(f"{variant} {statistics.median(best[variant]):g} fps (rounds: "
-                                f"{', '.join(f'{r:g}' for r in best[variant])})" for variant in in_run)
+                                f"{', '.join(f'{r:g}' for r in best[variant])})" for variant in variants)
             print(f"== {size}x{size}, {n_consumers} consumer(s), highest loss-free rate: {summary}", flush=True)
     return 0
 
