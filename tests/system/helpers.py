@@ -16,6 +16,8 @@ from pvaflow.stream.client import send_command
 from pvaflow.stream.stale_channel import Delivered, StaleChannelCheck
 from pvaflow.supervisor import handles_signal
 
+from ..p4p_probe import answers
+
 
 class Recorder:
     """Monitors a channel with pvaccess and keeps (id, image, time stamp) of every frame, and with
@@ -97,17 +99,6 @@ def assert_ids_received(recorder: Recorder, ids: list[int], expected: list[int])
     else:
         seen = set(ids)
         assert ids == [object_id for object_id in expected if object_id in seen] and ids[-1:] == expected[-1:]
-
-
-def answers(channel_name: str) -> bool:
-    """Whether the channel answers a get now. A new Channel each time: one Channel that did not find its
-    server searches again ever more rarely (pvAccess's back-off: up to about 30 s), so waiting on one Channel
-    can outlast a server that came up long ago."""
-    try:
-        get(channel_name, timeout=0.5)
-        return True
-    except pva.PvaException:
-        return False
 
 
 GET_ATTEMPT_SECONDS = 2.0

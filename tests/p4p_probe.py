@@ -1,0 +1,31 @@
+"""Whether a channel answers, asked with p4p rather than pvaccess.
+
+A pvaccess get whose server goes away during it can hang for good or end its process with a segmentation
+fault (docs/reliability.md); the servers the tests wait for may be starting, failing or at the end of a
+short run, and the test process must outlive them. p4p (PVXS) is an independent client with neither fault.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+
+@functools.cache
+def context() -> Any:
+    """This test process's p4p client context (one for every question)."""
+    from p4p.client.thread import Context
+
+    return Context("pva", nt=False)
+
+
+def answers(channel_name: str, timeout: float = 0.5) -> bool:
+    """Whether ``channel_name`` answers a get within ``timeout`` seconds. After no answer the channel is
+    dropped, so the next question searches at once (a channel whose searches went unanswered searches ever
+    more rarely)."""
+    try:
+        context().get(channel_name, timeout=timeout)
+        return True
+    except Exception:  # noqa: BLE001 (p4p: TimeoutError, Disconnected, RemoteError)
+        context().disconnect(channel_name)
+        return False
