@@ -29,6 +29,7 @@ from typing import Any
 import pvaccess as pva
 
 from ..accounting import MissedObjects
+from ..stream.client import get_within
 from ..supervisor import LOCAL, Child, Launcher, RestartPolicy, Supervisor
 from .source_counter import SourceCounter
 from .spec import Pipeline, Stage
@@ -253,7 +254,7 @@ class Runner:
         client = pva.Channel(self.pipeline.stages[source.stage].output)
         client.setTimeout(0.5)
         try:
-            client.get("field(uniqueId)")
+            get_within(client, "field(uniqueId)", 0.5)
             return True
         except pva.PvaException:
             return False
@@ -281,7 +282,7 @@ class Runner:
         client.setTimeout(0.5)
         while state.alive:
             try:
-                client.get("field(timeStamp)")
+                get_within(client, "field(timeStamp)", 0.5)
                 return
             except pva.PvaException:
                 if time.monotonic() > deadline:

@@ -24,7 +24,7 @@ from typing import Any
 import pvaccess as pva
 
 from ..stream.callback_thread import keeping_thread_state
-from ..stream.client import stop_monitor
+from ..stream.client import get_within, stop_monitor
 
 IMAGE, STATUS, OTHER = "image", "status", "other"
 STATUS_SECTIONS = ("processorStats", "receiverStats", "collectorStats")
@@ -94,7 +94,7 @@ class ChannelWatch:
     def discover(self) -> bool:
         """Read the channel's first value and start its monitor; False while it does not answer."""
         try:
-            first = self.channel.get("field()")
+            first = get_within(self.channel, "field()", GET_SECONDS)
         except pva.PvaException:
             return False
         self.kind, self.fields = kind_of(first), sorted(first.keys())
@@ -131,7 +131,7 @@ class ChannelWatch:
         with self.lock:
             if self.fetched_frame is not None and now - self.fetched_frame[0] < FETCH_REUSE_SECONDS:
                 return self.fetched_frame[1]
-        frame = self.channel.get("field()")
+        frame = get_within(self.channel, "field()", GET_SECONDS)
         image_id = frame["uniqueId"]
         with self.lock:
             self.fetched_frame = (now, frame)
