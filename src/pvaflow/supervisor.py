@@ -10,7 +10,6 @@ A local child gets SIGTERM (a clean stop) when its supervisor dies, even by ``ki
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import signal
@@ -23,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from .parent_watch import with_parent_watch
+
 if TYPE_CHECKING:
     from .stream.config import HostConfig
 
@@ -30,18 +31,9 @@ logger = logging.getLogger(__name__)
 
 STOP_TIMEOUT = 15.0
 POLL_SECONDS = 0.2
-PR_SET_PDEATHSIG = 1
 # options of `pvaflow consumer` set per child process: (short, long)
 PER_CHILD_OPTIONS = (("-id", "--consumer-id"), ("-nc", "--n-consumers"), ("-cid", "--consumer-id-list"),
                      ("-oo", "--oid-offset"))
-PARENT_VARIABLE = "PVAFLOW_STOP_WITH_PARENT"  # the pid of the parent a child stops with
-
-
-def with_parent_watch() -> dict[str, str]:
-    """The environment for a child that must stop when this process dies: the child reads it at start
-    (:func:`stop_with_parent`). No ``preexec_fn``: code run between fork and exec can deadlock the child, and
-    the ``Popen`` waiting for it, in a process with other threads (pvaccess's), as the Python docs warn."""
-    return dict(os.environ) | {PARENT_VARIABLE: str(os.getpid())}
 
 
 def pvaflow_command(command: Sequence[str]) -> list[str]:
@@ -98,21 +90,6 @@ def handles_signal(pid: int, signum: int) -> bool:
         return False
     mask = next((line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:")), "0")
     return bool(int(mask, 16) >> (signum - 1) & 1)
-
-
-def stop_with_parent() -> None:
-    """In a child started with :func:`with_parent_watch`: get SIGTERM (a clean stop) when that parent dies
-    (Linux ``PR_SET_PDEATHSIG``; elsewhere nothing). The variable is taken out of the environment, so this
-    process's own children do not inherit a parent that is not theirs."""
-    parent = os.environ.pop(PARENT_VARIABLE, None)
-    if parent is None:
-        return
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):  # not Linux
-        return
-    if str(os.getppid()) != parent:  # the parent died before prctl took effect
-        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def consumer_commands(argv: Sequence[str], configs: Sequence[HostConfig]) -> list[list[str]]:

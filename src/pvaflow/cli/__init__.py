@@ -15,7 +15,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     interrupted: list[int] = []
     previous = signal.signal(signal.SIGINT, lambda signum, _frame: interrupted.append(signum))
     try:
-        from ..supervisor import stop_with_parent
+        from ..parent_watch import stop_with_parent
 
         stop_with_parent()  # a child of the runner or of `consumer -nc N`: stop when it dies
         from .main import main as run_command
