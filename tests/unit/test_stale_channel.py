@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable
-
 import pvaccess as pva
 
 from pvaflow.stream.host import reconnect_value_skip
 from pvaflow.stream.stale_channel import (
-    MAX_STUCK_QUESTIONS,
     NEVER_CONNECTED_LOOK_SECONDS,
     NEVER_CONNECTED_WAIT_SECONDS,
     QUIET_SECONDS,
-    STUCK_SECONDS,
     Delivered,
     StaleChannelCheck,
 )
@@ -203,69 +197,3 @@ def test_a_statistics_reset_after_the_first_value_leaves_a_delivering_channel_al
     assert not looks(check, channel, now, 10.0, received=0), "a paused source, counts reset: left alone"
     assert check.n_renewals == 0
 
-
-class HangingCheck(StaleChannelCheck):
-    """Asks on its own threads, as the real check; its first ``n_hanging`` questions hang until ``release`` is
-    set (then answer -1), later ones answer 7 at once."""
-
-    def __init__(self, clock, n_hanging: int) -> None:
-        super().__init__("x", pva.PVA, "x", "uniqueId", clock=clock)
-        self.n_hanging = n_hanging
-        self.release = threading.Event()
-        self.n_questions = 0
-        self.threads: list[threading.Thread] = []
-
-    def _question(self) -> int:
-        self.n_questions += 1
-        if self.n_questions <= self.n_hanging:
-            self.threads.append(threading.current_thread())
-            self.release.wait(30.0)
-            return -1
-        return 7
-
-
-def wait_until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "not within 10 s"
-        time.sleep(0.01)
-
-
-def test_a_question_that_hangs_is_asked_again_on_a_new_thread() -> None:
-    now = [0.0]
-    check = HangingCheck(lambda: now[0], n_hanging=1)
-    channel = FakeChannel(connected=False)  # asked at every look until it connects
-    try:
-        wait_until(lambda: (looks(check, channel, now, 0.5) or True) and check.asking_since is not None)
-        assert not looks(check, channel, now, check.asking_since + STUCK_SECONDS - 0.5 - now[0]), "no answer yet"
-        assert check.n_stuck == 0
-        wait_until(lambda: looks(check, channel, now, 1.0))  # a new thread asked, its answer renews the channel
-        assert check.n_stuck == 1
-        with check.lock:
-            assert [object_id for object_id, _, _ in check.answers] == [7]
-        check.release.set()
-        check.threads[0].join(5.0)
-        assert not check.threads[0].is_alive(), "the hung thread ends once its question returns"
-        with check.lock:
-            assert -1 not in [object_id for object_id, _, _ in check.answers], "a left question's answer is dropped"
-    finally:
-        check.release.set()
-        check.close()
-
-
-def test_the_check_stops_asking_after_so_many_hung_questions() -> None:
-    now = [0.0]
-    check = HangingCheck(lambda: now[0], n_hanging=100)
-    channel = FakeChannel(connected=False)
-    try:
-        for n_threads in range(1, MAX_STUCK_QUESTIONS + 2):
-            wait_until(lambda n=n_threads: (looks(check, channel, now, 0.5) or True) and len(check.threads) == n)
-            assert not looks(check, channel, now, STUCK_SECONDS + 0.5)  # the question is left at the last look
-        assert check.n_stuck == MAX_STUCK_QUESTIONS + 1
-        assert not looks(check, channel, now, 10 * STUCK_SECONDS)
-        assert len(check.threads) == MAX_STUCK_QUESTIONS + 1, "no thread after the last one hung"
-    finally:
-        check.release.set()
-        for thread in check.threads:
-            thread.join(5.0)
-        check.close()

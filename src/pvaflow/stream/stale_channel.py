@@ -38,10 +38,10 @@ a pvaccess Channel that made an asyncGet holds the GIL for 0.8 s (measured here)
 dropping monitored Channels over and over once ended a consumer with "PyThreadState_Get: ... the GIL is
 released" in a pvaccess thread.
 
-A get can also hang past its timeout (seen here once, a plain pvaccess client's, during record re-creations:
-it never returned). A check whose question is STUCK_SECONDS old leaves that thread to itself and asks on a new
-one (what the old one answers, if it ever does, is dropped); after MAX_STUCK_QUESTIONS such threads it stops
-asking and says so, since every hung thread keeps what it holds.
+A pvaccess get whose server goes away during it can hang for good or end its process with a segmentation
+fault (scripts/pvaccess_get_faults.py), and the check asks exactly when a server may be going away. So the
+gets are made in a child process (stream/asker.py), started at the first question, killed when it hangs and
+replaced when it dies.
 """
 
 from __future__ import annotations
@@ -54,12 +54,12 @@ from typing import Any, NamedTuple
 
 import pvaccess as pva
 
+from .asker import Asker
+
 logger = logging.getLogger(__name__)
 
 QUIET_SECONDS = 2.0
 GET_SECONDS = 1.0  # how long one question may take
-STUCK_SECONDS = 10 * GET_SECONDS  # a question this old hangs: it is asked again on a new thread
-MAX_STUCK_QUESTIONS = 3  # hung threads left behind before the check stops asking
 NEVER_CONNECTED_LOOK_SECONDS = 0.25
 NEVER_CONNECTED_WAIT_SECONDS = 0.25
 
@@ -101,9 +101,8 @@ class StaleChannelCheck:
         self.answers: list[tuple[Any, float, float]] = []  # (object id, asked, answered) in this episode
         self.asked = threading.Event()
         self.closed = threading.Event()
-        self.thread: threading.Thread | None = None  # the thread that asks (the latest, if one hung)
-        self.asking_since: float | None = None  # when the current question was asked (None: not asking)
-        self.n_stuck = 0  # questions that hung (threads left behind)
+        self.thread: threading.Thread | None = None
+        self.asker = Asker(what)  # used by the check's thread only
         self.n_renewals = 0  # channels renewed of an input that had connected (one that never did is not stale)
         self.held_back = False  # the last True of dead() was for a monitor holding back an update
         self.received_at_start = 0  # the count dead() is given before the channel's monitor delivers anything
@@ -194,55 +193,32 @@ class StaleChannelCheck:
             self.answers = []
 
     def _ask(self) -> None:
-        asking_since = self.asking_since
-        if asking_since is not None and self.clock() - asking_since >= STUCK_SECONDS:
-            self._leave_stuck_thread(asking_since)
-        if self.n_stuck > MAX_STUCK_QUESTIONS:
-            return
         if self.thread is None:
             self.thread = threading.Thread(target=self._answer, name=f"stale-check {self.channel_name}",
                                            daemon=True)
             self.thread.start()
         self.asked.set()
 
-    def _leave_stuck_thread(self, asking_since: float) -> None:
-        """The current question hangs: its thread is left to itself (a later one asks)."""
-        self.n_stuck += 1
-        self.thread = None
-        self.asking_since = None
-        if self.n_stuck > MAX_STUCK_QUESTIONS:
-            logger.error("a question to %s for its %s has not returned in %.0f s (pvaccess; %d questions hung): "
-                         "the input is no longer checked for a stale channel", self.what, self.id_field,
-                         self.clock() - asking_since, self.n_stuck)
-        else:
-            logger.warning("a question to %s for its %s has not returned in %.0f s (pvaccess): asking on a new "
-                           "thread", self.what, self.id_field, self.clock() - asking_since)
-
     def _question(self) -> Any:
-        """The record's id, from a new Channel (raises when there is no answer)."""
-        channel = pva.Channel(self.channel_name, self.provider)
-        channel.setTimeout(GET_SECONDS)
-        return channel.get(self.request)[self.id_field]
+        """The record's id, asked by the asking process (raises when there is no answer)."""
+        return self.asker.ask(self.channel_name, self.provider, self.request, self.id_field, GET_SECONDS)
 
     def _answer(self) -> None:
-        """The check's thread: one question per ``asked``, until closed or left behind hung."""
-        me = threading.current_thread()
-        while not self.closed.is_set() and self.thread is me:
+        """The check's thread: one question per ``asked``, until closed (then the asking process ends)."""
+        while not self.closed.is_set():
             self.asked.wait()
-            if self.closed.is_set() or self.thread is not me:
-                return
             self.asked.clear()
+            if self.closed.is_set():
+                break
             with self.lock:
                 episode = self.episode
-            asked = self.asking_since = self.clock()
+            asked = self.clock()
             try:
                 object_id = self._question()
             except Exception as ex:  # noqa: BLE001 (pvaccess raises its own types; no record, no such field)
                 logger.debug("asking %s for its %s: %s", self.what, self.id_field, ex)
                 continue
-            finally:
-                if self.thread is me:
-                    self.asking_since = None
             with self.lock:
-                if episode == self.episode and self.thread is me:
+                if episode == self.episode:
                     self.answers.append((object_id, asked, self.clock()))
+        self.asker.close()
