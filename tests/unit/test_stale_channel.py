@@ -196,4 +196,3 @@ def test_a_statistics_reset_after_the_first_value_leaves_a_delivering_channel_al
     check.counts_reset(1)  # reset before any look saw the current value that came on connecting
     assert not looks(check, channel, now, 10.0, received=0), "a paused source, counts reset: left alone"
     assert check.n_renewals == 0
-
