@@ -21,7 +21,7 @@ import pytest
 from pvaflow.loopback import loopback_env, server_env
 from pvaflow.supervisor import handles_signal
 
-from .p4p_probe import wait_answers
+from .answering import answers
 
 pytest.register_assert_rewrite("tests.pv_compare")  # its asserts explain a mismatch, as in a test
 
@@ -177,9 +177,11 @@ def start_process(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator:
 
 
 def _wait_for_channel(name: str, child: Child, timeout: float = READY_TIMEOUT) -> None:
-    # p4p: a pvaccess get can crash this process when its server goes (p4p_probe)
-    if not wait_answers(name, time.monotonic() + timeout, child.check_running):
-        pytest.fail(f"channel {name} not ready after {timeout}s:\n{child.output}")
+    deadline = time.monotonic() + timeout
+    while not answers(name):  # asked by a child process: see tests/answering.py
+        child.check_running()
+        if time.monotonic() > deadline:
+            pytest.fail(f"channel {name} not ready after {timeout}s:\n{child.output}")
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from pvaflow.stream.client import send_command
 from pvaflow.stream.stale_channel import Delivered, StaleChannelCheck
 from pvaflow.supervisor import handles_signal
 
-from ..p4p_probe import answers
+from ..answering import answers
 
 
 class Recorder:

@@ -44,8 +44,9 @@ class Asker:
         self.n_replaced = 0  # children that died or were killed
 
     def ask(self, channel_name: str, provider: Any, request: str, field: str, timeout: float) -> Any:
-        """``field`` of a get of ``channel_name`` with ``request``; ``pva.PvaException`` when there is no answer
-        (the get failed, or the child did not answer in ``timeout`` + ANSWER_MARGIN_SECONDS, or died)."""
+        """``field`` of a get of ``channel_name`` with ``request`` (``field`` "": None, the channel answered);
+        ``pva.PvaException`` when there is no answer (the get failed, or the child did not answer in ``timeout``
+        + ANSWER_MARGIN_SECONDS, or died)."""
         child = self._child()
         question = {"channel": channel_name, "provider": PROVIDER_NAMES[provider], "request": request,
                     "field": field, "timeout": timeout}
@@ -109,7 +110,7 @@ class Asker:
     def _replace(self, child: subprocess.Popen[bytes], what_happened: str) -> None:
         """The child hung or died: it is ended, and the next question starts a new one."""
         self.n_replaced += 1
-        logger.warning("the process asking %s for the stale-channel check %s (pvaccess; replaced %d times)",
+        logger.warning("the process asking %s %s (pvaccess; replaced %d times)",
                        self.what, what_happened, self.n_replaced)
         self.child = None
         child.kill()
@@ -124,7 +125,8 @@ def serve(questions: IO[str], answers: IO[str]) -> None:
         channel = pva.Channel(question["channel"], providers[question["provider"]])
         channel.setTimeout(question["timeout"])
         try:
-            answer = {"value": channel.get(question["request"])[question["field"]]}
+            value = channel.get(question["request"])
+            answer = {"value": value[question["field"]] if question["field"] else None}
         except Exception as ex:  # noqa: BLE001 (pvaccess raises its own types; no record, no such field)
             answer = {"error": f"{type(ex).__name__}: {ex}"}
         answers.write(json.dumps(answer, default=str) + "\n")

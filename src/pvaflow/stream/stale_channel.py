@@ -102,7 +102,7 @@ class StaleChannelCheck:
         self.asked = threading.Event()
         self.closed = threading.Event()
         self.thread: threading.Thread | None = None
-        self.asker = Asker(what)  # used by the check's thread only
+        self.asker = Asker(f"{what} for the stale-channel check")  # used by the check's thread only
         self.n_renewals = 0  # channels renewed of an input that had connected (one that never did is not stale)
         self.held_back = False  # the last True of dead() was for a monitor holding back an update
         self.received_at_start = 0  # the count dead() is given before the channel's monitor delivers anything

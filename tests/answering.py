@@ -1,0 +1,36 @@
+"""Whether a channel answers now, asked by a child process (pvaflow's asking process, stream/asker.py).
+
+A pvaccess get whose server goes away during it can hang for good or end its process with a segmentation
+fault (docs/reliability.md), and the servers the tests wait for may be starting, failing or at the end of a
+short run: the test process must outlive them. So the get, a new Channel each time as before (one Channel
+whose searches went unanswered searches again ever more rarely), is made by a child that is replaced when it
+dies and killed when it hangs. (p4p instead, tried for a day: twice in one unloaded full run it got no answer
+in 20 s from a stage that was serving.)
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+
+import pvaccess as pva
+
+from pvaflow.stream.asker import Asker
+
+ATTEMPT_SECONDS = 0.5
+_asking = threading.Lock()  # one question at a time (tests may ask from several threads)
+
+
+@functools.cache
+def _asker() -> Asker:
+    return Asker("a channel for the tests")
+
+
+def answers(channel_name: str, timeout: float = ATTEMPT_SECONDS) -> bool:
+    """Whether ``channel_name`` answers a get within ``timeout`` seconds."""
+    with _asking:
+        try:
+            _asker().ask(channel_name, pva.PVA, "field()", "", timeout)
+            return True
+        except pva.PvaException:
+            return False
