@@ -32,16 +32,15 @@ many seconds after the record appears (on loopback a server's beacon reaches one
 new server does not cut the back-off short). Its channel is looked at every NEVER_CONNECTED_LOOK_SECONDS, once
 it had ``quiet_seconds`` to connect, and renewed when a new channel's answer is NEVER_CONNECTED_WAIT_SECONDS
 old and it still has not connected. Whether the input ever connected is the receiver's to say (its connection
-watch sees every change; the looks here are seconds apart). The questions are
-plain gets, on the check's own thread (the owner never waits on the network). Not asynchronous gets: dropping
-a pvaccess Channel that made an asyncGet holds the GIL for 0.8 s (measured here). Not monitors: creating and
-dropping monitored Channels over and over once ended a consumer with "PyThreadState_Get: ... the GIL is
-released" in a pvaccess thread.
+watch sees every change; the looks here are seconds apart).
 
-A pvaccess get whose server goes away during it can hang for good or end its process with a segmentation
-fault (scripts/pvaccess_get_faults.py), and the check asks exactly when a server may be going away. So the
-gets are made in a child process (stream/asker.py), started at the first question, killed when it hangs and
-replaced when it dies.
+The questions are plain gets with a new Channel each, asked from the check's own thread (the owner never waits
+on the network) and made by a child process (stream/asker.py, started at the first question, killed when it
+hangs, replaced when it dies): a pvaccess get whose server goes away during it can hang for good or end its
+process with a segmentation fault (scripts/pvaccess_get_faults.py), and the check asks exactly when a server
+may be going away. Not asynchronous gets: dropping a pvaccess Channel that made an asyncGet holds the GIL for
+0.8 s (measured here). Not monitors: creating and dropping monitored Channels over and over once ended a
+consumer with "PyThreadState_Get: ... the GIL is released" in a pvaccess thread.
 """
 
 from __future__ import annotations
@@ -199,10 +198,6 @@ class StaleChannelCheck:
             self.thread.start()
         self.asked.set()
 
-    def _question(self) -> Any:
-        """The record's id, asked by the asking process (raises when there is no answer)."""
-        return self.asker.ask(self.channel_name, self.provider, self.request, self.id_field, GET_SECONDS)
-
     def _answer(self) -> None:
         """The check's thread: one question per ``asked``, until closed (then the asking process ends)."""
         while not self.closed.is_set():
@@ -214,7 +209,8 @@ class StaleChannelCheck:
                 episode = self.episode
             asked = self.clock()
             try:
-                object_id = self._question()
+                object_id = self.asker.ask(self.channel_name, self.provider, self.request, self.id_field,
+                                           GET_SECONDS)
             except Exception as ex:  # noqa: BLE001 (pvaccess raises its own types; no record, no such field)
                 logger.debug("asking %s for its %s: %s", self.what, self.id_field, ex)
                 continue
