@@ -1,4 +1,5 @@
-"""Whether a channel answers now, asked by a child process (pvaflow's asking process, stream/asker.py).
+"""Whether a channel answers now, and its value, asked by a child process (pvaflow's asking process,
+stream/asker.py).
 
 A pvaccess get whose server goes away during it can hang for good or end its process with a segmentation
 fault (docs/reliability.md), and the servers the tests wait for may be starting, failing or at the end of a
@@ -24,6 +25,13 @@ _asking = threading.Lock()  # one question at a time (tests may ask from several
 @functools.cache
 def _asker() -> Asker:
     return Asker("a channel for the tests")
+
+
+def value(channel_name: str, request: str = "field()", timeout: float = ATTEMPT_SECONDS) -> dict:
+    """The channel's value as a dict (``toDict()``, arrays as lists); ``pva.PvaException`` if it does not answer
+    within ``timeout`` seconds."""
+    with _asking:
+        return _asker().ask(channel_name, pva.PVA, request, None, timeout)
 
 
 def answers(channel_name: str, timeout: float = ATTEMPT_SECONDS) -> bool:

@@ -47,10 +47,10 @@ def test_soak_two_consumers_and_a_collector(start_process, wait_for_channel) -> 
     time.sleep(max(0.0, SECONDS - WARM_UP - 5))  # the second sample while the stream still runs
     after = {name: resources(pid) for name, pid in watched.items()}
     assert server.wait(SECONDS + 120) == 0
-    wait_until(lambda: get("soak:collector:status").toDict()["collectorStats"]["nCollected"] >= frames,
+    wait_until(lambda: get("soak:collector:status")["collectorStats"]["nCollected"] >= frames,
                timeout=60, what="every frame collected")
-    collected = get("soak:collector:status").toDict()["collectorStats"]
-    processed = [get(f"soak:{i}:status").toDict()["processorStats"] for i in (1, 2)]
+    collected = get("soak:collector:status")["collectorStats"]
+    processed = [get(f"soak:{i}:status")["processorStats"] for i in (1, 2)]
     print(f"soak {SECONDS:.0f} s, {frames} frames: collected {collected}, consumers "
           f"{[p['nProcessed'] for p in processed]}, resources before {before}, after {after}")
     assert collected["nCollected"] == frames and collected["nMissing"] == 0

@@ -16,7 +16,7 @@ from pvaflow.stream.client import send_command
 from pvaflow.stream.stale_channel import Delivered, StaleChannelCheck
 from pvaflow.supervisor import handles_signal
 
-from ..answering import answers
+from ..answering import answers, value
 
 
 class Recorder:
@@ -86,6 +86,13 @@ class Recorder:
             return list(self.frames)
 
 
+def current_frame(channel_name: str) -> tuple[int, np.ndarray]:
+    """(id, image) of the frame ``channel_name`` holds now: a monitor's initial value (what pvget shows)."""
+    recorder = Recorder(channel_name)
+    image_id, image, _ = recorder.stop()[0]
+    return image_id, image
+
+
 def assert_ids_received(recorder: Recorder, ids: list[int], expected: list[int]) -> None:
     """``ids`` (what ``recorder`` saw) are ``expected``, or, only when the recorder had to renew a monitor that
     held back updates (a pvAccess fault seen here on a heavily loaded machine; see stale_channel.py), those
@@ -104,16 +111,15 @@ def assert_ids_received(recorder: Recorder, ids: list[int], expected: list[int])
 GET_ATTEMPT_SECONDS = 2.0
 
 
-def get(channel_name: str, request: str = "field()", timeout: float = 15) -> pva.PvObject:
-    """The channel's value, asked with a new Channel every GET_ATTEMPT_SECONDS until ``timeout``: a Channel
-    whose first searches went unanswered (seen on a loaded machine with many servers) searches again ever
-    more rarely, while a new one searches at once."""
+def get(channel_name: str, request: str = "field()", timeout: float = 15) -> dict:
+    """The channel's value as a dict (``toDict()``, arrays as lists), asked by the tests' asking process (a get
+    whose server goes away during it can hang or crash the process making it: tests/answering.py) every
+    GET_ATTEMPT_SECONDS until ``timeout``, each time with a new Channel: one whose first searches went
+    unanswered (seen on a loaded machine with many servers) searches again ever more rarely."""
     deadline = time.monotonic() + timeout
     while True:
-        channel = pva.Channel(channel_name)
-        channel.setTimeout(min(GET_ATTEMPT_SECONDS, max(0.1, deadline - time.monotonic())))
         try:
-            return channel.get(request)
+            return value(channel_name, request, min(GET_ATTEMPT_SECONDS, max(0.1, deadline - time.monotonic())))
         except pva.PvaException:
             if time.monotonic() >= deadline:
                 raise
@@ -129,7 +135,7 @@ def wait_for_initial_value(status_channel: str, timeout: float = 20.0) -> None:
     pvaflow run waits for it: its monitor is connected, so nothing published later is lost."""
     def monitored() -> bool:
         try:
-            return input_monitored(get(status_channel, timeout=2).toDict())
+            return input_monitored(get(status_channel, timeout=2))
         except pva.PvaException:  # not served yet
             return False
 

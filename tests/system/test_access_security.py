@@ -47,7 +47,7 @@ def test_unauthorised_puts_are_refused(start_process, wait_for_channel, tmp_path
         send_command("denied:control", "stop", timeout=5)
     with pytest.raises(pva.PvaException, match="not allowed"):
         put_frame("denied:in")
-    status = get("denied:status").toDict()  # reading stays open (DEFAULT: READ)
+    status = get("denied:status")  # reading stays open (DEFAULT: READ)
     assert status["receiverStats"]["nReceived"] == 0
     status_channel = pva.Channel("denied:status")
     status_channel.setTimeout(5)
@@ -59,6 +59,6 @@ def test_authorised_user_may_put(start_process, wait_for_channel, tmp_path: Path
     consumer = start_consumer(start_process, wait_for_channel, tmp_path, getpass.getuser(), "allowed")
     put_frame("allowed:in")
     assert send_command("allowed:control", "get_stats", timeout=5) == "Stats update successful"
-    assert get("allowed:status").toDict()["receiverStats"]["nReceived"] == 1
+    assert get("allowed:status")["receiverStats"]["nReceived"] == 1
     assert send_command("allowed:control", "stop", timeout=5) == "Stop flag set"
     assert consumer.wait(20) == 0

@@ -25,6 +25,8 @@ def test_the_asking_process_answers_and_one_that_dies_is_replaced(start_process,
     try:
         record_id = asker.ask("ask:out", pva.PVA, "field(uniqueId)", "uniqueId", 2.0)
         assert isinstance(record_id, int)
+        whole = asker.ask("ask:out", pva.PVA, "field()", None, 2.0)  # the whole value, as toDict() gives it
+        assert isinstance(whole, dict) and whole["uniqueId"] >= record_id
         with pytest.raises(pva.PvaException, match="timed out"):  # the get's own failure, passed on
             asker.ask("ask:none", pva.PVA, "field(uniqueId)", "uniqueId", 0.3)
         child = asker._child()

@@ -32,7 +32,7 @@ def start_collector(start_process, wait_for_channel, producers: str, *extra: str
 
 
 def collector_stats() -> dict:
-    return get("col:status").toDict()
+    return get("col:status")
 
 
 @pytest.mark.parametrize("updates", ["1", "8"])
@@ -168,7 +168,7 @@ def test_split_stitch_restores_every_frame_pixel_for_pixel(start_process, wait_f
         assert image.shape == (2160, 3840)
         assert np.array_equal(image, originals[image_id]), f"frame {image_id} differs after split and stitch"
     wait_until(lambda: get("col:status")["userStats"]["nStitched"] == 8, what="8 frames stitched")
-    stats = get("col:status").toDict()
+    stats = get("col:status")
     assert stats["userStats"]["nIncomplete"] == 0
     assert stats["collectorStats"]["nCollected"] == 32
 
@@ -182,7 +182,7 @@ def test_objects_of_one_id_from_several_producers_are_all_handed_on(start_proces
     collector = start_process("collector", "-ic", "tile:*:out", "-pid", "1,2", "-oc", "tile:col", "-sc", "tile:status",
                               "-cgw", "1", "-dc")
     wait_for_channel("tile:status", collector)
-    wait_until(lambda: get("tile:status").toDict()["receiverStats"]["nReceived"] == 2, what="initial updates")
+    wait_until(lambda: get("tile:status")["receiverStats"]["nReceived"] == 2, what="initial updates")
     output = Recorder("tile:col")
     source.send_line()
     assert output.wait_for(12) == [i for i in range(1, 7) for _ in (1, 2)]
@@ -194,7 +194,7 @@ def test_objects_of_one_id_from_several_producers_are_all_handed_on(start_proces
 
 
 def collector_stats_of(channel: str) -> dict:
-    return get(channel).toDict()["collectorStats"]
+    return get(channel)["collectorStats"]
 
 
 def declared_fields_missing(declared: dict, ours: dict, path: str = "") -> list[str]:
@@ -232,6 +232,6 @@ def test_status_has_the_fields_pvapys_clients_read(start_process, wait_for_chann
     consumer_status = pva.Channel("shape:con:status").getIntrospectionDict()
     assert declared_fields_missing({"metadataStats_1": SourceChannel.STATUS_TYPE_DICT}, consumer_status) == []
     wait_until(lambda: get("shape:col:status")["objectId"] >= 1, what="the first status update")
-    values = get("shape:col:status").toDict()
+    values = get("shape:col:status")
     assert values["producerStats_2"]["producerId"] == 2 and values["producerStats_2"]["channel"] == "shape:2:out"
     assert values["metadataStats_1"]["channel"] == "shape:md"

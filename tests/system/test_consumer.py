@@ -44,7 +44,7 @@ def recorder_args(**config) -> tuple[str, ...]:
 
 
 def stats(channel: str) -> dict:
-    return get(channel).toDict()
+    return get(channel)
 
 
 def test_frames_in_equal_frames_out(start_process, wait_for_channel, tmp_path) -> None:

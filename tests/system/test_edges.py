@@ -44,7 +44,7 @@ def test_exit_or_interrupt_in_process_ends_the_consumer_cleanly_and_counted(
     consumer = start_process("consumer", "-ic", f"end:{action}:image", *HOSTILE, "-pa",
                              json.dumps({"fromId": 3, "do": action}), "-sc", f"end:{action}:status", "-dc", *queue)
     wait_for_channel(f"end:{action}:status", consumer)
-    wait_until(lambda: get(f"end:{action}:status").toDict()["receiverStats"]["nReceived"] >= 1,
+    wait_until(lambda: get(f"end:{action}:status")["receiverStats"]["nReceived"] >= 1,
                what="the initial update")
     source.send_line()
     assert consumer.wait(30) == 1
@@ -76,7 +76,7 @@ def test_a_process_call_that_never_returns_cannot_keep_the_consumer_from_ending(
     for status in ("hang:runtime:status", "hang:sigterm:status", "hang:queue:status", "hang:sigint:status"):
         wait_for_initial_value(status)  # the monitors got their initial (skipped) updates
     source.send_line()
-    wait_until(lambda: all(get(status).toDict()["processorStats"]["nProcessed"] == 1
+    wait_until(lambda: all(get(status)["processorStats"]["nProcessed"] == 1
                            for status in ("hang:sigterm:status", "hang:sigint:status")), what="id 1 processed")
     time.sleep(0.5)  # id 2 is in process() now
     consumers["sigterm"].process.send_signal(signal.SIGTERM)
@@ -106,8 +106,8 @@ def test_an_output_of_another_structure_is_a_counted_publish_error_not_an_abort(
     wait_for_initial_value("shape:status")
     output = Recorder("shape:out")
     source.send_line()
-    wait_until(lambda: get("shape:status").toDict()["processorStats"]["lastObjectId"] == 6, what="all six handled")
-    status = get("shape:status").toDict()
+    wait_until(lambda: get("shape:status")["processorStats"]["lastObjectId"] == 6, what="all six handled")
+    status = get("shape:status")
     assert status["processorStats"]["nProcessed"] == 6
     assert (status["publisherStats"]["nPublished"], status["publisherStats"]["nErrors"]) == (3, 3)
     assert output.wait_for(3) == [1, 2, 3]

@@ -142,7 +142,7 @@ def test_forged_ids_and_replays_are_rejected_and_never_move_the_accounting(start
     wait_until(lambda: get("forged:status")["processorStats"]["nSkipped"] == 1, what="the initial update")
     source.send_line()
     wait_until(lambda: get("forged:status")["processorStats"]["lastObjectId"] == 10, what="all objects handled")
-    processor = get("forged:status").toDict()["processorStats"]
+    processor = get("forged:status")["processorStats"]
     assert (processor["nProcessed"], processor["nRejected"]) == (10, 2)
     assert (processor["nMissed"], processor["nIdRestarts"], processor["nErrors"]) == (0, 0, 0)
     assert stats("forged:status")["nDecrypted"] == 10

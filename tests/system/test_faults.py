@@ -22,7 +22,7 @@ RECORDER = ("-pf", str(HERE / "processors" / "recorder.py"), "-pc", "Recorder")
 
 
 def stats(channel: str) -> dict:
-    return get(channel).toDict()
+    return get(channel)
 
 
 def rss_mb(pid: int) -> float:

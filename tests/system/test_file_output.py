@@ -83,10 +83,10 @@ def test_hdf5_frames_lost_with_a_full_disk_are_taken_out_of_processed(start_proc
                            "-pa", json.dumps({"outputDirectory": str(tmp_path / "h5"), "nImagesPerFile": 3}), "-dc",
                            script=str(HERE / "limited_files.py"))
     wait_for_channel("full:status", writer)
-    wait_until(lambda: get("full:status").toDict()["receiverStats"]["nReceived"] >= 1, what="the initial update")
+    wait_until(lambda: get("full:status")["receiverStats"]["nReceived"] >= 1, what="the initial update")
     source.send_line()
-    wait_until(lambda: get("full:status").toDict()["processorStats"]["lastObjectId"] == 9, what="all nine handled")
-    processor = get("full:status").toDict()["processorStats"]  # the last file was closed with frame 9
+    wait_until(lambda: get("full:status")["processorStats"]["lastObjectId"] == 9, what="all nine handled")
+    processor = get("full:status")["processorStats"]  # the last file was closed with frame 9
     writer.stop()
     on_disk = sum(h5py.File(path)["uniqueId"].shape[0] for path in (tmp_path / "h5").glob("*.hdf"))
     print(f"FIGURES full disk: processed {processor['nProcessed']}, errors {processor['nErrors']}, on disk {on_disk}")

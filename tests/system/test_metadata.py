@@ -66,7 +66,7 @@ def start_sim(start_process, wait_for_channel, metadata_pvs: str):
 def start_with_metadata(server, status_channel: str) -> None:
     """start_frames() once the stage also monitors every metadata channel (their initial values arrived)."""
     def monitoring() -> bool:
-        return all(channel["nReceived"] >= 1 for channel in get(status_channel).toDict()["metadataStats"].values())
+        return all(channel["nReceived"] >= 1 for channel in get(status_channel)["metadataStats"].values())
 
     wait_until(monitoring, what=f"{status_channel} monitoring its metadata channels")
     start_frames(server, status_channel)
@@ -96,7 +96,7 @@ def test_pva_and_ca_metadata_become_attributes_of_the_right_frames(start_process
         assert attributes.get("md:x") == x_by_stamp[stamp], f"frame {image_id}"
         # the sim-server writes one value per frame to every PV: the CA one matched the same frame
         assert attributes.get("md:y") == pytest.approx(attributes["md:x"], abs=1e-6), f"frame {image_id}"
-    status = get("mdc:status").toDict()
+    status = get("mdc:status")
     assert status["userStats"]["nFramesMissingMetadata"] == 0
     assert status["userStats"]["nMetadataProcessed"] == 2 * N_FRAMES
     metadata_stats = status["metadataStats"]
@@ -116,12 +116,12 @@ def test_small_metadata_queue_drops_the_oldest_and_counts_it(start_process, wait
     output = AttributeRecorder("mdq:out")
     # the input's current value must be out of the 5-object queue (skipped after the 2 s accumulation
     # timeout) before the frames come, or it takes the place of frame 5
-    wait_until(lambda: get("mdq:status").toDict()["processorStats"]["nSkipped"] == 1, what="initial value skipped")
+    wait_until(lambda: get("mdq:status")["processorStats"]["nSkipped"] == 1, what="initial value skipped")
     start_with_metadata(server, "mdq:status")
     assert server.wait(40) == 0
     wait_until(lambda: len(output.frames) >= 5, what="the five queued frames processed")
     frames = output.stop()
-    status = get("mdq:status").toDict()
+    status = get("mdq:status")
     assert [frame[0] for frame in frames] == [1, 2, 3, 4, 5]  # the frame queue kept the first five
     assert status["receiverStats"]["nRejected"] == N_FRAMES - 5
     section = status["metadataStats"]["metadata_1"]
@@ -150,7 +150,7 @@ def test_collector_hosts_metadata_channels(start_process, wait_for_channel) -> N
     assert all(found is None or found == expected for found, expected in values), "never another frame's value"
     # without accumulation a frame can be collected before its metadata update arrives; most are not
     assert sum(found is not None for found, _ in values) >= N_FRAMES // 2, values
-    assert get("mdcol:status").toDict()["metadataStats"]["metadata_1"]["nReceived"] >= N_FRAMES
+    assert get("mdcol:status")["metadataStats"]["metadata_1"]["nReceived"] >= N_FRAMES
 
 
 def test_a_metadata_channel_that_never_connects_is_reported_once_and_shown(start_process, wait_for_channel) -> None:
@@ -159,7 +159,7 @@ def test_a_metadata_channel_that_never_connects_is_reported_once_and_shown(start
     wait_for_channel("mdnone:status", consumer)
     wait_until(lambda: "metadata channel mdnone:nowhere is not connected" in consumer.output, timeout=20,
                what="the warning")
-    status = get("mdnone:status").toDict()
+    status = get("mdnone:status")
     section = status["metadataStats"]["metadata_1"]
     assert section["channel"] == "mdnone:nowhere" and section["connected"] is False
     wait_until(lambda: get("mdnone:status")["objectId"] >= status["objectId"] + 2, what="two more status updates")

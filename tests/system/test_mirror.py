@@ -66,7 +66,7 @@ def test_consumers_split_a_mirrored_stream_with_the_distributor(start_process, w
     assert sorted(first + second) == list(range(1, N_FRAMES + 1)), "every frame once, over both consumers"
     assert len(first) == len(second) == N_FRAMES // 2
     for consumer_id in (1, 2):
-        assert get(f"mc:{consumer_id}:status").toDict()["processorStats"]["nMissed"] == 0
+        assert get(f"mc:{consumer_id}:status")["processorStats"]["nMissed"] == 0
 
 
 def test_mirror_survives_a_source_restart(start_process, wait_for_channel) -> None:

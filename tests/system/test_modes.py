@@ -35,7 +35,7 @@ def start_sim(start_process, wait_for_channel, tmp_path, fps: str = "50"):
 
 
 def status(channel: str) -> dict:
-    return get(channel).toDict()
+    return get(channel)
 
 
 @pytest.mark.parametrize("mode", ["pva", "rpc"])

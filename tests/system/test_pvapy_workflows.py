@@ -18,13 +18,12 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from pvaflow import AdImageProcessor
 from pvaflow.loopback import free_port
 
 from ..keyfiles import write_key_files
 from . import pvapy_document as doc
 from .documented import documented
-from .helpers import Recorder, control, get, start_frames, wait_for_initial_value, wait_until
+from .helpers import Recorder, control, current_frame, get, start_frames, wait_for_initial_value, wait_until
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(180)]
 
@@ -53,7 +52,7 @@ def published(sim, *statuses: str, ended: bool = True) -> int:
 
 
 def stats(channel: str) -> dict:
-    return get(channel).toDict()
+    return get(channel)
 
 
 def processed(channel: str) -> int:
@@ -378,11 +377,10 @@ def test_data_encryption_decrypts_to_the_original(start_process, wait_for_channe
     originals = Recorder("pvapy:image")
     n = published(sim)
     wait_until(lambda: processed("proc:1:status") == n, timeout=60, what="every frame through the three stages")
-    decrypted = get("dec:1:output")  # pvget dec:1:output: decrypted (raw) data
-    image_id, image, *_ = AdImageProcessor.reshapeNtNdArray(decrypted)
+    image_id, image = current_frame("dec:1:output")  # pvget dec:1:output: decrypted (raw) data
     frames = {frame_id: frame for frame_id, frame, _ in originals.stop()}
     assert image_id == n and np.array_equal(image, frames[n])
-    image_id, image, *_ = AdImageProcessor.reshapeNtNdArray(get("proc:1:output"))
+    image_id, image = current_frame("proc:1:output")
     assert image_id == n and np.array_equal(image, np.rot90(frames[n], 2)), "the processed (rotated) image"
     for name in ("enc:1:status", "dec:1:status", "proc:1:status"):
         status = stats(name)["processorStats"]

@@ -43,10 +43,11 @@ class Asker:
         self.pending = b""  # what the child wrote past the last answer read
         self.n_replaced = 0  # children that died or were killed
 
-    def ask(self, channel_name: str, provider: Any, request: str, field: str, timeout: float) -> Any:
-        """``field`` of a get of ``channel_name`` with ``request`` (``field`` "": None, the channel answered);
-        ``pva.PvaException`` when there is no answer (the get failed, or the child did not answer in ``timeout``
-        + ANSWER_MARGIN_SECONDS, or died)."""
+    def ask(self, channel_name: str, provider: Any, request: str, field: str | None, timeout: float) -> Any:
+        """``field`` of a get of ``channel_name`` with ``request`` (``field`` "": None, the channel answered;
+        None: the whole value as a dict, as ``toDict()`` gives it, arrays as lists); ``pva.PvaException`` when
+        there is no answer (the get failed, or the child did not answer in ``timeout`` + ANSWER_MARGIN_SECONDS,
+        or died)."""
         child = self._child()
         question = {"channel": channel_name, "provider": PROVIDER_NAMES[provider], "request": request,
                     "field": field, "timeout": timeout}
@@ -117,6 +118,13 @@ class Asker:
         child.wait()
 
 
+def json_value(value: Any) -> Any:
+    """What JSON cannot hold as it is: numpy arrays and numbers as lists and numbers, anything else (pvaccess's
+    scalar types in a union's description) as its text."""
+    to_list = getattr(value, "tolist", None)
+    return to_list() if to_list is not None else str(value)
+
+
 def serve(questions: IO[str], answers: IO[str]) -> None:
     """The child side: answer each question line until the input ends."""
     providers = {name: provider for provider, name in PROVIDER_NAMES.items()}
@@ -126,10 +134,11 @@ def serve(questions: IO[str], answers: IO[str]) -> None:
         channel.setTimeout(question["timeout"])
         try:
             value = channel.get(question["request"])
-            answer = {"value": value[question["field"]] if question["field"] else None}
+            field = question["field"]
+            answer = {"value": value.toDict() if field is None else value[field] if field else None}
         except Exception as ex:  # noqa: BLE001 (pvaccess raises its own types; no record, no such field)
             answer = {"error": f"{type(ex).__name__}: {ex}"}
-        answers.write(json.dumps(answer, default=str) + "\n")
+        answers.write(json.dumps(answer, default=json_value) + "\n")
         answers.flush()
 
 
