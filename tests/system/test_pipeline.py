@@ -12,11 +12,13 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pvaccess as pva
 import pytest
 
+from pvaflow.pipeline.source_counter import SourceCounter
 from tests.keyfiles import write_key_files
 
-from .helpers import get, wait_until
+from .helpers import get, send_start_signal, wait_until
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(150)]
 
@@ -98,9 +100,9 @@ def test_killed_stage_is_restarted_and_the_run_ends_cleanly(start_process, wait_
     summary_path = tmp_path / "summary.json"
     runner = run_pipeline(start_process, path, summary_path)
     wait_for_channel("restart:work:1:status", runner)
-    wait_until(lambda: get("restart:work:1:status").toDict()["processorStats"]["nProcessed"] >= 40,
+    wait_until(lambda: get("restart:work:1:status")["processorStats"]["nProcessed"] >= 40,
                timeout=40, what="frames through the stage")
-    before = get("restart:work:1:status").toDict()["processorStats"]["nProcessed"]
+    before = get("restart:work:1:status")["processorStats"]["nProcessed"]
     os.kill(stage_pid("restart:work:*:status"), signal.SIGKILL)
     assert runner.wait(60) == 0, runner.output
     summary = json.loads(summary_path.read_text())
@@ -148,7 +150,7 @@ def test_killed_distributed_consumer_is_restarted_and_every_frame_accounted(star
     summary_path = tmp_path / "summary.json"
     runner = run_pipeline(start_process, path, summary_path)
     wait_for_channel("killdist:workers:2:status", runner)
-    wait_until(lambda: get("killdist:workers:2:status").toDict()["processorStats"]["nProcessed"] >= 30,
+    wait_until(lambda: get("killdist:workers:2:status")["processorStats"]["nProcessed"] >= 30,
                timeout=40, what="frames through consumer 2")
     os.kill(stage_pid("killdist:workers:*:status", "2"), signal.SIGKILL)
     assert runner.wait(90) == 0, runner.output
@@ -175,7 +177,7 @@ def test_only_runs_two_halves_of_one_pipeline_that_find_each_other(start_process
     workers = run_pipeline(start_process, pipeline, tmp_path / "workers.json", "--only", "workers,ordered")
     wait_for_channel("distributed:ordered:status", workers)
     source = run_pipeline(start_process, pipeline, tmp_path / "source.json", "--only", "source")
-    wait_until(lambda: get("distributed:ordered:status").toDict()["processorStats"]["nProcessed"] == 400,
+    wait_until(lambda: get("distributed:ordered:status")["processorStats"]["nProcessed"] == 400,
                timeout=60, what="400 frames through the other runner's collector")
     # ... and in that runner's own reading of the status (every 0.5 s), which its summary is made of
     wait_until(lambda: "ordered[running processed=400 " in workers.output, what="the runner reading 400")
@@ -189,6 +191,27 @@ def test_only_runs_two_halves_of_one_pipeline_that_find_each_other(start_process
     assert list(summary["stages"]) == ["workers", "ordered"]
     assert all(stage["nMissed"] == 0 for stage in summary["stages"].values())
     assert json.loads((tmp_path / "source.json").read_text())["sourceFrames"] == 400
+
+
+def test_a_source_count_whose_channel_never_connects_is_renewed_and_counts_every_frame(start_process,
+                                                                                      wait_for_channel) -> None:
+    # a runner's count of a source another runner starts (--only) once stayed at 0 of 400: its channel, made
+    # before the record existed, never connected (pvAccess backs off the searches of a channel it did not find).
+    # A channel to a name nobody serves stands for it here: it never connects, while the record is there
+    counter = SourceCounter("count:image")
+    counter.channel = pva.Channel("count:nowhere")
+    counter.start()
+    try:
+        sim = start_process("sim-server", "-cn", "count:image", "-nx", "8", "-ny", "8", "-fps", "100", "-nf", "30",
+                            "-cs", "10", "-sos", "-std", "60", "-shd", "30", "-rp", "0", "-dc")
+        wait_for_channel("count:image", sim)
+        wait_until(lambda: counter.look() or counter.monitoring, what="the count's new channel monitoring")
+        assert counter.channel.getName() == "count:image"
+        send_start_signal(sim.process)
+        wait_until(lambda: counter.look() or counter.count == 30, what="30 frames counted")
+        assert counter.staleness.n_renewals == 0, "a channel that never connected is not counted as stale"
+    finally:
+        counter.stop()
 
 
 def tool(*args: str) -> subprocess.CompletedProcess:

@@ -238,6 +238,8 @@ class Runner:
                                "anyway and the first frames may be missed; raise start-delay in [pipeline]",
                                self.settings.start_delay)
                 return
+            if self.counter is not None:
+                self.counter.look()
             time.sleep(READY_POLL_SECONDS)
         for process in sources:
             if process.alive:
@@ -376,6 +378,8 @@ class Runner:
             next_view = time.monotonic()
             while not stop.wait(POLL_SECONDS):
                 self.supervise()
+                if self.counter is not None:
+                    self.counter.look()
                 self.poll_counts()
                 now = time.monotonic()
                 if now >= next_view:
