@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pvaflow.sim.pacing import Pacer
+from pvaflow.sim.pacing import MIN_SLEEP_SECONDS, Pacer
 
 
 class FakeClock:
@@ -41,3 +41,13 @@ def test_wait_sleeps_the_delay() -> None:
     slept: list[float] = []
     Pacer(4.0, clock).wait(2, slept.append)
     assert slept == [pytest.approx(0.5)]
+
+
+def test_a_frame_due_within_the_least_sleep_goes_out_at_once() -> None:
+    clock = FakeClock()
+    slept: list[float] = []
+    pacer = Pacer(10_000.0, clock)  # 0.1 ms a frame: frames go out in bursts
+    pacer.wait(1, slept.append)
+    assert slept == []
+    pacer.wait(int(MIN_SLEEP_SECONDS * 10_000) + 1, slept.append)
+    assert slept == [pytest.approx(MIN_SLEEP_SECONDS + 0.0001)]

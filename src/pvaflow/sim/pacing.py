@@ -3,12 +3,20 @@
 Deadlines are computed from the start time, never from the previous frame,
 so oversleeping one frame is made up by publishing the next at once and the
 average rate holds even when the period is shorter than sleep resolution.
+
+A frame due within MIN_SLEEP_SECONDS is published at once, not slept for:
+each sleep costs a timer and a wake-up, and at high rates those were a
+third of the sim-server's CPU (512x512 at 3,000 fps with one client: 126-156
+us a frame, 92 without them). Frames then go out at most 1 ms early, in
+bursts where the period is shorter than that.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+
+MIN_SLEEP_SECONDS = 0.001
 
 
 class Pacer:
@@ -30,7 +38,7 @@ class Pacer:
         return max(0.0, self.start + frames_published * self.period - self.clock())
 
     def wait(self, frames_published: int, sleep: Callable[[float], None] = time.sleep) -> None:
-        """Sleep until the deadline of the next frame."""
+        """Sleep until the deadline of the next frame, unless it is due within MIN_SLEEP_SECONDS."""
         seconds = self.delay(frames_published)
-        if seconds > 0:
+        if seconds >= MIN_SLEEP_SECONDS:
             sleep(seconds)
