@@ -43,7 +43,7 @@ def test_wait_sleeps_the_delay() -> None:
     assert slept == [pytest.approx(0.5)]
 
 
-def test_a_frame_due_within_the_least_sleep_goes_out_at_once() -> None:
+def test_above_1000_fps_a_frame_due_within_the_least_sleep_goes_out_at_once() -> None:
     clock = FakeClock()
     slept: list[float] = []
     pacer = Pacer(10_000.0, clock)  # 0.1 ms a frame: frames go out in bursts
@@ -51,3 +51,12 @@ def test_a_frame_due_within_the_least_sleep_goes_out_at_once() -> None:
     assert slept == []
     pacer.wait(int(MIN_SLEEP_SECONDS * 10_000) + 1, slept.append)
     assert slept == [pytest.approx(MIN_SLEEP_SECONDS + 0.0001)]
+
+
+def test_at_1000_fps_every_frame_is_slept_for() -> None:
+    clock = FakeClock()
+    slept: list[float] = []
+    pacer = Pacer(1000.0, clock)
+    clock.now += 0.0004  # publishing took 0.4 ms: the next frame is due in 0.6 ms
+    pacer.wait(1, slept.append)
+    assert slept == [pytest.approx(0.0006)]
