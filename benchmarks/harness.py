@@ -1,17 +1,20 @@
-"""What the benchmarks share: waiting for a channel, CPU time of a process tree, pvaPy's tools."""
+"""What the benchmarks share: asking a channel, waiting for one, CPU time of a process tree, pvaPy's tools."""
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from typing import Any
 
 import pvaccess as pva
 
 from pvaflow.loopback import server_env
+from pvaflow.stream.asker import Asker
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -21,14 +24,27 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+@functools.cache
+def asker() -> Asker:
+    """pvaflow's asking process, which makes the benchmarks' gets: a pvaccess get whose server goes away during it
+    can hang or crash the process making it (docs/reliability.md), and the benchmarks ask tools that are starting
+    and ending."""
+    return Asker("a channel for the benchmarks")
+
+
+def ask(channel_name: str, request: str, field: str | None, timeout: float) -> Any:
+    """``field`` of the channel's value ("": None once it answers; None: the whole value as a dict);
+    ``pva.PvaException`` when it does not answer."""
+    return asker().ask(channel_name, pva.PVA, request, field, timeout)
+
+
 def wait_for(channel_name: str, timeout: float = 20.0) -> None:
-    """Return once ``channel_name`` answers a get; RuntimeError after ``timeout`` seconds."""
-    channel = pva.Channel(channel_name)
-    channel.setTimeout(0.5)
+    """Return once ``channel_name`` answers a get (a new Channel each time: one whose searches went unanswered
+    searches ever more rarely); RuntimeError after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            channel.get("field()")
+            ask(channel_name, "field()", "", 0.5)
             return
         except pva.PvaException:
             continue
@@ -58,9 +74,7 @@ def pvapy_tool(name: str) -> str | None:
 
 def processed_count(status_channel: str) -> int:
     """``processorStats.nProcessed`` from a pvaflow or pvaPy status channel."""
-    channel = pva.Channel(status_channel)
-    channel.setTimeout(5)
-    return channel.get("field(processorStats)")["processorStats"]["nProcessed"]
+    return ask(status_channel, "field(processorStats)", "processorStats", 5.0)["nProcessed"]
 
 
 def start(command: list[str]) -> subprocess.Popen:

@@ -51,7 +51,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pvaccess as pva
-from harness import pvapy_tool, start, stop, wait_for
+from harness import ask, pvapy_tool, start, stop, wait_for
 
 from pvaflow.loopback import loopback_env, server_env
 
@@ -87,9 +87,7 @@ class Run:
 
 
 def status(consumer: int) -> dict:
-    channel = pva.Channel(STATUS.replace("*", str(consumer)))
-    channel.setTimeout(5)
-    return channel.get().toDict()
+    return ask(STATUS.replace("*", str(consumer)), "field()", None, 5.0)
 
 
 def overruns(stats: dict) -> int:
