@@ -6,9 +6,10 @@ pvaPy's, in turn, with the same options) gathers the four producers,
 restores the order and publishes. This process monitors the collector's
 output (ids only), checks that they are strictly increasing and counts
 them. Reported per run: frames sent by the source, delivered by the
-producers (what any collector can collect), processed by the collector, counted
-missing by it (collectorStats.nMissed: processed + missed = delivered when every
-frame is accounted for) and seen in order at its output, the collector's CPU per processed frame, and
+producers (what any collector can collect), processed by the collector, refused
+by it and counted (its queue full, monitor overruns, late or duplicate ids:
+processed + refused = delivered when every frame is accounted for) and seen in
+order at its output, the collector's CPU per processed frame, and
 the highest rate tried at which every delivered frame came out in order.
 Loopback only.
 
@@ -49,7 +50,7 @@ class Run:
     sent: int
     delivered: int  # frames the producers processed (and published): what the collector can collect
     processed: int
-    missed: int  # ids the collector counted missing (collectorStats.nMissed): processed + missed = delivered
+    refused: int  # frames the collector counted as not processed: refused by its full queue, overruns, late ones
     in_order: int
     out_of_order: int
     cpu: float
@@ -90,6 +91,14 @@ class OrderCheck:
         self.channel.stopMonitor()
         with self.lock:
             return self.in_order, self.out_of_order
+
+
+def counted_refusals(status: dict) -> int:
+    """Frames the collector received, or lost at its monitors, and did not process, by its own counts (pvaPy's
+    status has some of these fields)."""
+    receiver = status.get("receiverStats", {})
+    return receiver.get("nRejected", 0) + receiver.get("nOverruns", 0) + status.get("collectorStats", {}).get(
+        "nRejected", 0)
 
 
 def wait_for_drain(settle: float = 2.0, timeout: float = 120.0) -> int:
@@ -137,7 +146,7 @@ def measure(tool: str, rate: float, runtime: float) -> Run:
         drain_started = time.monotonic()
         processed = wait_for_drain()
         drain = time.monotonic() - drain_started
-        missed = ask(STATUS, "field(collectorStats)", "collectorStats", 5.0).get("nMissed", 0)
+        refused = counted_refusals(ask(STATUS, "field()", None, 5.0))
         cpu = tree_cpu(collector.pid) - cpu_before
         in_order, out_of_order = order.stop()
         delivered = sum(processed_count(PRODUCER_STATUS.replace("*", str(n))) for n in range(1, N_PRODUCERS + 1))
@@ -145,7 +154,7 @@ def measure(tool: str, rate: float, runtime: float) -> Run:
         for process in (collector, producers, sim):
             if process is not None:
                 stop(process)
-    return Run(tool, rate, sent, delivered, processed, missed, in_order, out_of_order, cpu, drain)
+    return Run(tool, rate, sent, delivered, processed, refused, in_order, out_of_order, cpu, drain)
 
 
 def main() -> int:
@@ -159,7 +168,7 @@ def main() -> int:
     tools = [tool for tool in args.tools.split(",") if tool != "pvapy" or pvapy_tool("pvapy-hpc-collector")]
     rates = [float(rate) for rate in args.rates.split(",")]
     print(f"{N_PRODUCERS} producers, 512x512 uint8, {args.runtime:g} s per run")
-    print(f"{'tool':8} {'rate':>6} {'sent':>6} {'delivered':>9} {'processed':>9} {'missed':>6} {'in order':>8} "
+    print(f"{'tool':8} {'rate':>6} {'sent':>6} {'delivered':>9} {'processed':>9} {'refused':>7} {'in order':>8} "
           f"{'out of order':>12} {'us/frame':>9} {'drain s':>7}")
     best: dict[str, float] = {}
     for rate in rates:
@@ -168,7 +177,7 @@ def main() -> int:
             for tool in tools:
                 run = measure(tool, rate, args.runtime)
                 runs[tool].append(run)
-                print(f"{tool:8} {rate:6g} {run.sent:6d} {run.delivered:9d} {run.processed:9d} {run.missed:6d} "
+                print(f"{tool:8} {rate:6g} {run.sent:6d} {run.delivered:9d} {run.processed:9d} {run.refused:7d} "
                       f"{run.in_order:8d} {run.out_of_order:12d} {run.cpu_per_frame_us:9.0f} {run.drain:7.1f}",
                       flush=True)
         for tool in tools:
