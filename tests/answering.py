@@ -12,14 +12,12 @@ in 20 s from a stage that was serving.)
 from __future__ import annotations
 
 import functools
-import threading
 
 import pvaccess as pva
 
 from pvaflow.stream.asker import Asker
 
 ATTEMPT_SECONDS = 0.5
-_asking = threading.Lock()  # one question at a time (tests may ask from several threads)
 
 
 @functools.cache
@@ -30,15 +28,13 @@ def _asker() -> Asker:
 def value(channel_name: str, request: str = "field()", timeout: float = ATTEMPT_SECONDS) -> dict:
     """The channel's value as a dict (``toDict()``, arrays as lists); ``pva.PvaException`` if it does not answer
     within ``timeout`` seconds."""
-    with _asking:
-        return _asker().ask(channel_name, pva.PVA, request, None, timeout)
+    return _asker().ask(channel_name, pva.PVA, request, None, timeout)
 
 
 def answers(channel_name: str, timeout: float = ATTEMPT_SECONDS) -> bool:
     """Whether ``channel_name`` answers a get within ``timeout`` seconds."""
-    with _asking:
-        try:
-            _asker().ask(channel_name, pva.PVA, "field()", "", timeout)
-            return True
-        except pva.PvaException:
-            return False
+    try:
+        _asker().ask(channel_name, pva.PVA, "field()", "", timeout)
+        return True
+    except pva.PvaException:
+        return False

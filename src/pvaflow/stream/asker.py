@@ -18,6 +18,7 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from typing import IO, Any
 
@@ -33,8 +34,8 @@ PROVIDER_NAMES = {pva.PVA: "pva", pva.CA: "ca"}
 
 
 class Asker:
-    """The parent side: ``ask()`` from one thread at a time; ``close()`` at the end. ``what`` names the
-    channel in the log."""
+    """The parent side: ``ask()`` from any thread (one question at a time); ``close()`` at the end. ``what``
+    names the channel in the log."""
 
     def __init__(self, what: str, command: list[str] | None = None) -> None:
         self.what = what
@@ -42,12 +43,17 @@ class Asker:
         self.child: subprocess.Popen[bytes] | None = None
         self.pending = b""  # what the child wrote past the last answer read
         self.n_replaced = 0  # children that died or were killed
+        self.asking = threading.Lock()  # one question at a time: the child answers in order
 
     def ask(self, channel_name: str, provider: Any, request: str, field: str | None, timeout: float) -> Any:
         """``field`` of a get of ``channel_name`` with ``request`` (``field`` "": None, the channel answered;
         None: the whole value as a dict, as ``toDict()`` gives it, arrays as lists); ``pva.PvaException`` when
         there is no answer (the get failed, or the child did not answer in ``timeout`` + ANSWER_MARGIN_SECONDS,
         or died)."""
+        with self.asking:
+            return self._ask(channel_name, provider, request, field, timeout)
+
+    def _ask(self, channel_name: str, provider: Any, request: str, field: str | None, timeout: float) -> Any:
         child = self._child()
         question = {"channel": channel_name, "provider": PROVIDER_NAMES[provider], "request": request,
                     "field": field, "timeout": timeout}
