@@ -59,10 +59,12 @@ def test_four_producers_are_collected_in_order(start_process, wait_for_channel, 
 
 
 
-def serve_producers(start_process, wait_for_channel, updates: list[tuple[int, int]]):
-    """A child process serving p:<n>:out for the producers in ``updates``; send_line() publishes them."""
+def serve_producers(start_process, wait_for_channel, updates: list[tuple[int, int]], interval: float = 0.05):
+    """A child process serving p:<n>:out for the producers in ``updates``; send_line() publishes them, ``interval``
+    seconds apart."""
     channels = sorted({f"p:{producer}:out" for producer, _ in updates})
-    plan = {"channels": channels, "updates": [[f"p:{producer}:out", object_id] for producer, object_id in updates]}
+    plan = {"channels": channels, "updates": [[f"p:{producer}:out", object_id] for producer, object_id in updates],
+            "interval": interval}
     server = start_process(json.dumps(plan), script=PUBLISH_IDS)
     for channel in channels:
         wait_for_channel(channel, server)
@@ -119,6 +121,46 @@ def test_a_restarted_producer_is_picked_up_again(start_process, wait_for_channel
     producer = stats["producerStats_1"]
     assert (producer["nReconnects"], producer["nSkipped"], stats["collectorStats"]["nDuplicates"]) == (1, 2, 0)
     server.stop()
+
+
+def test_a_slow_collector_refuses_what_its_producer_queues_cannot_hold_and_counts_it(
+        start_process, wait_for_channel) -> None:
+    """-rqs 10 shared by two producers (5 queued each); the processor takes 20 ms a frame while 300 come at once:
+    what a producer's full queue refuses is counted, everything else is collected, and nothing is lost uncounted."""
+    updates = [(object_id % 2 + 1, object_id) for object_id in range(1, 301)]
+    server = serve_producers(start_process, wait_for_channel, updates, interval=0)
+    processor = str(Path(__file__).parent / "processors" / "recorder.py")
+    # -sqs 400: each producer's 150 updates fit in its server queue, so all 302 reach the collector (none overrun)
+    start_collector(start_process, wait_for_channel, "1,2", "-rqs", "10", "-ccs", "4", "-cgw", "0.5", "-sqs", "400",
+                    "-pf", processor, "-pc", "Recorder", "-pa", '{"sleep": 0.02}')
+    wait_until(lambda: collector_stats()["receiverStats"]["nReceived"] == 2, what="both initial values")
+    server.send_line()
+
+    def producer_counts() -> list[dict]:
+        stats = collector_stats()
+        return [stats[f"producerStats_{producer}"] for producer in (1, 2)]
+
+    def settled() -> bool:
+        counts = producer_counts()
+        arrived = sum(c["nReceived"] for c in counts) == 302  # + the 2 initial values
+        return arrived and all(c["queueStats"]["nQueued"] == 0 for c in counts) and \
+            collector_stats()["collectorStats"]["nCached"] == 0
+
+    wait_until(settled, timeout=60, what="every update taken or refused, nothing left queued or cached")
+    stats = collector_stats()
+    for counts in producer_counts():  # each update that arrived: the initial value skipped, refused or collected
+        assert counts["receiverStats"]["nOverruns"] == 0
+        assert counts["nReceived"] == counts["nSkipped"] + counts["nRejected"] + counts["queueStats"]["nDelivered"]
+        assert counts["nSkipped"] == 1
+    refused = sum(c["nRejected"] for c in producer_counts())
+    assert refused > 100  # 50 frames a second of processing against 300 at once
+    assert stats["receiverStats"]["nRejected"] == refused
+    collected = stats["collectorStats"]["nCollected"]
+    assert collected == sum(c["queueStats"]["nDelivered"] for c in producer_counts()) == \
+        stats["processorStats"]["nProcessed"]
+    # every id from the first to the last collected is collected or counted missing
+    assert collected + stats["collectorStats"]["nMissing"] == \
+        stats["processorStats"]["lastObjectId"] - stats["processorStats"]["firstObjectId"] + 1
 
 
 def test_collector_control_channel(start_process, wait_for_channel) -> None:

@@ -7,10 +7,10 @@
    pvaccess's bounded ``PvObjectQueue``, full: rejected and counted (``queueStats``); the host thread takes
    frames out in :meth:`Host.take_from_queue`. Without one (the default, as pvaPy), the monitor callback
    calls :meth:`Host.handle_object` itself on pvaccess's thread: no hand-over per frame.
-3. **reorder** (collector only): ``CollectingReceiver`` copies each producer's frames into one bounded
-   inbound deque; its ``get`` (called by take_from_queue) puts them into the reorder cache
-   (stream/reorder.py), which releases them in id order once the gap before them is filled or has waited
-   its time (the ids skipped: ``collectorStats.nMissing``).
+3. **reorder** (collector only): ``CollectingReceiver`` has pvaccess queue each producer's frames in a
+   bounded ``PvObjectQueue`` of its own; its ``get`` (called by take_from_queue) puts them into the reorder
+   cache (stream/reorder.py), which releases them in id order once the gap before them is filled or has
+   waited its time (the ids skipped: ``collectorStats.nMissing``).
 4. **handle** (:meth:`Host.handle_object`): read the id, create the output record from the first frame,
    skip the initial updates (``-siu``) and the value a reconnect sends, call ``processor.process`` under
    the host's lock, and count the outcome in the id accounting (accounting.py: missed ids, id restarts).

@@ -10,9 +10,8 @@ thread takes them out; a full queue rejects the object and counts it.
 from __future__ import annotations
 
 import collections
-import functools
+import itertools
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -226,16 +225,15 @@ class MonitorReceiver(QueuedInput):
 class CollectingReceiver:
     """Monitors every producer channel and gives their objects back in id order.
 
-    Monitor callbacks copy each update (pvaccess reuses it) into one bounded
-    inbound deque, without waking the host thread; ``get`` runs on the host
-    thread, drains the deque into the reorder cache in one batch (looking
-    again after IDLE_POLL_SECONDS when it was empty, QUIET_POLL_SECONDS after
-    a quiet second) and returns released objects one by one. A callback per
-    update measured faster than pvaccess's own queues (``qMonitor``) here:
-    at 2,000 fps the latter fell behind. The first ``skip_initial``
-    updates of each producer (the values a monitor gets on connect) are not
-    collected, on connecting and again on reconnecting (a restarted producer's
-    record may hold an object it never processed).
+    pvaccess copies each producer's updates into that producer's bounded ``PvObjectQueue``
+    (``Channel.qMonitor``: in C++, with no Python and no GIL per update; a full queue refuses the update and
+    counts it). ``get`` runs on the host thread: it takes what the queues hold, the producers in turn (one
+    object of each), skips each producer's first ``skip_initial`` objects of a connection (the values a
+    monitor gets on connecting; again on reconnecting: a restarted producer's record may hold an object it
+    never processed), puts the rest into the reorder cache in one batch and returns the released objects one
+    by one. With nothing queued it looks again after IDLE_POLL_SECONDS (QUIET_POLL_SECONDS after a quiet
+    second). A Python callback per update that copied it into one queue cost 10-20% more CPU a frame at
+    3,000 fps (four producers, 512x512): every callback took the GIL from the host thread.
     """
 
     initial_in = None  # see QueuedInput.is_initial_update: never set here (each producer's are skipped here)
@@ -262,71 +260,61 @@ class CollectingReceiver:
         self.cache = cache
         self.object_id_field = object_id_field
         self.channels = {producer: pva.Channel(name) for producer, name in channel_names.items()}
-        # filled by monitor threads without waking the host (deque appends are atomic); the host
-        # thread drains it in batches, every IDLE_POLL_SECONDS at most when it is idle
-        self.queue: collections.deque = collections.deque()
-        self.queue_size = queue_size  # 0: unbounded
+        self.queue_size = queue_size  # 0: unbounded; else shared out between the producers' queues
+        # each producer's queue, filled by pvaccess (the host's ``queue``: not None, the host takes from it)
+        self.queue = {producer: pva.PvObjectQueue() for producer in channel_names}
+        self.set_queue_size(queue_size)
         self.ready: collections.deque = collections.deque()
         self.skip_initial = skip_initial
-        self.lock = threading.Lock()  # counters written by monitor threads
-        # updates per connection: the first skip_initial of each connection are its current value
-        self.seen = {producer: 0 for producer in channel_names}
-        self.received = {producer: 0 for producer in channel_names}  # updates per producer, since a reset
+        # per producer: objects still to collect before the next skip_initial are skipped (after a reconnect:
+        # those queued before it), and how many of those are left to skip
+        self.to_pass = dict.fromkeys(channel_names, 0)
+        self.to_skip = dict.fromkeys(channel_names, skip_initial)
         self.first_initial: pva.PvObject | None = None  # types the output before anything is collected
-        self.last_object_time = 0.0  # time.monotonic() when objects were last drained
+        self.last_object_time = 0.0  # time.monotonic() when objects were last taken
         self.connections = {producer: ConnectionWatch(channel, f"producer {producer} ({channel_names[producer]})")
                             for producer, channel in self.channels.items()}
         self.staleness = {producer: StaleChannelCheck(name, pva.PVA, f"producer {producer} ({name})", object_id_field)
                           for producer, name in channel_names.items()}
-        # each producer's last id and when it came (the stale-channel check sees a monitor holding back an
-        # update by it; not with a server-side filter in the request, which picks the updates by design)
+        # each producer's last id taken and when, with its queue's refusals then (the stale-channel check sees a
+        # monitor holding back an update by it; not with a server-side filter in the request, which picks the
+        # updates by design, nor once the queue refused a newer update)
         self.track_ids = "_[" not in request
         self.last_update: dict[int, Delivered | None] = dict.fromkeys(channel_names)
-        self.on_update = keeping_thread_state(self._on_update)
+        self.refused_then = dict.fromkeys(channel_names, 0)
+        self.carried = {producer: {"nReceived": 0, "nOverruns": 0} for producer in channel_names}
         self.reset_stats()
 
     def start(self, on_object: Callable[[pva.PvObject], None]) -> None:
         for producer, channel in self.channels.items():
-            channel.monitor(functools.partial(self.on_update, producer), self.request)
+            channel.qMonitor(self.queue[producer], self.request)
+
+    def skip_after_queued(self, producer: int) -> None:
+        """The producer's monitor (re)connected: the first ``skip_initial`` objects after those queued now are
+        its current value."""
+        self.to_pass[producer] = len(self.queue[producer])
+        self.to_skip[producer] = self.skip_initial
 
     def watch_connection(self, delivered: Delivered | None) -> None:
-        """As MonitorReceiver.watch_connection, per producer: a producer that went away has its next
-        ``skip_initial`` updates skipped (nothing comes from it before it is back)."""
+        """As MonitorReceiver.watch_connection, per producer: a producer that went away has the
+        ``skip_initial`` objects after those already queued skipped (nothing comes from it before it is back)."""
         for producer, connection in self.connections.items():
+            queue = self.queue[producer]
             if connection.lost():
-                with self.lock:
-                    self.seen[producer] = 0  # its value sent on reconnecting is skipped as on connecting
-            elif self.staleness[producer].dead(self.channels[producer], self.received[producer],
-                                               connection.connected_once, self.last_update[producer]):
-                check = self.staleness[producer]
-                self.carried_overruns[producer] = self.overruns(producer)
+                self.skip_after_queued(producer)
+                continue
+            check = self.staleness[producer]
+            idle = not len(queue) and self.refused(producer) == self.refused_then[producer]
+            if check.dead(self.channels[producer], self.monitor_counts(producer)["nReceived"],
+                          connection.connected_once, self.last_update[producer] if idle else None):
+                self.carried[producer] = self.monitor_counts(producer)  # a new channel's monitor counts from 0
                 stop_monitor(self.channels[producer])
                 channel = self.channels[producer] = pva.Channel(self.channel_names[producer])
                 connection.renew(channel, live=check.held_back)
                 if not check.held_back:  # else the first value is the update held back (a repeat: a duplicate)
-                    with self.lock:
-                        self.seen[producer] = 0  # the new monitor's first value is the current one: skipped
-                channel.monitor(functools.partial(self.on_update, producer), self.request)
-                check.renewed(self.received[producer])
-
-    def _on_update(self, producer: int, pv: pva.PvObject) -> None:
-        if self.track_ids:
-            try:
-                self.last_update[producer] = Delivered(pv[self.object_id_field], time.monotonic())
-            except Exception:  # noqa: BLE001 (pvaccess raises its own types: counted by the host)
-                self.last_update[producer] = None
-        with self.lock:
-            self.received[producer] += 1
-            self.seen[producer] += 1
-            if self.seen[producer] <= self.skip_initial:
-                self.skipped[producer] += 1
-                if self.first_initial is None:
-                    self.first_initial = pv.copy()
-                return
-            if self.queue_size and len(self.queue) >= self.queue_size:
-                self.rejected[producer] += 1
-                return
-        self.queue.append((producer, pv.copy()))
+                    self.skip_after_queued(producer)  # the new monitor's first value is the current one: skipped
+                channel.qMonitor(queue, self.request)
+                check.renewed(self.carried[producer]["nReceived"])
 
     def stop(self) -> None:
         for channel in self.channels.values():
@@ -337,53 +325,93 @@ class CollectingReceiver:
     def sample(self) -> pva.PvObject | None:
         return self.first_initial
 
+    def take(self, producer: int, now: float) -> list[tuple[int, pva.PvObject]]:
+        """The producer's queued objects to collect, its connection's first ``skip_initial`` left out."""
+        queue = self.queue[producer]
+        n_queued = len(queue)
+        if not n_queued:
+            return []
+        taken = []
+        for _ in range(n_queued):
+            pv = queue.get()  # without a timeout: answers at once
+            if self.to_pass[producer] > 0:
+                self.to_pass[producer] -= 1
+            elif self.to_skip[producer] > 0:
+                self.to_skip[producer] -= 1
+                self.skipped[producer] += 1
+                if self.first_initial is None:
+                    self.first_initial = pv
+                continue
+            taken.append((producer, pv))
+        if self.track_ids:
+            self.refused_then[producer] = self.refused(producer)
+            try:
+                self.last_update[producer] = Delivered(pv[self.object_id_field], now)
+            except Exception:  # noqa: BLE001 (pvaccess raises its own types: counted when collected)
+                self.last_update[producer] = None
+        return taken
+
     def get(self, timeout: float) -> pva.PvObject | None:
         if self.ready:
             return self.ready.popleft()
-        if not self.queue and timeout > 0:
+        queues = self.queue.values()
+        if timeout > 0 and not any(len(queue) for queue in queues):
             quiet = time.monotonic() - self.last_object_time > QUIET_SECONDS
             time.sleep(min(timeout, QUIET_POLL_SECONDS if quiet else IDLE_POLL_SECONDS))
         now = time.monotonic()
-        inbound = self.queue
-        if inbound:
+        taken = [self.take(producer, now) for producer in self.queue]
+        if any(taken):
             self.last_object_time = now
-        while inbound:
-            producer, pv = inbound.popleft()
-            self.delivered[producer] += 1
-            try:
-                self.ready.extend(self.cache.add(int(pv[self.object_id_field]), pv, now, producer))
-            except Exception:  # noqa: BLE001 (no id field: counted, dropped)
-                self.n_errors += 1
+        for turn in itertools.zip_longest(*taken):  # the producers in turn: near the order of arrival
+            for item in turn:
+                if item is None:
+                    continue
+                producer, pv = item
+                self.delivered[producer] += 1
+                try:
+                    self.ready.extend(self.cache.add(int(pv[self.object_id_field]), pv, now, producer))
+                except Exception:  # noqa: BLE001 (no id field: counted, dropped)
+                    self.n_errors += 1
         self.ready.extend(self.cache.release(now))
         return self.ready.popleft() if self.ready else None
 
     def queued(self) -> int:
-        return len(self.queue) + len(self.ready)
+        return sum(len(queue) for queue in self.queue.values()) + len(self.ready)
 
     def seconds_since_put(self) -> float:
         return 0.0
 
     def set_queue_size(self, size: int) -> None:
-        self.queue_size = size  # 0: unbounded
+        """``size`` objects queued at most (0: no limit), shared out evenly between the producers."""
+        self.queue_size = size
+        per_producer = -(-size // len(self.queue)) if size > 0 else -1  # pvaccess's -1: no limit
+        for queue in self.queue.values():
+            queue.maxLength = per_producer
+
+    def monitor_counts(self, producer: int) -> dict[str, int]:
+        """nReceived and nOverruns of the producer's monitors since the last reset (a renewed channel counts
+        from 0)."""
+        monitor = self.channels[producer].getMonitorCounters()
+        return {name: count + int(monitor.get(name, 0)) for name, count in self.carried[producer].items()}
+
+    def refused(self, producer: int) -> int:
+        """Updates the producer's full queue refused since the last reset."""
+        return int(self.queue[producer].getCounters()["nRejected"])
 
     def counts(self) -> dict[str, int]:
-        with self.lock:
-            return {
-                "nReceived": sum(self.received.values()),
-                "nRejected": sum(self.rejected.values()),
-                "nErrors": self.n_errors,
-                "nOverruns": sum(self.overruns(producer) for producer in self.channels),
-                "nReconnects": sum(connection.n_reconnects for connection in self.connections.values()),
-                "nStaleChannels": sum(check.n_renewals for check in self.staleness.values()),
-            }
-
-    def overruns(self, producer: int) -> int:
-        """Overruns of the producer's monitors since the last reset (a renewed channel counts from 0)."""
-        return self.carried_overruns[producer] + int(self.channels[producer].getMonitorCounters().get("nOverruns", 0))
+        monitors = [self.monitor_counts(producer) for producer in self.channels]
+        return {
+            "nReceived": sum(monitor["nReceived"] for monitor in monitors),
+            "nRejected": sum(self.refused(producer) for producer in self.channels),
+            "nErrors": self.n_errors,
+            "nOverruns": sum(monitor["nOverruns"] for monitor in monitors),
+            "nReconnects": sum(connection.n_reconnects for connection in self.connections.values()),
+            "nStaleChannels": sum(check.n_renewals for check in self.staleness.values()),
+        }
 
     def queue_counts(self) -> dict[str, Any]:
-        return {"nReceived": 0, "nRejected": sum(self.rejected.values()), "nDelivered": self.cache.n_released,
-                "nQueued": self.queued()}
+        return {"nReceived": 0, "nRejected": sum(self.refused(producer) for producer in self.channels),
+                "nDelivered": self.cache.n_released, "nQueued": self.queued()}
 
     def extra_types(self) -> dict[str, Any]:
         """collectorStats and producerStats_<id>: pvaPy's fields (nesting and types as pvaPy declares them), and
@@ -406,32 +434,30 @@ class CollectingReceiver:
             "collectedRate": rate(counts["nCollected"], seconds), "nRejected": rejected,
             "rejectedRate": rate(rejected, seconds), "nMissed": counts["nMissing"],
             "missedRate": rate(counts["nMissing"], seconds)}}
-        with self.lock:
-            for producer, name in self.channel_names.items():
-                received, refused = self.received[producer], self.rejected[producer]
-                accepted = received - self.skipped[producer] - refused
-                queue = {"nReceived": accepted, "nRejected": refused, "nDelivered": self.delivered[producer],
-                         "nQueued": accepted - self.delivered[producer]}
-                overruns = self.overruns(producer)
-                stats[f"producerStats_{producer}"] = source_channel_stats(
-                    producer, name, received, refused, overruns, queue, seconds) | {
-                    "nReceived": received, "nRejected": refused, "nSkipped": self.skipped[producer],
-                    "nReconnects": self.connections[producer].n_reconnects,
-                    "nStaleChannels": self.staleness[producer].n_renewals,
-                }
+        for producer, name in self.channel_names.items():
+            monitor = self.monitor_counts(producer)
+            received, refused, skipped = monitor["nReceived"], self.refused(producer), self.skipped[producer]
+            queue = {"nReceived": received - skipped - refused, "nRejected": refused,
+                     "nDelivered": self.delivered[producer], "nQueued": len(self.queue[producer])}
+            stats[f"producerStats_{producer}"] = source_channel_stats(
+                producer, name, received, refused, monitor["nOverruns"], queue, seconds) | {
+                "nReceived": received, "nRejected": refused, "nSkipped": skipped,
+                "nReconnects": self.connections[producer].n_reconnects,
+                "nStaleChannels": self.staleness[producer].n_renewals,
+            }
         return stats
 
     def reset_stats(self) -> None:
-        with self.lock:
-            for producer, check in self.staleness.items():
-                check.counts_reset(self.received[producer])
-            self.received = {producer: 0 for producer in self.channel_names}
-            self.rejected = {producer: 0 for producer in self.channel_names}
-            for connection in self.connections.values():
-                connection.n_reconnects = 0
-            self.carried_overruns = {producer: 0 for producer in self.channel_names}
-            self.skipped = {producer: 0 for producer in self.channel_names}
-            self.delivered = {producer: 0 for producer in self.channel_names}
-            self.n_errors = 0
-            self.stats_started = time.monotonic()
+        for producer, check in self.staleness.items():
+            check.counts_reset(self.monitor_counts(producer)["nReceived"])
+            self.channels[producer].resetMonitorCounters()
+            self.queue[producer].resetCounters()
+            self.refused_then[producer] = 0
+        for connection in self.connections.values():
+            connection.n_reconnects = 0
+        self.carried = {producer: {"nReceived": 0, "nOverruns": 0} for producer in self.channel_names}
+        self.skipped = dict.fromkeys(self.channel_names, 0)
+        self.delivered = dict.fromkeys(self.channel_names, 0)
+        self.n_errors = 0
+        self.stats_started = time.monotonic()
         self.cache.reset_counters()
