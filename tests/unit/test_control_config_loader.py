@@ -253,6 +253,8 @@ def test_collector_config() -> None:
     assert config.output_channel == "pvapy:collector:01:output"
     assert (config.role, config.cache_size, config.receiver_queue_size) == ("collector", 40, 400)
     assert collector_config(CollectorOptions(input_channel="p:*", collector_cache_size=1)).cache_size == 2
+    unbounded = collector_config(CollectorOptions(input_channel="p:*", receiver_queue_size=0))
+    assert unbounded.receiver_queue_size == 0  # no limit, as pvaPy's -rqs 0
     for values, message in [
         ({"input_channel": "same"}, "needs '\\*' to tell 2 producers apart"),
         ({"input_channel": "p:*", "collector_gap_wait": 0}, "--collector-gap-wait must be > 0"),

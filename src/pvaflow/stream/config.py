@@ -391,8 +391,9 @@ def collector_config(options: CollectorOptions) -> HostConfig:
     channels = {producer: options.input_channel.replace("*", format_id(producer, spec)) for producer in producers}
     if len(set(channels.values())) != len(channels):
         raise ConfigError(f"input channel '{options.input_channel}' needs '*' to tell {len(channels)} producers apart")
-    # the inbound queue holds what the monitors deliver until the host reorders it
-    queue_size = options.receiver_queue_size if options.receiver_queue_size > 0 else cache_size * CACHE_SCALE
+    # the producers' queues hold what the monitors deliver until the host reorders it: 0 no limit (as pvaPy's
+    # -rqs 0), < 0 (the default) CACHE_SCALE x the cache size in all
+    queue_size = options.receiver_queue_size if options.receiver_queue_size >= 0 else cache_size * CACHE_SCALE
     collector_id = options.collector_id
     return HostConfig(
         role="collector",
