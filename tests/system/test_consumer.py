@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import time
 from pathlib import Path
@@ -65,6 +66,36 @@ def test_frames_in_equal_frames_out(start_process, wait_for_channel, tmp_path) -
     assert (processor_stats["firstObjectId"], processor_stats["lastObjectId"]) == (1, 40)
     assert processor_stats["nMissed"] == 0 and processor_stats["nErrors"] == 0
     assert stats("c:1:status")["publisherStats"]["nPublished"] == 40
+
+
+def connection_threads(pid: int) -> dict[str, set[int]]:
+    """The scheduling policies of a process's pvAccess connection threads, by thread name."""
+    policies: dict[str, set[int]] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+            if name in ("TCP-rx", "TCP-tx"):
+                policies.setdefault(name, set()).add(os.sched_getscheduler(int(task.name)))
+        except OSError:  # the thread ended meanwhile
+            continue
+    return policies
+
+
+def test_pvaccess_connection_threads_leave_real_time(start_process, wait_for_channel) -> None:
+    """EPICS starts pvAccess's threads in real time where it may (as root): the consumer's receiving (its input)
+    and sending (its output, with a client) threads go back to the default policy; the sim-server's stay."""
+    server = sim(start_process, wait_for_channel, "-fps", "50", "-nf", "20")
+    child = consumer(start_process, wait_for_channel, "-oc", "c:*:out")
+    output = Recorder("c:1:out")
+    start_frames(server, "c:1:status")
+    assert len(output.wait_for(20)) >= 20  # frames went in and out
+    if connection_threads(server.process.pid).get("TCP-tx") != {os.SCHED_FIFO}:
+        output.stop()
+        pytest.skip("EPICS threads do not run in real time here (not root, no CAP_SYS_NICE)")
+    wait_until(lambda: connection_threads(child.process.pid).get("TCP-tx") == {os.SCHED_OTHER},
+               what="the sending thread of the output's client out of real time")  # set at a status refresh
+    assert connection_threads(child.process.pid) == {"TCP-rx": {os.SCHED_OTHER}, "TCP-tx": {os.SCHED_OTHER}}
+    output.stop()
 
 
 @pytest.mark.parametrize(("updates", "group"), [("1", 1), ("3", 3)])
