@@ -81,21 +81,28 @@ def connection_threads(pid: int) -> dict[str, set[int]]:
     return policies
 
 
-def test_pvaccess_connection_threads_leave_real_time(start_process, wait_for_channel) -> None:
-    """EPICS starts pvAccess's threads in real time where it may (as root): the consumer's receiving (its input)
-    and sending (its output, with a client) threads go back to the default policy; the sim-server's stay."""
+def test_pvaccess_connection_threads_leave_real_time_where_the_host_thread_processes(
+        start_process, wait_for_channel) -> None:
+    """EPICS starts pvAccess's threads in real time where it may (as root). A consumer with a receiver queue
+    (its host thread processes) puts its receiving (input) and sending (output, with a client) threads back under
+    the default policy; one in callback mode (its receiving thread processes) and the sim-server keep theirs."""
     server = sim(start_process, wait_for_channel, "-fps", "50", "-nf", "20")
-    child = consumer(start_process, wait_for_channel, "-oc", "c:*:out")
-    output = Recorder("c:1:out")
-    start_frames(server, "c:1:status")
-    assert len(output.wait_for(20)) >= 20  # frames went in and out
+    queued = consumer(start_process, wait_for_channel, "-oc", "q:*:out", "-rqs", "10", status="q:*:status")
+    direct = consumer(start_process, wait_for_channel, "-oc", "d:*:out", status="d:*:status")
+    outputs = [Recorder("q:1:out"), Recorder("d:1:out")]
+    start_frames(server, "q:1:status", "d:1:status")
+    for output in outputs:
+        assert len(output.wait_for(20)) >= 20  # frames went in and out
     if connection_threads(server.process.pid).get("TCP-tx") != {os.SCHED_FIFO}:
-        output.stop()
+        for output in outputs:
+            output.stop()
         pytest.skip("EPICS threads do not run in real time here (not root, no CAP_SYS_NICE)")
-    wait_until(lambda: connection_threads(child.process.pid).get("TCP-tx") == {os.SCHED_OTHER},
+    wait_until(lambda: connection_threads(queued.process.pid).get("TCP-tx") == {os.SCHED_OTHER},
                what="the sending thread of the output's client out of real time")  # set at a status refresh
-    assert connection_threads(child.process.pid) == {"TCP-rx": {os.SCHED_OTHER}, "TCP-tx": {os.SCHED_OTHER}}
-    output.stop()
+    assert connection_threads(queued.process.pid) == {"TCP-rx": {os.SCHED_OTHER}, "TCP-tx": {os.SCHED_OTHER}}
+    assert connection_threads(direct.process.pid) == {"TCP-rx": {os.SCHED_FIFO}, "TCP-tx": {os.SCHED_FIFO}}
+    for output in outputs:
+        output.stop()
 
 
 @pytest.mark.parametrize(("updates", "group"), [("1", 1), ("3", 3)])
