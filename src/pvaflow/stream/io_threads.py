@@ -8,7 +8,7 @@ keeps it as long as it has work. A stage that processes frames in Python is then
 frame. Back under ``SCHED_OTHER`` (what every thread of a process run by an ordinary user has anyway) they
 share the CPU with the host thread. Measured as root on two cores (docs/performance.md): one consumer
 attaching six metadata channels to 512x512 frames at 4,500 fps, its receiving thread 89-128 us of CPU a
-frame against 150-169 in real time.
+frame against 150-201 in real time.
 
 The host does this only where it processes on a thread of its own (a receiver queue: ``-rqs``, ``-ao``; the
 collector). In callback mode (a consumer's default) the receiving thread is the one that processes, and in
