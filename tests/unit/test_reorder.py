@@ -155,5 +155,29 @@ def test_a_silent_source_leaves_the_start_to_the_gap_wait() -> None:
 def test_objects_of_one_id_from_every_source_still_leave_together() -> None:
     cache = ReorderCache(capacity=100, gap_wait=2.0, n_sources=2)
     assert cache.add(1, "1a", 0.0, source=1) == []
-    assert cache.add(1, "1b", 0.01, source=2) == []  # grouped: more objects of id 1 may come
-    assert cache.add(2, "2a", 0.02, source=1) == ["1a", "1b"]
+    assert cache.add(1, "1b", 0.01, source=2) == ["1a", "1b"]  # every source sent id 1: no more can come
+    assert cache.add(2, "2a", 0.02, source=1) == []  # grouped: source 2's object of id 2 may still come
+    assert cache.add(2, "2b", 0.03, source=2) == ["2a", "2b"]
+
+
+def test_the_objects_of_one_id_wait_for_a_source_running_a_frame_behind() -> None:
+    """Tiles of one frame come from three producers under the frame's id; producer 1 is two frames ahead of the
+    others (a loaded machine): each id still leaves with all three of its objects, none counted late."""
+    cache = ReorderCache(capacity=100, gap_wait=2.0, n_sources=3)
+    arrivals = [(1, 1), (1, 2), (1, 3), (2, 1), (3, 1), (2, 2), (2, 3), (3, 2), (3, 3)]
+    out = []
+    for step, (object_id, source) in enumerate(arrivals):
+        out += cache.add(object_id, (object_id, source), step * 0.1, source)
+    assert out == [(object_id, source) for object_id in (1, 2, 3) for source in (1, 2, 3)]
+    assert cache.counts()["nLate"] == 0
+
+
+def test_a_source_silent_for_the_gap_wait_is_not_waited_for() -> None:
+    cache = ReorderCache(capacity=100, gap_wait=2.0, n_sources=2)
+    assert cache.add(1, "1a", 0.0, source=1) == []
+    assert cache.add(1, "1b", 0.1, source=2) == ["1a", "1b"]
+    assert cache.add(2, "2a", 0.2, source=1) == []  # source 2 (last heard at 0.1) may still send id 2
+    assert cache.release(2.0) == []
+    assert cache.add(3, "3a", 2.2, source=1) == ["2a", "3a"]  # source 2 silent for 2 s: not waited for
+    assert cache.add(4, "4b", 2.3, source=2) == []  # heard again: waited for (source 1 may send id 4)
+    assert cache.counts()["nLate"] == 0

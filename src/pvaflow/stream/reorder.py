@@ -11,9 +11,13 @@ cached, or released) is a duplicate; an id below the next expected one that
 arrives after its id left the cache (its gap skipped, or released without
 this source's object) is late. Both are dropped and counted. Once an id
 has come from two sources (the stream carries several objects per id), an
-id leaves only when a higher id is cached, the cache is full or it waited
-``gap_wait``, so the objects of one id leave together; before that (one
-object per id, the usual stream) an id leaves as soon as it is next. An id below the next expected
+id leaves only when every source heard from has sent it or a higher id (each
+sends its ids in increasing order, so none of its objects can still come) or
+has been silent for ``gap_wait``, when the cache is full or when it waited
+``gap_wait``, so the objects of one id leave together however far one source
+runs ahead of another (with ``n_sources`` unknown: when a higher id is cached);
+before that (one object per id, the usual stream) an id leaves as soon as it
+is next. An id below the next expected
 one that arrives when the cache is empty and nothing was cached for twice
 ``gap_wait`` seconds starts a new sequence: the source restarted its
 numbering (counted in ``nIdRestarts``); ids from 1 below the first one of
@@ -59,6 +63,8 @@ class ReorderCache:
         self.restarted = False  # a new sequence (from id 1) waits for its first object
         self.grouped = False  # an id came from two sources: ids wait for the rest of their objects
         self.sources_seen: set[int] = set()  # the sources heard from since the sequence (re)started
+        self.highest_from: dict[int, int] = {}  # each source's highest id since the sequence (re)started
+        self.heard: dict[int, float] = {}  # when each source last sent an object
         self.reset_counters()
 
     def reset_counters(self) -> None:
@@ -78,6 +84,9 @@ class ReorderCache:
         id)."""
         if self.next_id is None:
             self.sources_seen.add(source)
+        self.heard[source] = now
+        if object_id > self.highest_from.get(source, object_id - 1):
+            self.highest_from[source] = object_id
         group = self.objects.get(object_id)
         if group is not None:
             if source in group:
@@ -92,6 +101,7 @@ class ReorderCache:
             self.next_id = self.highest_seen = None
             self.released_recently.clear()
             self.sources_seen = {source}
+            self.highest_from = {source: object_id}
         if self.next_id is not None and object_id < self.next_id:
             released_sources = self.released_recently.get(object_id, ())
             if source in released_sources:
@@ -117,6 +127,17 @@ class ReorderCache:
         """The sequence's first id is the lowest cached: every source has sent one."""
         return self.next_id is None and self.n_sources > 0 and len(self.sources_seen) >= self.n_sources
 
+    def _more_may_come(self, object_id: int, now: float) -> bool:
+        """Whether more objects of ``object_id`` (the lowest cached) may still come, once ids come from several
+        sources: from a source heard from that has not passed it and has not been silent for the gap wait (with
+        the sources not known: while no higher id is cached)."""
+        if not self.grouped:
+            return False
+        if self.n_sources <= 0:
+            return len(self.heap) == 1
+        wait, heard = self.gap_wait, self.heard
+        return any(highest < object_id and now - heard[source] < wait for source, highest in self.highest_from.items())
+
     def _must_skip(self, now: float) -> bool:
         """Move past a gap (or start the sequence) when full or the oldest waited long enough."""
         if len(self.objects) >= self.capacity:
@@ -129,7 +150,7 @@ class ReorderCache:
         released: list[Any] = []
         while self.heap:
             lowest = self.heap[0]
-            more_may_come = self.grouped and len(self.heap) == 1  # no higher id yet: its objects may still come
+            more_may_come = self._more_may_come(lowest, now)
             if self.next_id is None or lowest != self.next_id or more_may_come:
                 if not (self._may_start() and not more_may_come) and not self._must_skip(now):
                     break
