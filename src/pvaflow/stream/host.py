@@ -37,7 +37,6 @@ from ..accounting import MissedObjects
 from ..errors import FramesLostError, IntegrityError, ProcessorLoadError, PvaflowError, describe, location
 from .config import HostConfig
 from .control import CONFIGURE_FAILED, CONFIGURED, Command, execute
-from .io_threads import IoThreadPolicy
 from .parts import MetadataSource, Receiver, SnapshotSink
 from .publisher import CountingPublisher
 from .stale_channel import Delivered
@@ -127,9 +126,6 @@ class Host:
         self.idle_since: float | None = None
         self.exit_code = 0  # EXIT_PROCESSOR_ENDED when the processor ended the run, EXIT_STUCK when it hung
         self.stuck_reported = False
-        # pvAccess's connection threads out of real time, looked at every status refresh: only where the host
-        # thread processes (a receiver queue); in callback mode the receiving thread processes itself
-        self.io_threads = IoThreadPolicy() if receiver.queue is not None else None
 
     # --- the per-object path ----------------------------------------------
     def handle_object(self, pv: Any) -> None:
@@ -457,8 +453,6 @@ class Host:
         except BaseException:
             watchdog.done()
             raise
-        if self.io_threads is not None:
-            self.io_threads.apply()
         status_period = min(STATUS_PERIOD, settings.report_period) if settings.report_period > 0 else STATUS_PERIOD
         next_status = started + status_period
         next_report = started + settings.report_period
@@ -476,8 +470,6 @@ class Host:
                 now = time.monotonic()
                 due_report = settings.report_period > 0 and now >= next_report
                 if due_report or now >= next_status:
-                    if self.io_threads is not None:
-                        self.io_threads.apply()  # new connections have new threads
                     self.publish_snapshot((self.status, self.report if due_report else None))
                     next_status = now + status_period
                     if due_report:
