@@ -30,6 +30,16 @@ QUIET_POLL_SECONDS = 0.02  # ... and this often once nothing came for QUIET_SECO
 QUIET_SECONDS = 1.0
 
 
+NO_COUNTS = {"nReceived": 0, "nOverruns": 0}  # a monitor's counts that a renewal carries over
+
+
+def monitor_counts(channel: pva.Channel, carried: dict[str, int]) -> dict[str, int]:
+    """nReceived and nOverruns of ``channel``'s monitor plus ``carried``, those of the channels it replaced
+    since the last reset (a renewed channel's monitor counts from 0)."""
+    monitor = channel.getMonitorCounters()
+    return {name: count + int(monitor.get(name, 0)) for name, count in carried.items()}
+
+
 class ConnectionWatch:
     """Follows one channel's connection from the host thread, polling ``isConnected()`` (the channel's
     own connection callback crashed pvaccess here), and logs it going away and coming back."""
@@ -164,7 +174,7 @@ class MonitorReceiver(QueuedInput):
         self.staleness = StaleChannelCheck(channel_name, self.provider, channel_name, id_field) \
             if provider == "pva" else None
         self.on_object: Callable[[pva.PvObject], None] | None = None
-        self.carried = {"nReceived": 0, "nOverruns": 0}  # counted by channels before a renewal
+        self.carried = dict(NO_COUNTS)  # counted by channels before a renewal
 
     def watch_connection(self, delivered: Delivered | None) -> None:
         if self.connection.lost():
@@ -197,8 +207,7 @@ class MonitorReceiver(QueuedInput):
 
     def monitor_counts(self) -> dict[str, int]:
         """nReceived and nOverruns of every monitor since the last reset (the current one's and before)."""
-        monitor = self.channel.getMonitorCounters()
-        return {name: count + int(monitor.get(name, 0)) for name, count in self.carried.items()}
+        return monitor_counts(self.channel, self.carried)
 
     def counts(self) -> dict[str, int]:
         monitor = self.monitor_counts()
@@ -278,11 +287,11 @@ class CollectingReceiver:
                           for producer, name in channel_names.items()}
         # each producer's last id taken and when, with its queue's refusals then (the stale-channel check sees a
         # monitor holding back an update by it; not with a server-side filter in the request, which picks the
-        # updates by design, nor once the queue refused a newer update)
+        # updates by design, nor once its queue refused an update after the last take)
         self.track_ids = "_[" not in request
         self.last_update: dict[int, Delivered | None] = dict.fromkeys(channel_names)
         self.refused_then = dict.fromkeys(channel_names, 0)
-        self.carried = {producer: {"nReceived": 0, "nOverruns": 0} for producer in channel_names}
+        self.carried = {producer: dict(NO_COUNTS) for producer in channel_names}
         self.reset_stats()
 
     def start(self, on_object: Callable[[pva.PvObject], None]) -> None:
@@ -389,10 +398,8 @@ class CollectingReceiver:
             queue.maxLength = per_producer
 
     def monitor_counts(self, producer: int) -> dict[str, int]:
-        """nReceived and nOverruns of the producer's monitors since the last reset (a renewed channel counts
-        from 0)."""
-        monitor = self.channels[producer].getMonitorCounters()
-        return {name: count + int(monitor.get(name, 0)) for name, count in self.carried[producer].items()}
+        """nReceived and nOverruns of the producer's monitors since the last reset."""
+        return monitor_counts(self.channels[producer], self.carried[producer])
 
     def refused(self, producer: int) -> int:
         """Updates the producer's full queue refused since the last reset."""
@@ -455,7 +462,7 @@ class CollectingReceiver:
             self.refused_then[producer] = 0
         for connection in self.connections.values():
             connection.n_reconnects = 0
-        self.carried = {producer: {"nReceived": 0, "nOverruns": 0} for producer in self.channel_names}
+        self.carried = {producer: dict(NO_COUNTS) for producer in self.channel_names}
         self.skipped = dict.fromkeys(self.channel_names, 0)
         self.delivered = dict.fromkeys(self.channel_names, 0)
         self.n_errors = 0
