@@ -73,6 +73,14 @@ class Image(NamedTuple):
     field_key: str | None
 
 
+def frame_bytes(nt: pva.PvObject) -> int:
+    """The bytes of an NTNDArray's image as sent (``compressedSize``); 0 for another kind of object."""
+    try:
+        return int(nt["compressedSize"]) if nt.hasField("compressedSize") else 0
+    except Exception:  # noqa: BLE001 (pvaccess raises its own types; not an NTNDArray's field)
+        return 0
+
+
 def field_key(image: np.ndarray) -> str | None:
     """The value union field for ``image``'s dtype, or None if NTNDArray has none."""
     entry = DTYPE_FIELDS.get(image.dtype)

@@ -9,7 +9,8 @@ Optional "writable" channels are string records that print every value written t
 colour mode), ``empty`` (an empty value union), ``codec`` (an unknown codec).
 
 It serves the channels at once, publishes the updates when a line arrives on
-standard input, and exits at end of input. Keeping PVA servers out of the
+standard input (with "parts": [n1, n2, ...], the first n1 on the first line, the next n2 on the
+next), and exits at end of input. Keeping PVA servers out of the
 pytest process leaves that process a plain client.
 """
 
@@ -51,11 +52,14 @@ def main() -> None:
         server.addRecord(channel, pva.PvObject({"value": pva.STRING}), report_write)
     server.start()
     print("serving", flush=True)
-    sys.stdin.readline()
-    for channel, object_id, *defect in plan["updates"]:
-        server.update(channel, frame(object_id, *defect, size=plan.get("size", 2)))
-        time.sleep(plan.get("interval", 0.05))
-    print("published", flush=True)
+    updates = plan["updates"]
+    for part in plan.get("parts", [len(updates)]):
+        sys.stdin.readline()
+        for channel, object_id, *defect in updates[:part]:
+            server.update(channel, frame(object_id, *defect, size=plan.get("size", 2)))
+            time.sleep(plan.get("interval", 0.05))
+        updates = updates[part:]
+        print("published", flush=True)
     sys.stdin.read()
     server.stop()
 

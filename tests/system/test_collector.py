@@ -59,12 +59,13 @@ def test_four_producers_are_collected_in_order(start_process, wait_for_channel, 
 
 
 
-def serve_producers(start_process, wait_for_channel, updates: list[tuple[int, int]], interval: float = 0.05):
+def serve_producers(start_process, wait_for_channel, updates: list[tuple[int, int]], interval: float = 0.05,
+                    parts: list[int] | None = None):
     """A child process serving p:<n>:out for the producers in ``updates``; send_line() publishes them, ``interval``
-    seconds apart."""
+    seconds apart (with ``parts``, each line the next part of them)."""
     channels = sorted({f"p:{producer}:out" for producer, _ in updates})
     plan = {"channels": channels, "updates": [[f"p:{producer}:out", object_id] for producer, object_id in updates],
-            "interval": interval}
+            "interval": interval, "parts": parts or [len(updates)]}
     server = start_process(json.dumps(plan), script=PUBLISH_IDS)
     for channel in channels:
         wait_for_channel(channel, server)
@@ -123,17 +124,19 @@ def test_a_restarted_producer_is_picked_up_again(start_process, wait_for_channel
     server.stop()
 
 
-def test_a_slow_collector_refuses_what_its_producer_queues_cannot_hold_and_counts_it(
-        start_process, wait_for_channel) -> None:
-    """-rqs 10 shared by two producers (5 queued each); the processor takes 20 ms a frame while 300 come at once:
-    what a producer's full queue refuses is counted, everything else is collected, and nothing is lost uncounted."""
+def run_slow_collector(start_process, wait_for_channel, *queue_options: str) -> tuple[dict, list[dict]]:
+    """Two producers send a frame (2x2) each, then 298 at once, to a collector whose processor takes 20 ms a frame;
+    once every update is taken or refused and nothing is left queued, cached or to process: its status and each
+    producer's counts."""
     updates = [(object_id % 2 + 1, object_id) for object_id in range(1, 301)]
-    server = serve_producers(start_process, wait_for_channel, updates, interval=0)
+    server = serve_producers(start_process, wait_for_channel, updates, interval=0, parts=[2, 298])
     processor = str(Path(__file__).parent / "processors" / "recorder.py")
     # -sqs 400: each producer's 150 updates fit in its server queue, so all 302 reach the collector (none overrun)
-    start_collector(start_process, wait_for_channel, "1,2", "-rqs", "10", "-ccs", "4", "-cgw", "0.5", "-sqs", "400",
-                    "-pf", processor, "-pc", "Recorder", "-pa", '{"sleep": 0.02}')
+    start_collector(start_process, wait_for_channel, "1,2", "-ccs", "4", "-cgw", "0.5", "-sqs", "400",
+                    "-pf", processor, "-pc", "Recorder", "-pa", '{"sleep": 0.02}', *queue_options)
     wait_until(lambda: collector_stats()["receiverStats"]["nReceived"] == 2, what="both initial values")
+    server.send_line()  # the first frames tell the collector the producers' frame size
+    wait_until(lambda: collector_stats()["processorStats"]["nProcessed"] == 2, what="the first two frames processed")
     server.send_line()
 
     def producer_counts() -> list[dict]:
@@ -143,24 +146,44 @@ def test_a_slow_collector_refuses_what_its_producer_queues_cannot_hold_and_count
     def settled() -> bool:
         counts = producer_counts()
         arrived = sum(c["nReceived"] for c in counts) == 302  # + the 2 initial values
+        stats = collector_stats()
         return arrived and all(c["queueStats"]["nQueued"] == 0 for c in counts) and \
-            collector_stats()["collectorStats"]["nCached"] == 0
+            stats["collectorStats"]["nCached"] == 0 and \
+            stats["processorStats"]["nProcessed"] == stats["collectorStats"]["nCollected"]
 
-    wait_until(settled, timeout=60, what="every update taken or refused, nothing left queued or cached")
+    wait_until(settled, timeout=60, what="every update taken or refused, nothing left queued, cached or to process")
     stats = collector_stats()
-    for counts in producer_counts():  # each update that arrived: the initial value skipped, refused or collected
-        assert counts["receiverStats"]["nOverruns"] == 0
-        assert counts["nReceived"] == counts["nSkipped"] + counts["nRejected"] + counts["queueStats"]["nDelivered"]
-        assert counts["nSkipped"] == 1
-    refused = sum(c["nRejected"] for c in producer_counts())
-    assert refused > 100  # 50 frames a second of processing against 300 at once
-    assert stats["receiverStats"]["nRejected"] == refused
+    counts = producer_counts()
+    for producer in counts:  # each update that arrived: the initial value skipped, refused or collected
+        assert producer["receiverStats"]["nOverruns"] == 0
+        assert producer["nReceived"] == producer["nSkipped"] + producer["nRejected"] + \
+            producer["queueStats"]["nDelivered"]
+        assert producer["nSkipped"] == 1
+    assert stats["receiverStats"]["nRejected"] == sum(c["nRejected"] for c in counts)
     collected = stats["collectorStats"]["nCollected"]
-    assert collected == sum(c["queueStats"]["nDelivered"] for c in producer_counts()) == \
-        stats["processorStats"]["nProcessed"]
+    assert collected == sum(c["queueStats"]["nDelivered"] for c in counts) == stats["processorStats"]["nProcessed"]
     # every id from the first to the last collected is collected or counted missing
     assert collected + stats["collectorStats"]["nMissing"] == \
         stats["processorStats"]["lastObjectId"] - stats["processorStats"]["firstObjectId"] + 1
+    return stats, counts
+
+
+def test_a_slow_collector_refuses_what_its_producer_queues_cannot_hold_and_counts_it(
+        start_process, wait_for_channel) -> None:
+    """-rqs 10 shared by two producers (5 queued each): what a producer's full queue refuses is counted, everything
+    else is collected, and nothing is lost uncounted."""
+    stats, _ = run_slow_collector(start_process, wait_for_channel, "-rqs", "10")
+    assert stats["receiverStats"]["nRejected"] > 100  # 50 frames a second of processing against 300 at once
+
+
+def test_by_default_the_producer_queues_hold_as_many_frames_as_fit_in_an_eighth_of_the_memory(
+        start_process, wait_for_channel) -> None:
+    """Without -rqs the count bound (10 x the cache of 4: 20 frames a producer) grows to what fits in 1/8 of the
+    memory: 298 frames of 4 bytes at once are all queued and collected, none refused (the first frames of each
+    producer meet the count bound, before their size is known)."""
+    stats, _ = run_slow_collector(start_process, wait_for_channel)
+    assert stats["receiverStats"]["nRejected"] == 0
+    assert stats["collectorStats"]["nCollected"] == 300
 
 
 def test_collector_control_channel(start_process, wait_for_channel) -> None:

@@ -244,6 +244,7 @@ def test_child_command_lines(argv, expected) -> None:
 
 
 def test_collector_config() -> None:
+    from pvaflow.memory import physical_memory
     from pvaflow.stream.config import CollectorOptions, collector_config
 
     config = collector_config(CollectorOptions(input_channel="p:*:out", producer_id_list="range(1,5)",
@@ -255,6 +256,10 @@ def test_collector_config() -> None:
     assert collector_config(CollectorOptions(input_channel="p:*", collector_cache_size=1)).cache_size == 2
     unbounded = collector_config(CollectorOptions(input_channel="p:*", receiver_queue_size=0))
     assert unbounded.receiver_queue_size == 0  # no limit, as pvaPy's -rqs 0
+    # by default the count bound grows to what fits in 1/8 of the memory; a size given stands alone
+    assert config.receiver_queue_bytes == physical_memory() // 8 > 0
+    assert (unbounded.receiver_queue_bytes, collector_config(CollectorOptions(
+        input_channel="p:*", receiver_queue_size=10)).receiver_queue_bytes) == (0, 0)
     for values, message in [
         ({"input_channel": "same"}, "needs '\\*' to tell 2 producers apart"),
         ({"input_channel": "p:*", "collector_gap_wait": 0}, "--collector-gap-wait must be > 0"),

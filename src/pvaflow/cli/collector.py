@@ -49,7 +49,7 @@ def add_parser(subparsers: Any, name: str) -> None:
     add("-rqs", "--receiver-queue-size", dest="receiver_queue_size", type=bounded(int, -1, MAX_RECEIVER_QUEUE),
         default=-1,
         help=f"frames queued at most, shared out between the producers, at most {MAX_RECEIVER_QUEUE}; 0: no limit "
-             "(as pvaPy); < 0: 10 x the cache size (default)")
+             "(as pvaPy); < 0 (default): 10 x the cache size, or as many frames as fit in 1/8 of the memory if more")
     add("-ccs", "--collector-cache-size", dest="collector_cache_size", type=bounded(int, -1, MAX_RECEIVER_QUEUE),
         default=-1,
         help="objects held for reordering; < 0: 10 per producer (default); at least one per producer")

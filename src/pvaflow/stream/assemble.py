@@ -99,7 +99,7 @@ def collecting_receiver(config: HostConfig, server: Any, processor: Any) -> Coll
     cache = ReorderCache(config.cache_size, config.gap_wait, config.oid_offset, len(config.producer_channels))
     return CollectingReceiver(
         config.producer_channels, config.monitor_request, cache, config.oid_field,
-        config.receiver_queue_size or 0, config.skip_initial_updates,
+        config.receiver_queue_size or 0, config.skip_initial_updates, config.receiver_queue_bytes,
     )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from ..accounting import default_offset
 from ..config_values import json_object
 from ..errors import ConfigError
+from ..memory import physical_memory
 from .loader import parse_processor_args
 from .metadata_spec import MetadataSpec, metadata_queue_size, parse_metadata_channels
 from .naming import channel_name, format_id, parse_id_list
@@ -121,6 +122,7 @@ class HostConfig:
     report_tables: bool = False  # -rs given: periodic reports are tables of report_sections, else one line
     producer_channels: dict[int, str] = field(default_factory=dict)  # collector: producer id -> channel
     cache_size: int = 0  # collector: reorder cache capacity
+    receiver_queue_bytes: int = 0  # collector, -rqs not given: its queues also hold frames up to these bytes
     gap_wait: float = 0.0  # collector: seconds before a gap is skipped
     metadata_channels: tuple[MetadataSpec, ...] = ()
     metadata_queue_size: int = 0  # updates kept per metadata channel (0: unbounded)
@@ -363,6 +365,7 @@ def shared_settings(options: HostOptions) -> dict[str, Any]:
 
 
 CACHE_SCALE = 10  # default cache: this many objects per producer (as pvaPy)
+COLLECTOR_MEMORY_SHARE = 8  # by default the producers' queues may hold frames up to 1/8 of the memory
 
 
 @dataclass(frozen=True)
@@ -392,8 +395,10 @@ def collector_config(options: CollectorOptions) -> HostConfig:
     if len(set(channels.values())) != len(channels):
         raise ConfigError(f"input channel '{options.input_channel}' needs '*' to tell {len(channels)} producers apart")
     # the producers' queues hold what the monitors deliver until the host reorders it: 0 no limit (as pvaPy's
-    # -rqs 0), < 0 (the default) CACHE_SCALE x the cache size in all
+    # -rqs 0), < 0 (the default) CACHE_SCALE x the cache size in all, or as many frames as fit in
+    # 1/COLLECTOR_MEMORY_SHARE of the machine's memory if that is more
     queue_size = options.receiver_queue_size if options.receiver_queue_size >= 0 else cache_size * CACHE_SCALE
+    queue_bytes = physical_memory() // COLLECTOR_MEMORY_SHARE if options.receiver_queue_size < 0 else 0
     collector_id = options.collector_id
     return HostConfig(
         role="collector",
@@ -422,6 +427,7 @@ def collector_config(options: CollectorOptions) -> HostConfig:
         **report_settings(options.report_stats),
         producer_channels=channels,
         cache_size=cache_size,
+        receiver_queue_bytes=queue_bytes,
         gap_wait=options.collector_gap_wait,
         **shared_settings(options),
     ).check_channels()

@@ -18,6 +18,7 @@ from typing import Any
 
 import pvaccess as pva
 
+from .. import ntnd
 from .callback_thread import keeping_thread_state
 from .client import PROVIDERS, stop_monitor
 from .stale_channel import Delivered, StaleChannelCheck
@@ -262,6 +263,7 @@ class CollectingReceiver:
         object_id_field: str,
         queue_size: int,
         skip_initial: int,
+        queue_bytes: int = 0,
     ) -> None:
         self.channel_name = ",".join(channel_names.values())
         self.channel_names = channel_names
@@ -273,6 +275,8 @@ class CollectingReceiver:
         # each producer's queue, filled by pvaccess (the host's ``queue``: not None, the host takes from it)
         self.queue = {producer: pva.PvObjectQueue() for producer in channel_names}
         self.set_queue_size(queue_size)
+        # > 0: each producer's queue also holds as many of its frames as fit in its share of these bytes
+        self.queue_bytes = queue_bytes
         self.ready: collections.deque = collections.deque()
         self.skip_initial = skip_initial
         # per producer: objects still to collect before the next skip_initial are skipped (after a reconnect:
@@ -352,6 +356,8 @@ class CollectingReceiver:
                     self.first_initial = pv
                 continue
             taken.append((producer, pv))
+        if self.queue_bytes:
+            self.fit_to_bytes(producer, pv)
         if self.track_ids:
             self.refused_then[producer] = self.refused(producer)
             try:
@@ -391,11 +397,24 @@ class CollectingReceiver:
         return 0.0
 
     def set_queue_size(self, size: int) -> None:
-        """``size`` objects queued at most (0: no limit), shared out evenly between the producers."""
+        """``size`` objects queued at most (0: no limit), shared out evenly between the producers; a size set
+        so (at start, or by the control channel) stands alone: no byte bound beside it."""
         self.queue_size = size
-        per_producer = -(-size // len(self.queue)) if size > 0 else -1  # pvaccess's -1: no limit
+        self.queue_bytes = 0
+        self.per_producer = -(-size // len(self.queue)) if size > 0 else -1  # pvaccess's -1: no limit
         for queue in self.queue.values():
-            queue.maxLength = per_producer
+            queue.maxLength = self.per_producer
+
+    def fit_to_bytes(self, producer: int, pv: pva.PvObject) -> None:
+        """The producer's queue holds as many frames of ``pv``'s size as its share of ``queue_bytes`` does, and
+        never fewer than the count bound gives it (objects that are not frames: the count bound)."""
+        size = ntnd.frame_bytes(pv)
+        if size <= 0:
+            return
+        frames = max(self.per_producer, self.queue_bytes // (len(self.queue) * size))
+        queue = self.queue[producer]
+        if queue.maxLength != frames:
+            queue.maxLength = frames
 
     def monitor_counts(self, producer: int) -> dict[str, int]:
         """nReceived and nOverruns of the producer's monitors since the last reset."""
