@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import time
 from pathlib import Path
@@ -65,6 +66,41 @@ def test_frames_in_equal_frames_out(start_process, wait_for_channel, tmp_path) -
     assert (processor_stats["firstObjectId"], processor_stats["lastObjectId"]) == (1, 40)
     assert processor_stats["nMissed"] == 0 and processor_stats["nErrors"] == 0
     assert stats("c:1:status")["publisherStats"]["nPublished"] == 40
+
+
+def connection_threads(pid: int) -> dict[str, set[int]]:
+    """The scheduling policies of a process's pvAccess connection threads, by thread name."""
+    policies: dict[str, set[int]] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+            if name in ("TCP-rx", "TCP-tx"):
+                policies.setdefault(name, set()).add(os.sched_getscheduler(int(task.name)))
+        except OSError:  # the thread ended meanwhile
+            continue
+    return policies
+
+
+def test_pvaccess_receiving_threads_leave_real_time_where_the_host_thread_processes(
+        start_process, wait_for_channel) -> None:
+    """EPICS starts pvAccess's threads in real time where it may (as root). A consumer with a receiver queue
+    (its host thread processes) puts its receiving threads back under the default policy and keeps its sending
+    threads in real time; one in callback mode (its receiving thread processes) and the sim-server keep theirs."""
+    server = sim(start_process, wait_for_channel, "-fps", "50", "-nf", "20")
+    queued = consumer(start_process, wait_for_channel, "-oc", "q:*:out", "-rqs", "10", status="q:*:status")
+    direct = consumer(start_process, wait_for_channel, "-oc", "d:*:out", status="d:*:status")
+    outputs = [Recorder("q:1:out"), Recorder("d:1:out")]
+    start_frames(server, "q:1:status", "d:1:status")
+    for output in outputs:
+        assert len(output.wait_for(20)) >= 20  # frames went in and out
+        output.stop()
+    if connection_threads(server.process.pid).get("TCP-tx") != {os.SCHED_FIFO}:
+        pytest.skip("EPICS threads do not run in real time here (not root, no CAP_SYS_NICE)")
+    # the receiving thread of the output's client's connection is set at a status refresh
+    wait_until(lambda: connection_threads(queued.process.pid).get("TCP-rx") == {os.SCHED_OTHER},
+               what="every receiving thread of the queued consumer out of real time")
+    assert connection_threads(queued.process.pid) == {"TCP-rx": {os.SCHED_OTHER}, "TCP-tx": {os.SCHED_FIFO}}
+    assert connection_threads(direct.process.pid) == {"TCP-rx": {os.SCHED_FIFO}, "TCP-tx": {os.SCHED_FIFO}}
 
 
 @pytest.mark.parametrize(("updates", "group"), [("1", 1), ("3", 3)])

@@ -39,6 +39,7 @@ from .config import HostConfig
 from .control import CONFIGURE_FAILED, CONFIGURED, Command, execute
 from .parts import MetadataSource, Receiver, SnapshotSink
 from .publisher import CountingPublisher
+from .receiving_threads import ReceivingThreadPolicy
 from .stale_channel import Delivered
 from .stats import ProcessorCounters, status_snapshot, user_stats
 from .watchdog import EXIT_STUCK, ShutdownWatchdog, call_with_timeout, where
@@ -126,6 +127,11 @@ class Host:
         self.idle_since: float | None = None
         self.exit_code = 0  # EXIT_PROCESSOR_ENDED when the processor ended the run, EXIT_STUCK when it hung
         self.stuck_reported = False
+        # pvAccess's receiving threads out of real time, looked at every status refresh: where the host thread
+        # processes a consumer's queue (in callback mode the receiving thread processes; the collector's host
+        # thread is preempted by the sending thread, which keeps real time: stream/receiving_threads.py)
+        self.receiving_threads = ReceivingThreadPolicy() \
+            if receiver.queue is not None and settings.input_mode != "collect" else None
 
     # --- the per-object path ----------------------------------------------
     def handle_object(self, pv: Any) -> None:
@@ -453,6 +459,8 @@ class Host:
         except BaseException:
             watchdog.done()
             raise
+        if self.receiving_threads is not None:
+            self.receiving_threads.apply()
         status_period = min(STATUS_PERIOD, settings.report_period) if settings.report_period > 0 else STATUS_PERIOD
         next_status = started + status_period
         next_report = started + settings.report_period
@@ -470,6 +478,8 @@ class Host:
                 now = time.monotonic()
                 due_report = settings.report_period > 0 and now >= next_report
                 if due_report or now >= next_status:
+                    if self.receiving_threads is not None:
+                        self.receiving_threads.apply()  # new connections have new threads
                     self.publish_snapshot((self.status, self.report if due_report else None))
                     next_status = now + status_period
                     if due_report:
