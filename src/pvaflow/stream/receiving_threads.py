@@ -40,7 +40,6 @@ class ReceivingThreadPolicy:
 
     def __init__(self) -> None:
         self.supported = hasattr(os, "sched_setscheduler") and TASKS.is_dir()
-        self.n_changed = 0
 
     def apply(self) -> int:
         """Change the receiving threads under a real-time policy; how many were changed now."""
@@ -61,5 +60,4 @@ class ReceivingThreadPolicy:
                 logger.info("pvAccess's receiving threads keep their scheduling policy: %s", ex)
                 self.supported = False
                 break
-        self.n_changed += changed
         return changed
