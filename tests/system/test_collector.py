@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -174,6 +175,13 @@ def test_a_slow_collector_refuses_what_its_producer_queues_cannot_hold_and_count
     else is collected, and nothing is lost uncounted."""
     stats, _ = run_slow_collector(start_process, wait_for_channel, "-rqs", "10")
     assert stats["receiverStats"]["nRejected"] > 100  # 50 frames a second of processing against 300 at once
+    # each producer's last updates were refused, newer than any taken: not an update held back by its monitor.
+    # The stale-channel check looks every 2 s and acts on 2 s of it: 8 s with the stream paused and no renewal
+    deadline = time.monotonic() + 8
+    while time.monotonic() < deadline:
+        stats = collector_stats()
+        assert [stats[f"producerStats_{producer}"]["nStaleChannels"] for producer in (1, 2)] == [0, 0]
+        time.sleep(0.5)
 
 
 def test_by_default_the_producer_queues_hold_as_many_frames_as_fit_in_an_eighth_of_the_memory(

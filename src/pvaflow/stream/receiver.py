@@ -291,7 +291,7 @@ class CollectingReceiver:
                           for producer, name in channel_names.items()}
         # each producer's last id taken and when, with its queue's refusals then (the stale-channel check sees a
         # monitor holding back an update by it; not with a server-side filter in the request, which picks the
-        # updates by design, nor once its queue refused an update after the last take)
+        # updates by design, nor once its queue refused an update since the take before the last)
         self.track_ids = "_[" not in request
         self.last_update: dict[int, Delivered | None] = dict.fromkeys(channel_names)
         self.refused_then = dict.fromkeys(channel_names, 0)
@@ -359,9 +359,13 @@ class CollectingReceiver:
         if self.queue_bytes:
             self.fit_to_bytes(producer, pv)
         if self.track_ids:
-            self.refused_then[producer] = self.refused(producer)
+            refused = self.refused(producer)
+            # an update refused since the last take came after every object taken now (the queue was full until
+            # now): the last id taken is not the newest the monitor had, so it tells nothing held back
+            refused_meanwhile = refused != self.refused_then[producer]
+            self.refused_then[producer] = refused
             try:
-                self.last_update[producer] = Delivered(pv[self.object_id_field], now)
+                self.last_update[producer] = None if refused_meanwhile else Delivered(pv[self.object_id_field], now)
             except Exception:  # noqa: BLE001 (pvaccess raises its own types: counted when collected)
                 self.last_update[producer] = None
         return taken
