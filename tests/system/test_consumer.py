@@ -146,6 +146,38 @@ def test_consumers_of_one_set_get_the_same_frames(start_process, wait_for_channe
         assert stats(f"c:{consumer_id}:status")["processorStats"]["nMissed"] == 0
 
 
+def test_updates_a_full_receiver_queue_refused_are_counted_and_not_taken_for_held_back(
+        start_process, wait_for_channel) -> None:
+    """-rqs 5 and 20 ms a frame against 99 frames at once: the queue refuses most, each counted; the last
+    updates, refused, are newer than any processed, which must not look like a monitor holding one back (the
+    stale-channel check would replace the channel and process a refused frame)."""
+    plan = {"channels": [SOURCE], "updates": [[SOURCE, object_id] for object_id in range(1, 101)], "interval": 0,
+            "parts": [1, 99]}
+    source = start_process(json.dumps(plan), script=str(Path(__file__).parent / "publish_ids.py"))
+    wait_for_channel(SOURCE, source)
+    consumer(start_process, wait_for_channel, "-rqs", "5", "-sqs", "200", *recorder_args(sleep=0.02))
+    wait_for_initial_value("c:1:status")
+    source.send_line()
+    wait_until(lambda: stats("c:1:status")["processorStats"]["nProcessed"] == 1, what="the first frame processed")
+    source.send_line()
+
+    def settled() -> bool:
+        counts = stats("c:1:status")
+        return counts["receiverStats"]["nReceived"] == 101 and counts["queueStats"]["nQueued"] == 0
+
+    wait_until(settled, what="every update taken or refused")
+    # the stale-channel check looks every 2 s and acts on 2 s of a record ahead: 8 s with the stream paused
+    deadline = time.monotonic() + 8
+    while time.monotonic() < deadline:
+        counts = stats("c:1:status")
+        assert counts["receiverStats"]["nStaleChannels"] == 0
+        time.sleep(0.5)
+    processed, refused = counts["processorStats"]["nProcessed"], counts["receiverStats"]["nRejected"]
+    assert refused > 50
+    assert processed + refused + counts["processorStats"]["nSkipped"] == 101  # + the initial value, skipped
+    assert counts["processorStats"]["lastObjectId"] < 100  # the last frame was refused, not processed
+
+
 def test_missed_frames_are_counted_when_ids_skip(start_process, wait_for_channel) -> None:
     sent = [1, 2, 3, 5, 6, 9, 10, 14]
     plan = {"channels": [SOURCE], "updates": [[SOURCE, object_id] for object_id in sent]}

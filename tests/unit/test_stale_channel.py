@@ -196,3 +196,19 @@ def test_a_statistics_reset_after_the_first_value_leaves_a_delivering_channel_al
     check.counts_reset(1)  # reset before any look saw the current value that came on connecting
     assert not looks(check, channel, now, 10.0, received=0), "a paused source, counts reset: left alone"
     assert check.n_renewals == 0
+
+
+def test_queue_order_trusts_the_last_object_handed_on_only_after_an_update_accepted_since_refusals() -> None:
+    from pvaflow.stream.stale_channel import QueueOrder
+
+    order = QueueOrder()
+    assert order.look(accepted=0, refused=0)  # nothing refused: the last object handed on is the newest
+    assert order.look(accepted=5, refused=0)
+    assert not order.look(accepted=9, refused=3)  # refusals and acceptances, order unknown
+    assert not order.look(accepted=9, refused=3)  # nothing since: still the refused ones are the newest
+    assert not order.look(accepted=9, refused=4)
+    assert order.look(accepted=10, refused=4)  # accepted with none refused: after every refusal
+    assert order.look(accepted=10, refused=4)
+    order.counters_reset()
+    assert order.look(accepted=0, refused=0)
+    assert not order.look(accepted=0, refused=1)

@@ -21,7 +21,7 @@ import pvaccess as pva
 from .. import ntnd
 from .callback_thread import keeping_thread_state
 from .client import PROVIDERS, stop_monitor
-from .stale_channel import Delivered, StaleChannelCheck
+from .stale_channel import Delivered, QueueOrder, StaleChannelCheck
 from .stats import SOURCE_CHANNEL_TYPES, rate, source_channel_stats
 
 logger = logging.getLogger(__name__)
@@ -176,8 +176,13 @@ class MonitorReceiver(QueuedInput):
             if provider == "pva" else None
         self.on_object: Callable[[pva.PvObject], None] | None = None
         self.carried = dict(NO_COUNTS)  # counted by channels before a renewal
+        self.order = QueueOrder()  # with a receiver queue: whether the last object handled is the newest
 
     def watch_connection(self, delivered: Delivered | None) -> None:
+        if self.queue is not None:
+            counts = self.queue.getCounters()
+            if not self.order.look(counts["nReceived"], counts["nRejected"]):
+                delivered = None  # an update refused since is newer than the last one handled
         if self.connection.lost():
             self.initial_in = self.queued()
             self.initial_held_back = False
@@ -230,6 +235,7 @@ class MonitorReceiver(QueuedInput):
         if self.staleness is not None:
             self.staleness.counts_reset(received)
         self.reset_queue_stats()
+        self.order.counters_reset()
 
 
 class CollectingReceiver:
@@ -289,12 +295,12 @@ class CollectingReceiver:
                             for producer, channel in self.channels.items()}
         self.staleness = {producer: StaleChannelCheck(name, pva.PVA, f"producer {producer} ({name})", object_id_field)
                           for producer, name in channel_names.items()}
-        # each producer's last id taken and when, with its queue's refusals then (the stale-channel check sees a
-        # monitor holding back an update by it; not with a server-side filter in the request, which picks the
-        # updates by design, nor once its queue refused an update since the take before the last)
+        # each producer's last id taken and when (the stale-channel check sees a monitor holding back an update
+        # by it; not with a server-side filter in the request, which picks the updates by design, nor while an
+        # update its queue refused may be newer: QueueOrder)
         self.track_ids = "_[" not in request
         self.last_update: dict[int, Delivered | None] = dict.fromkeys(channel_names)
-        self.refused_then = dict.fromkeys(channel_names, 0)
+        self.order = {producer: QueueOrder() for producer in channel_names}
         self.carried = {producer: dict(NO_COUNTS) for producer in channel_names}
         self.reset_stats()
 
@@ -317,7 +323,8 @@ class CollectingReceiver:
                 self.skip_after_queued(producer)
                 continue
             check = self.staleness[producer]
-            idle = not len(queue) and self.refused(producer) == self.refused_then[producer]
+            counts = queue.getCounters()
+            idle = self.order[producer].look(counts["nReceived"], counts["nRejected"]) and not len(queue)
             if check.dead(self.channels[producer], self.monitor_counts(producer)["nReceived"],
                           connection.connected_once, self.last_update[producer] if idle else None):
                 self.carried[producer] = self.monitor_counts(producer)  # a new channel's monitor counts from 0
@@ -359,13 +366,8 @@ class CollectingReceiver:
         if self.queue_bytes:
             self.fit_to_bytes(producer, pv)
         if self.track_ids:
-            refused = self.refused(producer)
-            # an update refused since the last take came after every object taken now (the queue was full until
-            # now): the last id taken is not the newest the monitor had, so it tells nothing held back
-            refused_meanwhile = refused != self.refused_then[producer]
-            self.refused_then[producer] = refused
             try:
-                self.last_update[producer] = None if refused_meanwhile else Delivered(pv[self.object_id_field], now)
+                self.last_update[producer] = Delivered(pv[self.object_id_field], now)
             except Exception:  # noqa: BLE001 (pvaccess raises its own types: counted when collected)
                 self.last_update[producer] = None
         return taken
@@ -482,7 +484,7 @@ class CollectingReceiver:
             check.counts_reset(self.monitor_counts(producer)["nReceived"])
             self.channels[producer].resetMonitorCounters()
             self.queue[producer].resetCounters()
-            self.refused_then[producer] = 0
+            self.order[producer].counters_reset()
         for connection in self.connections.values():
             connection.n_reconnects = 0
         self.carried = {producer: dict(NO_COUNTS) for producer in self.channel_names}

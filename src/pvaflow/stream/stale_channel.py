@@ -70,6 +70,33 @@ class Delivered(NamedTuple):
     idle_since: float
 
 
+class QueueOrder:
+    """Whether the last object a receiver queue handed on was the newest it was offered, from the queue's
+    counters looked at now and then. A full queue refuses the newest update, so every object queued at a
+    refusal is older than the refused one; an update accepted after it (FIFO: handed on after those) is newer.
+    Between two looks the order is not known: refusals make the answer False, until a look that saw updates
+    accepted and none refused. Only then may the stale-channel check take the last id handed on for the
+    newest the monitor had (else a refused update looks held back by the monitor)."""
+
+    def __init__(self) -> None:
+        self.accepted = 0
+        self.refused = 0
+        self.newest_handed_on = True
+
+    def look(self, accepted: int, refused: int) -> bool:
+        """The queue's counters now; True when, with the queue empty, its last object is the newest offered."""
+        if refused != self.refused:
+            self.newest_handed_on = False
+        elif accepted != self.accepted:
+            self.newest_handed_on = True
+        self.accepted, self.refused = accepted, refused
+        return self.newest_handed_on
+
+    def counters_reset(self) -> None:
+        """The queue's counters went back to 0."""
+        self.accepted = self.refused = 0
+
+
 def ahead(record_id: Any, last_id: Any) -> bool:
     """Whether the record's id is past the last one delivered (ids that do not compare never are)."""
     try:
