@@ -202,13 +202,13 @@ def test_queue_order_trusts_the_last_object_handed_on_only_after_an_update_accep
     from pvaflow.stream.stale_channel import QueueOrder
 
     order = QueueOrder()
-    assert order.look(accepted=0, refused=0)  # nothing refused: the last object handed on is the newest
-    assert order.look(accepted=5, refused=0)
-    assert not order.look(accepted=9, refused=3)  # refusals and acceptances, order unknown
-    assert not order.look(accepted=9, refused=3)  # nothing since: still the refused ones are the newest
-    assert not order.look(accepted=9, refused=4)
-    assert order.look(accepted=10, refused=4)  # accepted with none refused: after every refusal
-    assert order.look(accepted=10, refused=4)
+    assert order.look({"nReceived": 0, "nRejected": 0})  # nothing refused: the last object handed on is the newest
+    assert order.look({"nReceived": 5, "nRejected": 0})
+    assert not order.look({"nReceived": 9, "nRejected": 3})  # refusals and acceptances, order unknown
+    assert not order.look({"nReceived": 9, "nRejected": 3})  # nothing since: still the refused ones are the newest
+    assert not order.look({"nReceived": 9, "nRejected": 4})
+    assert order.look({"nReceived": 10, "nRejected": 4})  # accepted with none refused: after every refusal
+    assert order.look({"nReceived": 10, "nRejected": 4})
     order.counters_reset()
-    assert order.look(accepted=0, refused=0)
-    assert not order.look(accepted=0, refused=1)
+    assert order.look({"nReceived": 0, "nRejected": 0})
+    assert not order.look({"nReceived": 0, "nRejected": 1})

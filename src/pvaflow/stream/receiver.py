@@ -179,10 +179,8 @@ class MonitorReceiver(QueuedInput):
         self.order = QueueOrder()  # with a receiver queue: whether the last object handled is the newest
 
     def watch_connection(self, delivered: Delivered | None) -> None:
-        if self.queue is not None:
-            counts = self.queue.getCounters()
-            if not self.order.look(counts["nReceived"], counts["nRejected"]):
-                delivered = None  # an update refused since is newer than the last one handled
+        if self.queue is not None and not self.order.look(self.queue.getCounters()):
+            delivered = None  # an update refused since is newer than the last one handled
         if self.connection.lost():
             self.initial_in = self.queued()
             self.initial_held_back = False
@@ -277,7 +275,6 @@ class CollectingReceiver:
         self.cache = cache
         self.object_id_field = object_id_field
         self.channels = {producer: pva.Channel(name) for producer, name in channel_names.items()}
-        self.queue_size = queue_size  # 0: unbounded; else shared out between the producers' queues
         # each producer's queue, filled by pvaccess (the host's ``queue``: not None, the host takes from it)
         self.queue = {producer: pva.PvObjectQueue() for producer in channel_names}
         self.set_queue_size(queue_size)
@@ -323,8 +320,7 @@ class CollectingReceiver:
                 self.skip_after_queued(producer)
                 continue
             check = self.staleness[producer]
-            counts = queue.getCounters()
-            idle = self.order[producer].look(counts["nReceived"], counts["nRejected"]) and not len(queue)
+            idle = self.order[producer].look(queue.getCounters()) and not len(queue)
             if check.dead(self.channels[producer], self.monitor_counts(producer)["nReceived"],
                           connection.connected_once, self.last_update[producer] if idle else None):
                 self.carried[producer] = self.monitor_counts(producer)  # a new channel's monitor counts from 0
@@ -405,7 +401,6 @@ class CollectingReceiver:
     def set_queue_size(self, size: int) -> None:
         """``size`` objects queued at most (0: no limit), shared out evenly between the producers; a size set
         so (at start, or by the control channel) stands alone: no byte bound beside it."""
-        self.queue_size = size
         self.queue_bytes = 0
         self.per_producer = -(-size // len(self.queue)) if size > 0 else -1  # pvaccess's -1: no limit
         for queue in self.queue.values():

@@ -48,7 +48,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 import pvaccess as pva
@@ -83,8 +83,10 @@ class QueueOrder:
         self.refused = 0
         self.newest_handed_on = True
 
-    def look(self, accepted: int, refused: int) -> bool:
-        """The queue's counters now; True when, with the queue empty, its last object is the newest offered."""
+    def look(self, counters: Mapping[str, int]) -> bool:
+        """The queue's counters now (``PvObjectQueue.getCounters()``); True when, with the queue empty, its last
+        object is the newest offered."""
+        accepted, refused = counters["nReceived"], counters["nRejected"]
         if refused != self.refused:
             self.newest_handed_on = False
         elif accepted != self.accepted:
