@@ -22,14 +22,20 @@ N_FRAMES = 30
 class AttributeRecorder:
     """Keeps (uniqueId, time stamp, attributes) of every frame on a channel."""
 
-    def __init__(self, channel_name: str) -> None:
+    def __init__(self, channel_name: str, ready_timeout: float = 20.0) -> None:
         self.frames: list[tuple[int, float, dict]] = []
         self.lock = threading.Lock()
+        self.monitoring = threading.Event()  # set by the first update: the monitor's initial value
         self.channel = pva.Channel(channel_name)
         self.channel.subscribe("attributes", self._on_frame)
         self.channel.startMonitor("record[queueSize=500]field(uniqueId,timeStamp,attribute)")
+        # frames published before the monitor is in place would be missed (the likely cause of a loaded full
+        # run in which the recorder saw none of five frames published): wait for the record's initial value
+        if not self.monitoring.wait(ready_timeout):
+            raise AssertionError(f"no initial value from {channel_name} in {ready_timeout} s")
 
     def _on_frame(self, pv: pva.PvObject) -> None:
+        self.monitoring.set()
         if pv["uniqueId"] == 0:
             return  # the record's value before the first frame
         with self.lock:
