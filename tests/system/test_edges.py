@@ -204,6 +204,41 @@ def test_a_second_stage_refuses_names_that_are_served_already(start_process, wai
         assert refused.returncode == 2 and message in refused.stderr, refused.stderr
 
 
+def connections_to_itself(pid: int) -> list[tuple[str, str]]:
+    """The TCP connections whose both ends are sockets of process ``pid``: (local, remote) in /proc's hex form."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = fd.readlink().name
+        except FileNotFoundError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:["):-1])
+    ends = set()
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "01" and fields[9] in inodes:  # established
+                ends.add((fields[1], fields[2]))
+    return sorted((local, remote) for local, remote in ends if (remote, local) in ends)
+
+
+def test_a_stage_keeps_no_client_channel_to_its_own_names(start_process, wait_for_channel) -> None:
+    """The start-up look-up of a stage's names (is another process serving them?) leaves nothing behind.
+    Asked in the stage's own process, pvaccess kept each get pending with its client channel, which connected
+    to the stage's own server once it served the name (by the time the status channel answered, here) and
+    stayed."""
+    consumer = start_process("consumer", "-ic", "self:image", "-oc", "self:out", "-sc", "self:status",
+                             "-cc", "self:control", "-dc")
+    wait_for_channel("self:status", consumer)
+    pid = consumer.process.pid
+    deadline = time.monotonic() + 2  # a channel connecting late would show meanwhile
+    while time.monotonic() < deadline:
+        assert connections_to_itself(pid) == [], "the consumer is a client of its own server"
+        time.sleep(0.1)
+    assert not Path(f"/proc/{pid}/task/{pid}/children").read_text().split(), "the look-up's process is left"
+
+
 def loaded(pid: int, library: str) -> bool:
     """The process has mapped a shared library whose file name holds ``library``."""
     try:
