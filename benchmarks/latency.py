@@ -21,10 +21,13 @@ A pvas server hands each update to its monitors one after the other, in the orde
 source's client subscribes first (it asks for two small fields), then each tool in turn, the next one started
 once every stage of the previous one has received its input's first value; the order rotates from round to
 round, so with as many rounds as tools (or a multiple) each tool is first, second, ... equally often.
+After each size, a line per stage counts the rounds in which pvaflow's output was at most pvaPy's (p50, p99):
+both read the same input in a round, so that is the added latency compared round by round.
 Loopback only.
 
     .venv/bin/python benchmarks/latency.py                                 # every topology, both sizes
     .venv/bin/python benchmarks/latency.py --topologies consumer --sizes 512 --rounds 4
+    .venv/bin/python benchmarks/latency.py --topologies consumer --rounds 12 --seconds 20 --tools pvaflow,pvapy,floor
     .venv/bin/python benchmarks/latency.py --topologies consumer,chain --tools pvaflow,pvapy,floor   # + pvaccess alone
 """
 
@@ -49,7 +52,7 @@ from pvaflow.loopback import loopback_env, server_env
 
 SOURCE = "lat:image"
 SERVER_QUEUE = "20"
-SECONDS_PER_ROUND = 5.0
+SECONDS_PER_ROUND = 5.0  # default; --seconds (a p99 of 500 frames is their 5th latest: longer rounds steady it)
 RATES = {512: 1000.0, 2048: 100.0}  # frames per second by frame size (square, uint8)
 PASSTHROUGH_PVAPY = "pvapy.hpc.userDataProcessor.UserDataProcessor"
 
@@ -187,12 +190,12 @@ def stage_latencies(stage: Stage, latencies: dict[str, dict[int, float]]) -> tup
     return [inputs[frame_id] for frame_id in both], [output[frame_id] for frame_id in both]
 
 
-def run_round(kind: str, size: int, tools: list[str], workdir: Path
+def run_round(kind: str, size: int, tools: list[str], workdir: Path, seconds: float
               ) -> dict[str, dict[str, tuple[list[float], list[float]]]]:
     """One round: the source, every tool's topology at once, one client per channel; each stage's latencies
     at its input and output."""
     rate = RATES[size]
-    frames = int(rate * SECONDS_PER_ROUND)
+    frames = int(rate * seconds)
     sim = start([sys.executable, "-m", "pvaflow", "sim-server", "-cn", SOURCE, "-nx", str(size), "-ny", str(size),
                  "-fps", str(rate), "-nf", str(frames), "-cs", "10", "-sos", "-std", "60", "-shd", "3", "-rp", "0",
                  "-dc"])
@@ -219,7 +222,7 @@ def run_round(kind: str, size: int, tools: list[str], workdir: Path
                     measure_client(name)
         time.sleep(1.0)  # a client's monitor subscribes after it printed "monitoring"
         sim.send_signal(signal.SIGUSR1)
-        sim.wait(SECONDS_PER_ROUND * 4 + 30)
+        sim.wait(seconds * 4 + 30)
         time.sleep(1.0)  # the last frames reach the last clients
     finally:
         for client, _ in clients.values():
@@ -239,13 +242,15 @@ def main() -> int:
     parser.add_argument("--topologies", default="consumer,chain,collector", help="comma-separated: %(default)s")
     parser.add_argument("--sizes", default="512,2048", help="frame sizes (512: 1,000 fps, 2048: 100 fps)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per topology and size (default 3)")
+    parser.add_argument("--seconds", type=float, default=SECONDS_PER_ROUND,
+                        help="seconds of frames per round (default %(default)g)")
     parser.add_argument("--tools", default="pvaflow,pvapy", help="comma-separated: %(default)s; also floor (pvaccess "
                         "alone republishing each frame; consumer and chain topologies)")
     args = parser.parse_args()
     os.environ.update(loopback_env())
     tools = [tool for tool in args.tools.split(",") if tool in ("pvaflow", "floor") or pvapy_tool("pvapy-hpc-consumer")]
     print(f"latency from the source's time stamp, ms: median over {args.rounds} rounds of each round's p50 / p99 / "
-          f"max, at the stage's input and output; added = output - input ({SECONDS_PER_ROUND:g} s rounds, the tools "
+          f"max, at the stage's input and output; added = output - input ({args.seconds:g} s rounds, the tools "
           "at once on one source, subscribing in an order that rotates round by round)")
     print(f"{'topology':10} {'size':>5} {'rate':>6} {'stage':22} {'tool':8} {'frames':>7} {'in p50':>7} {'in p99':>7} "
           f"{'out p50':>7} {'out p99':>7} {'out max':>7} {'+p50':>6} {'+p99':>6}")
@@ -256,7 +261,7 @@ def main() -> int:
                 present = [tool for tool in tools if not (tool == "floor" and kind == "collector")]
                 order = rotated(present, round_index)
                 with tempfile.TemporaryDirectory() as workdir:
-                    result = run_round(kind, size, order, Path(workdir))
+                    result = run_round(kind, size, order, Path(workdir), args.seconds)
                 for tool, stages in result.items():
                     for stage, (at_input, at_output) in stages.items():
                         if at_output:
@@ -268,6 +273,13 @@ def main() -> int:
                                                     for column in range(6))
                 print(f"{kind:10} {size:5d} {RATES[size]:6g} {stage:22} {tool:8} {n:7.0f} {in50:7.2f} {in99:7.2f} "
                       f"{out50:7.2f} {out99:7.2f} {top:7.2f} {out50 - in50:6.2f} {out99 - in99:6.2f}", flush=True)
+            for stage in sorted({stage for stage, _ in figures}):
+                ours, theirs = figures.get((stage, "pvaflow"), []), figures.get((stage, "pvapy"), [])
+                if len(ours) == len(theirs) == args.rounds:  # the same rounds: the tools side by side in each
+                    pairs = list(zip(ours, theirs, strict=True))  # one input client: output compares as added
+                    print(f"{'':10} {size:5d} {'':6} {stage:22} pvaflow's output at most pvaPy's in "
+                          f"{sum(a[3] <= b[3] for a, b in pairs)} of {args.rounds} rounds at p50, "
+                          f"{sum(a[4] <= b[4] for a, b in pairs)} at p99", flush=True)
     return 0
 
 
