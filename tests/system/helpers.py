@@ -163,3 +163,12 @@ def wait_until(predicate, timeout: float = 20.0, what: str = "condition") -> Non
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not met within {timeout}s")
         time.sleep(0.05)
+
+
+def holds_for(predicate, seconds: float, what: str = "condition") -> None:
+    """``predicate`` stays true for ``seconds``, looked at every 0.1 s (for what must not happen meanwhile)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not predicate():
+            raise AssertionError(f"{what} stopped holding within {seconds}s")
+        time.sleep(0.1)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import Recorder, get, wait_for_initial_value, wait_until
+from .helpers import Recorder, get, holds_for, wait_for_initial_value, wait_until
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(120)]
 
@@ -232,10 +232,8 @@ def test_a_stage_keeps_no_client_channel_to_its_own_names(start_process, wait_fo
                              "-cc", "self:control", "-dc")
     wait_for_channel("self:status", consumer)
     pid = consumer.process.pid
-    deadline = time.monotonic() + 2  # a channel connecting late would show meanwhile
-    while time.monotonic() < deadline:
-        assert connections_to_itself(pid) == [], "the consumer is a client of its own server"
-        time.sleep(0.1)
+    # a channel connecting late would show meanwhile
+    holds_for(lambda: connections_to_itself(pid) == [], 2, "the consumer not a client of its own server")
     assert not Path(f"/proc/{pid}/task/{pid}/children").read_text().split(), "the look-up's process is left"
 
 
